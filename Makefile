@@ -1,0 +1,72 @@
+# baton: the two set-up commands of the README, and a few helpers.
+#
+#   make demo   installs what is missing (apt-get), builds, runs the heat
+#               equation job under mpirun -np 2 with pinned workers
+#   make test   the same set-up, then the whole CTest suite
+#
+# Other targets: deps, build, test-asan, test-tsan, bench, install, clean.
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CI_BUILD := build/ci
+RELEASE_BUILD := build/release
+PREFIX ?= /usr/local
+NP ?= 2
+
+# Debian/Ubuntu packages baton builds and tests with.
+PACKAGES := build-essential cmake pkg-config libhwloc-dev hwloc \
+            libopenmpi-dev openmpi-bin libopenblas-dev gnuplot-nox
+
+# mpirun refuses root without these; set only on the demo's command line.
+MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
+MPIRUN_OVERSUB := $(shell [ $$(nproc) -lt $(NP) ] && echo OMPI_MCA_rmaps_base_oversubscribe=1)
+
+.PHONY: all deps build release test test-asan test-tsan demo bench install clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "baton: installing$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake --preset ci
+	cmake --build --preset ci -j $(JOBS)
+
+release: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+test: build
+	ctest --preset ci
+
+test-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -L 'unit|topology' -j $(JOBS)
+
+# TSan needs a fixed address layout on kernels with many mmap random bits.
+test-tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	setarch $$(uname -m) -R ctest --preset tsan -L 'unit|topology' -j $(JOBS)
+
+demo: release
+	$(MPIRUN_ROOT) $(MPIRUN_OVERSUB) mpirun -np $(NP) --bind-to core --map-by core \
+	  $(RELEASE_BUILD)/examples/mpi_heat2d --out heat2d.png
+
+bench: release
+	benchmarks/run --build $(RELEASE_BUILD)
+
+install: release
+	cmake --install $(RELEASE_BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf build

@@ -1,0 +1,159 @@
+/*
+ * array_int.h: array's private interface, for array, kernels and mpi.
+ * Never installed.
+ */
+#ifndef BATON_ARRAY_INT_H
+#define BATON_ARRAY_INT_H
+
+#include <pthread.h>
+
+#include "core_int.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
+/* Invariant checker of an array's region lock table: BT_OK or BT_ESTATE
+ * with bt_errmsg() naming the broken rule. */
+int bt__regions_check(const bt_array *a);
+
+/* ---- for kernels and mpi ------------------------------------------------ */
+
+/* A slice of a fresh, zeroed, row-major array (BT_PLACE_LOCAL: first touched
+ * by the caller, so on its NUMA node), owned whole by the calling thread.
+ * The slice holds the array's only reference: releasing the slice frees the
+ * array. rt may be NULL. For the MPI receiver. Returns what bt_array_create
+ * and bt_array_own return. */
+int bt__slice_new_array(bt_runtime *rt, bt_dtype t, int ndim,
+                        const int64_t *shape, bt_slice *s);
+
+/* The view of a live slice whoever holds it, in flight included (generation
+ * checked, holder not): the MPI sender reads the data of a slice that
+ * bt_send() already moved. BT_OK or BT_EMOVED. */
+int bt__slice_view_any(bt_slice s, bt_view *v);
+
+/* Release a live slice whoever holds it, in flight included: what
+ * bt_type_slice.on_drop does; the MPI bridge calls it when MPI completes
+ * the send. A stale handle is ignored. */
+void bt__slice_drop(bt_slice s);
+
+/* 1 if the calling thread holds s now (generation current), else 0. */
+int bt__slice_held(bt_slice s);
+
+/* The placement of an array: BT_PLACE_BLOCKS arrays have one block per
+ * worker of the runtime along axis 0 (the balanced split rule: remainder to
+ * the first blocks); other placements have 0 blocks. */
+typedef struct bt__block {
+  int64_t start, stop; /* rows [start, stop) of axis 0 */
+  int worker;          /* the worker that first touches it */
+  int numa;            /* that worker's NUMA node (runtime's logical index) */
+  int toucher;         /* bt_self() of the thread that did touch it, -1 if
+                          not touched by a worker (synthetic topology with
+                          no worker run, or an empty block) */
+} bt__block;
+bt_place bt__array_place(const bt_array *a);
+int bt__array_blocks(const bt_array *a);
+/* Block i of the plan (0 <= i < bt__array_blocks(a)); BT_OK or BT_EINVAL. */
+int bt__array_block(const bt_array *a, int i, bt__block *out);
+
+/* The balanced split rule shared by split, placement and kernels: part i of
+ * `parts` over [0, extent) starts at the returned offset; the remainder goes
+ * to the first parts. */
+int64_t bt__part_start(int64_t extent, int parts, int i);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
+
+/* ---- inside the array module only (the files of array/) ---------------
+ * These structures are private to array/; kernels and mpi use the calls
+ * above. */
+#ifdef BATON_ARRAY_MODULE
+
+#define BT__ARRAY_MAGIC 0x61727279u /* "arry" */
+
+/* One granted region of the lock table: what own/borrow locked. Every slice
+ * made from it (the first and the parts of its splits, nested) points to
+ * it; it leaves the table when the last of them is released. */
+typedef struct bt__grant {
+  int64_t lo[BT_MAX_DIMS], hi[BT_MAX_DIMS]; /* the box [lo, hi) */
+  int owned;                                /* 1 own, 0 borrow */
+  int pos;          /* index in the table's live vector; -1 when free */
+  int64_t live;     /* slices that point to it */
+  uint64_t granter; /* bt__thread_id() of the thread that locked it */
+  struct bt__grant *next_free;
+} bt__grant;
+
+/* The region lock table of one array. */
+typedef struct bt__regions {
+  pthread_mutex_t lock;
+  bt__grant **live;       /* protected by 'lock': the granted boxes, dense */
+  int64_t *span0;         /* protected by 'lock': live[i]'s axis-0 range at
+                             [2i], [2i+1], scanned without dereferencing */
+  int nlive, cap;         /* protected by 'lock' */
+  bt__grant *free_grants; /* protected by 'lock' */
+  void **chunks;          /* protected by 'lock': grant storage, kept until
+                             the array goes */
+  int nchunks;
+  int waiters; /* protected by 'lock': threads asleep on epoch */
+  /* atomic: bumped under 'lock' at every unlock of a region; waiters sleep
+   * on it with the futex. */
+  _Atomic uint32_t epoch;
+  int frozen; /* protected by 'lock' (also read atomically below) */
+} bt__regions;
+
+struct bt_array {
+  uint32_t magic;
+  bt_runtime *rt; /* may be NULL (no placement but LOCAL) */
+  bt_dtype dtype;
+  int ndim;
+  size_t elem; /* bytes per element */
+  int64_t shape[BT_MAX_DIMS];
+  int64_t strides[BT_MAX_DIMS]; /* in elements */
+  char *data;
+  size_t map_bytes;     /* mmapped length; 0 for wrapped memory */
+  _Atomic int64_t refs; /* atomic: references; the grants hold one
+                           together while there is any */
+  _Atomic int frozen;   /* atomic: set once by bt_array_freeze */
+  bt_place place;
+  int nblocks; /* BT_PLACE_BLOCKS plan, set at create */
+  bt__block *blocks;
+  bt__regions regions;
+};
+
+static inline bt_array *bt__array_get(const bt_array *a) {
+  BT_ASSERT(a->magic == BT__ARRAY_MAGIC);
+  return (bt_array *)a;
+}
+
+/* region.c */
+int bt__regions_init(bt__regions *r);
+void bt__regions_fini(bt__regions *r);
+/* Lock box [lo, hi) (already validated) for own or borrow, waiting up to
+ * timeout_ns. On success *g is the grant (live = 1) and the array has one
+ * more reference. */
+int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
+                      int owned, int64_t timeout_ns, bt__grant **g);
+/* Add n slices to a grant (split). */
+void bt__regions_add(bt_array *a, bt__grant *g, int64_t n);
+/* One slice of g is gone; the last one unlocks the region, wakes waiters
+ * and drops the grant's array reference (which may free the array). */
+void bt__regions_put(bt_array *a, bt__grant *g);
+/* BT_OK, or BT_EBUSY if a region is owned (then nothing changes). */
+int bt__regions_freeze(bt_array *a);
+/* "[0:4,2:8]" into buf. */
+void bt__box_format(char *buf, size_t len, int ndim, const int64_t *lo,
+                    const int64_t *hi);
+
+/* place.c */
+/* Plan and first-touch a fresh mapping according to a->place. */
+int bt__place_array(bt_array *a);
+/* Home NUMA node of the page at addr (runtime's logical index), -1 unknown. */
+int bt__place_numa_of(const bt_array *a, const void *addr);
+/* Move [addr, addr+len) to node numa. BT_OK, BT_EINVAL, BT_ENOTSUP. */
+int bt__place_migrate(const bt_array *a, const void *addr, size_t len,
+                      int numa);
+
+#endif /* BATON_ARRAY_MODULE */
+
+#endif /* BATON_ARRAY_INT_H */

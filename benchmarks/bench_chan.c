@@ -1,0 +1,300 @@
+/*
+ * bench_chan.c: channel latency and throughput, beside a plain pthread
+ * mutex + condition variable bounded queue measured in the same run.
+ *
+ *   (a) ping-pong: two threads pinned to two CPUs bounce one value over a
+ *       pair of channels (capacity 1); one-way latency = time / (2 * trips)
+ *   (b) SPSC: one producer, one consumer, capacity 1024, messages/s
+ *   (c) MPMC: 4 producers, 4 consumers, capacity 1024, messages/s
+ *
+ * Options: --trips=N (ping-pong round trips), --msgs=N (per throughput
+ * run), --reps=N (repetitions; the median is reported).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* ---- the baseline: a bounded queue under one mutex and two condvars ---- */
+
+typedef struct mq {
+  pthread_mutex_t mu;
+  pthread_cond_t not_empty, not_full;
+  int64_t *buf;
+  size_t cap, head, count;
+} mq;
+
+static mq *mq_create(size_t cap) {
+  mq *q = calloc(1, sizeof *q);
+  if (!q) abort();
+  q->buf = malloc(cap * sizeof *q->buf);
+  if (!q->buf) abort();
+  q->cap = cap;
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->not_empty, NULL);
+  pthread_cond_init(&q->not_full, NULL);
+  return q;
+}
+
+static void mq_destroy(mq *q) {
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->not_empty);
+  pthread_cond_destroy(&q->not_full);
+  free(q->buf);
+  free(q);
+}
+
+static void mq_send(mq *q, int64_t v) {
+  pthread_mutex_lock(&q->mu);
+  while (q->count == q->cap) pthread_cond_wait(&q->not_full, &q->mu);
+  q->buf[(q->head + q->count) % q->cap] = v;
+  q->count++;
+  pthread_cond_signal(&q->not_empty);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static int64_t mq_recv(mq *q) {
+  pthread_mutex_lock(&q->mu);
+  while (q->count == 0) pthread_cond_wait(&q->not_empty, &q->mu);
+  int64_t v = q->buf[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->count--;
+  pthread_cond_signal(&q->not_full);
+  pthread_mutex_unlock(&q->mu);
+  return v;
+}
+
+/* ---- one queue interface over both implementations ---- */
+
+typedef struct queue {
+  int baton;
+  bt_chan *ch;
+  mq *q;
+} queue;
+
+static queue queue_create(int baton, size_t cap) {
+  queue q = {.baton = baton};
+  if (baton)
+    BENCH_OK(bt_chan_create(&bt_type_i64, cap, &q.ch));
+  else
+    q.q = mq_create(cap);
+  return q;
+}
+
+static void queue_destroy(queue *q) {
+  if (q->baton)
+    BENCH_OK(bt_chan_release(q->ch));
+  else
+    mq_destroy(q->q);
+}
+
+static inline void queue_send(queue *q, int64_t v) {
+  if (q->baton)
+    BENCH_OK(bt_send(q->ch, &v));
+  else
+    mq_send(q->q, v);
+}
+
+static inline int64_t queue_recv(queue *q) {
+  if (!q->baton) return mq_recv(q->q);
+  int64_t v;
+  BENCH_OK(bt_recv(q->ch, &v));
+  return v;
+}
+
+static void pin_self(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu % CPU_SETSIZE, &set);
+  /* Best effort: a cpuset without that CPU runs unpinned. */
+  (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+/* The process's CPUs, read once before any thread pins itself (a pinned
+ * thread's own affinity would hide the others). */
+static cpu_set_t process_cpus;
+
+static void read_cpus(void) {
+  if (sched_getaffinity(0, sizeof process_cpus, &process_cpus) != 0) {
+    CPU_ZERO(&process_cpus);
+    CPU_SET(0, &process_cpus);
+  }
+}
+
+static int ncpus(void) {
+  return CPU_COUNT(&process_cpus);
+}
+
+static int nth_cpu(int n) {
+  int seen = 0;
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &process_cpus) && seen++ == n) return c;
+  return 0;
+}
+
+/* ---- (a) ping-pong ---- */
+
+typedef struct pingpong {
+  queue ab, ba;
+  long trips;
+  int cpu;
+} pingpong;
+
+static void *pong(void *p) {
+  pingpong *pp = p;
+  pin_self(pp->cpu);
+  for (long i = 0; i < pp->trips; i++) queue_send(&pp->ba, queue_recv(&pp->ab));
+  return NULL;
+}
+
+/* One-way latency in ns. */
+static double run_pingpong(int baton, long trips) {
+  pingpong pp = {queue_create(baton, 1), queue_create(baton, 1), trips,
+                 nth_cpu(1)};
+  pthread_t t;
+  pin_self(nth_cpu(0));
+  if (pthread_create(&t, NULL, pong, &pp) != 0) abort();
+  /* Warm up both threads before the clock starts. */
+  long warm = trips / 10;
+  for (long i = 0; i < warm; i++) {
+    queue_send(&pp.ab, i);
+    (void)queue_recv(&pp.ba);
+  }
+  int64_t t0 = bench_now_ns();
+  for (long i = warm; i < trips; i++) {
+    queue_send(&pp.ab, i);
+    if (queue_recv(&pp.ba) != i) abort();
+  }
+  int64_t t1 = bench_now_ns();
+  pthread_join(t, NULL);
+  queue_destroy(&pp.ab);
+  queue_destroy(&pp.ba);
+  return (double)(t1 - t0) / (2.0 * (double)(trips - warm));
+}
+
+/* ---- (b), (c) throughput ---- */
+
+typedef struct flow {
+  queue q;
+  long per_thread;
+  int cpu;
+  int64_t sum;
+  pthread_barrier_t *start;
+} flow;
+
+static void *producer(void *p) {
+  flow *f = p;
+  if (f->cpu >= 0) pin_self(f->cpu);
+  pthread_barrier_wait(f->start);
+  for (long i = 0; i < f->per_thread; i++) queue_send(&f->q, i);
+  return NULL;
+}
+
+static void *consumer(void *p) {
+  flow *f = p;
+  if (f->cpu >= 0) pin_self(f->cpu);
+  pthread_barrier_wait(f->start);
+  int64_t s = 0;
+  for (long i = 0; i < f->per_thread; i++) s += queue_recv(&f->q);
+  f->sum = s;
+  return NULL;
+}
+
+/* Messages per second through one queue of capacity cap, np producers and
+ * nc consumers (np == nc), pinned round-robin over the CPUs. */
+static double run_flow(int baton, int np, long msgs, size_t cap) {
+  queue q = queue_create(baton, cap);
+  pthread_barrier_t start;
+  pthread_barrier_init(&start, NULL, (unsigned)(2 * np + 1));
+  flow f[16];
+  pthread_t t[16];
+  int n = ncpus();
+  for (int i = 0; i < 2 * np; i++) {
+    f[i] = (flow){q, msgs / np, n > 1 ? nth_cpu(i % n) : -1, 0, &start};
+    if (pthread_create(&t[i], NULL, i % 2 ? consumer : producer, &f[i]) != 0)
+      abort();
+  }
+  pthread_barrier_wait(&start);
+  int64_t t0 = bench_now_ns();
+  int64_t sum = 0;
+  for (int i = 0; i < 2 * np; i++) {
+    pthread_join(t[i], NULL);
+    sum += f[i].sum;
+  }
+  int64_t t1 = bench_now_ns();
+  long per = msgs / np;
+  if (sum != (int64_t)np * per * (per - 1) / 2) {
+    fprintf(stderr, "bench_chan: checksum mismatch\n");
+    exit(1);
+  }
+  pthread_barrier_destroy(&start);
+  queue_destroy(&q);
+  return (double)(per * np) / ((double)(t1 - t0) * 1e-9);
+}
+
+/* The median of reps runs; *best gets the best of them (the lowest
+ * latency), which on a shared machine approaches the unloaded figure. */
+static double median_of(int reps, double (*fn)(int, long), int baton, long n,
+                        double *best) {
+  double v[32];
+  if (reps > 32) reps = 32;
+  if (reps < 1) reps = 1;
+  for (int r = 0; r < reps; r++) v[r] = fn(baton, n);
+  double m = bench_median(v, reps); /* sorts v */
+  if (best) *best = v[0];
+  return m;
+}
+
+static int flow_np;
+static size_t flow_cap;
+static double flow_fn(int baton, long msgs) {
+  return run_flow(baton, flow_np, msgs, flow_cap);
+}
+
+int main(int argc, char **argv) {
+  long trips = bench_opt(argc, argv, "trips", 200000);
+  long msgs = bench_opt(argc, argv, "msgs", 4000000);
+  int reps = (int)bench_opt(argc, argv, "reps", 5);
+  read_cpus();
+  int cpus = ncpus();
+  printf(
+      "bench_chan: %d CPUs, %ld ping-pong trips, %ld messages per "
+      "throughput run, median of %d\n",
+      cpus, trips, msgs, reps);
+
+  double lat_best, lat_base_best;
+  double lat = median_of(reps, run_pingpong, 1, trips, &lat_best);
+  double lat_base = median_of(reps, run_pingpong, 0, trips, &lat_base_best);
+  bench_result("chan_pingpong", "cap1", 2, 1, 8, "ns_one_way", lat, lat_base,
+               0);
+  bench_result("chan_pingpong", "cap1_best", 2, 1, 8, "ns_one_way", lat_best,
+               lat_base_best, 0);
+
+  flow_np = 1;
+  flow_cap = 1024;
+  double spsc = median_of(reps, flow_fn, 1, msgs, NULL);
+  double spsc_base = median_of(reps, flow_fn, 0, msgs, NULL);
+  bench_result("chan_spsc", "cap1024", 2, 1, 8, "msgs_per_s", spsc, spsc_base,
+               1);
+
+  flow_np = 4;
+  double mpmc = median_of(reps, flow_fn, 1, msgs, NULL);
+  double mpmc_base = median_of(reps, flow_fn, 0, msgs, NULL);
+  bench_result("chan_mpmc", "4x4_cap1024", 8, 1, 8, "msgs_per_s", mpmc,
+               mpmc_base, 1);
+
+  bench_table_header(
+      "channels vs pthread mutex+condvar bounded queue (baseline)");
+  bench_table_row("ping-pong one-way latency (cap 1)", "ns", lat, lat_base, 0);
+  bench_table_row("  best of the runs", "ns", lat_best, lat_base_best, 0);
+  bench_table_row("SPSC throughput (cap 1024)", "Mmsg/s", spsc * 1e-6,
+                  spsc_base * 1e-6, 1);
+  bench_table_row("MPMC 4x4 throughput (cap 1024)", "Mmsg/s", mpmc * 1e-6,
+                  mpmc_base * 1e-6, 1);
+  return 0;
+}

@@ -1,0 +1,115 @@
+/* bench_gemm: PRK dgemm (C += A B) with bt_gemm (one band of C per worker,
+ * single-threaded OpenBLAS on each) against OpenBLAS's own threaded dgemm
+ * with as many threads, same run.
+ *
+ *   bench_gemm [--workers=N] [--iterations=10] [--order=1000] [--block=5]
+ *              [--quick=1]      (--n= is --order=)
+ *
+ * PRK conventions: A(i,j) = B(i,j) = j, C = 0; 2 * order^3 flops per
+ * iteration, MFlop/s = 1e-6 flops / time. Validation: the sum of C is
+ * (iterations run) * order^3 (order-1)^2 / 4, to 1e-8 relative.
+ * The baseline sets openblas_set_num_threads(workers) before each of its
+ * phases; bt_gemm sets one thread for its own calls and restores it. */
+#include "bench_kernels.h"
+
+#ifdef BATON_WITH_BLAS
+#include <cblas.h>
+
+typedef struct gemm_run {
+  bt_runtime *rt;
+  bt_array *a, *b, *c;
+  double *pa, *pb, *pc;
+  long order;
+  int steps, threads;
+} gemm_run;
+
+static void baton_step(void *ctx) {
+  gemm_run *r = ctx;
+  BENCH_OK(bt_gemm(r->rt, 1.0, r->a, r->b, 1.0, r->c));
+  r->steps++;
+}
+
+static void blas_step(void *ctx) {
+  gemm_run *r = ctx;
+  int n = (int)r->order;
+  if (openblas_get_num_threads() != r->threads)
+    openblas_set_num_threads(r->threads);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, r->pa, n,
+              r->pb, n, 1.0, r->pc, n);
+  r->steps++;
+}
+
+static int init_ab(bt_slice part, int worker, void *ctx) {
+  (void)worker, (void)ctx;
+  bt_view v;
+  int rc = bt_slice_view(part, &v);
+  if (rc != BT_OK) return rc;
+  double *d = v.data;
+  for (int64_t i = 0; i < v.shape[0]; i++)
+    for (int64_t j = 0; j < v.shape[1]; j++)
+      d[i * v.strides[0] + j * v.strides[1]] = (double)j;
+  return BT_OK;
+}
+
+int main(int argc, char **argv) {
+  kbench kb;
+  kbench_init(&kb, argc, argv, 10, 3);
+  long order = bench_opt(argc, argv, "order",
+                         bench_opt(argc, argv, "n", kb.quick ? 256 : 1000));
+  int64_t shape[2] = {order, order};
+  size_t n2 = (size_t)order * (size_t)order;
+  gemm_run r = {.rt = kb.rt, .order = order, .threads = kb.workers};
+  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.a));
+  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.b));
+  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.c));
+  BENCH_OK(bt_parallel_slices(kb.rt, r.a, 0, 1, init_ab, NULL));
+  BENCH_OK(bt_parallel_slices(kb.rt, r.b, 0, 1, init_ab, NULL));
+  r.pa = kbench_alloc(n2);
+  r.pb = kbench_alloc(n2);
+  r.pc = kbench_alloc(n2);
+  for (long i = 0; i < order; i++)
+    for (long j = 0; j < order; j++)
+      r.pa[i * order + j] = r.pb[i * order + j] = (double)j,
+                       r.pc[i * order + j] = 0;
+  gemm_run base = r;
+
+  /* OpenBLAS's idle threads spin for a while after a threaded call: settle
+   * longer between phases. */
+  double tb, tl;
+  kbench_compare(&kb, baton_step, &r, blas_step, &base, 0.3, &tb, &tl);
+
+  double o = (double)order;
+  double want = 0.25 * o * o * o * (o - 1) * (o - 1);
+  double sum = 0, base_sum = 0;
+  BENCH_OK(bt_sum(kb.rt, r.c, &sum));
+  for (size_t i = 0; i < n2; i++) base_sum += base.pc[i];
+  kbench_check(fabs(sum - r.steps * want) <= 1e-8 * r.steps * want,
+               "baton's C");
+  kbench_check(fabs(base_sum - base.steps * want) <= 1e-8 * base.steps * want,
+               "the baseline's C");
+
+  double flops = 2.0 * o * o * o;
+  printf("gemm: order %ld, %d workers, validated\n", order, kb.workers);
+  bench_table_header(
+      "gemm (PRK dgemm): C += A B; baseline: OpenBLAS "
+      "threaded dgemm");
+  bench_table_row("rate", "MFlop/s", 1e-6 * flops / tb, 1e-6 * flops / tl, 1);
+  bench_table_row("time per iteration", "ms", 1e3 * tb, 1e3 * tl, 0);
+  bench_result("gemm", "openblas", kb.workers, 1, order, "MFlop/s",
+               1e-6 * flops / tb, 1e-6 * flops / tl, 1);
+  bench_result("gemm", "openblas", kb.workers, 1, order, "ms", 1e3 * tb,
+               1e3 * tl, 0);
+
+  free(r.pa), free(r.pb), free(r.pc);
+  bt_array_release(r.a), bt_array_release(r.b), bt_array_release(r.c);
+  bt_runtime_destroy(kb.rt);
+  return 0;
+}
+#else
+int main(void) {
+  printf(
+      "gemm: this build has no BLAS (-DBATON_BLAS=OFF); nothing to "
+      "measure\n");
+  return 0;
+}
+#endif

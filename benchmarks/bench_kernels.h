@@ -1,0 +1,177 @@
+/*
+ * bench_kernels.h: what the PRK-style kernel benchmarks (bench_nstream,
+ * bench_dot, bench_stencil, bench_transpose, bench_gemm) share: options, the
+ * runtime, OpenMP threads pinned like the workers, and the timing protocol.
+ *
+ * Protocol: each side runs `iterations` timed iterations (PRK's meaning),
+ * in blocks of `block` back-to-back iterations, each block after one
+ * untimed warm-up iteration; baton's blocks and the baseline's alternate
+ * (ABBA order), so that a machine whose load changes over seconds weighs on
+ * both alike. The figure of each side is the median of all its timed
+ * iterations, which a loaded machine disturbs least; rates are PRK's (bytes
+ * or flops of one iteration / that time).
+ *
+ * Fairness: the baseline uses as many threads as baton has workers. When
+ * the runtime bound its workers, OpenMP thread i is pinned to worker i's PU
+ * (libgomp reads OMP_PROC_BIND/OMP_PLACES before main(), so the program
+ * pins its threads itself, in a first parallel region; the main thread is
+ * pinned to worker 0's PU during the baseline only, and unpinned for baton,
+ * whose caller only waits). Between phases the program sleeps briefly so
+ * that OpenMP's or OpenBLAS's idle threads stop spinning before the other
+ * side is timed.
+ */
+#ifndef BATON_BENCH_KERNELS_H
+#define BATON_BENCH_KERNELS_H
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "common.h"
+
+typedef struct kbench {
+  bt_runtime *rt;
+  int workers, iterations, block, quick, pinned;
+  cpu_set_t main_mask; /* the main thread's affinity at start */
+} kbench;
+
+/* Options: --workers=N (else BATON_WORKERS, else one per core),
+ * --iterations=, --block= (default 5), --quick=1 (or BATON_BENCH_QUICK=1). */
+static inline void kbench_init(kbench *kb, int argc, char **argv,
+                               int iterations, int quick_iterations) {
+  memset(kb, 0, sizeof *kb);
+  const char *q = getenv("BATON_BENCH_QUICK");
+  kb->quick = (int)bench_opt(argc, argv, "quick", q && q[0] == '1');
+  kb->iterations = (int)bench_opt(argc, argv, "iterations",
+                                  kb->quick ? quick_iterations : iterations);
+  kb->block = (int)bench_opt(argc, argv, "block", 5);
+  if (kb->iterations < 1) kb->iterations = 1;
+  if (kb->block < 1) kb->block = 1;
+  bt_options opt = BT_OPTIONS_DEFAULT;
+  opt.workers = (int)bench_opt(argc, argv, "workers", 0);
+  BENCH_OK(bt_runtime_create(&opt, &kb->rt));
+  kb->workers = bt_runtime_workers(kb->rt);
+  sched_getaffinity(0, sizeof kb->main_mask, &kb->main_mask);
+#ifdef _OPENMP
+  omp_set_dynamic(0);
+  omp_set_num_threads(kb->workers);
+  kb->pinned = bt_runtime_bound(kb->rt);
+  if (kb->pinned) {
+    bt_runtime *rt = kb->rt;
+#pragma omp parallel num_threads(kb->workers)
+    {
+      int cpu = bt_worker_cpu(rt, omp_get_thread_num());
+      if (cpu >= 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        sched_setaffinity(0, sizeof one, &one);
+      }
+    }
+    sched_setaffinity(0, sizeof kb->main_mask, &kb->main_mask);
+  }
+#endif
+  printf(
+      "workers %d, iterations %d in blocks of %d, baton workers %s, "
+      "baseline threads %s\n",
+      kb->workers, kb->iterations, kb->block,
+      bt_runtime_bound(kb->rt) ? "bound" : "unbound",
+      kb->pinned ? "pinned to the same PUs" : "unpinned");
+}
+
+/* Around the baseline's timed phase: the main thread is OpenMP thread 0. */
+static inline void kbench_baseline_enter(kbench *kb) {
+  if (!kb->pinned) return;
+  int cpu = bt_worker_cpu(kb->rt, 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  sched_setaffinity(0, sizeof one, &one);
+}
+
+static inline void kbench_baseline_leave(kbench *kb) {
+  if (kb->pinned) sched_setaffinity(0, sizeof kb->main_mask, &kb->main_mask);
+}
+
+static inline void kbench_settle(double seconds) {
+  struct timespec ts = {(time_t)seconds,
+                        (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  nanosleep(&ts, NULL);
+}
+
+/* One side of the comparison: step(ctx) runs one iteration. */
+typedef void (*kbench_step)(void *ctx);
+
+/* Time `count` steps after one warm-up, appending each time (s). */
+static inline void kbench_block(kbench_step step, void *ctx, int count,
+                                double *times, int *ntimes) {
+  step(ctx);
+  for (int i = 0; i < count; i++) {
+    double t0 = bench_now();
+    step(ctx);
+    times[(*ntimes)++] = bench_now() - t0;
+  }
+}
+
+/* The whole protocol; median seconds per iteration of each side.
+ * settle_s: the pause after each block, so that the side just measured
+ * has gone idle before the other starts. */
+static inline void kbench_compare(kbench *kb, kbench_step baton,
+                                  void *baton_ctx, kbench_step baseline,
+                                  void *baseline_ctx, double settle_s,
+                                  double *baton_s, double *baseline_s) {
+  size_t n = (size_t)kb->iterations;
+  double *tb = malloc(sizeof *tb * n), *tl = malloc(sizeof *tl * n);
+  if (!tb || !tl) {
+    fprintf(stderr, "out of memory\n");
+    exit(1);
+  }
+  int nb = 0, nl = 0;
+  for (int r = 0; nb < kb->iterations || nl < kb->iterations; r++) {
+    for (int side = 0; side < 2; side++) {
+      int is_baton = (side == 0) == (r % 2 == 0); /* ABBA... */
+      int *done = is_baton ? &nb : &nl;
+      int count = kb->iterations - *done;
+      if (count <= 0) continue;
+      if (count > kb->block) count = kb->block;
+      if (is_baton) {
+        kbench_block(baton, baton_ctx, count, tb, &nb);
+      } else {
+        kbench_baseline_enter(kb);
+        kbench_block(baseline, baseline_ctx, count, tl, &nl);
+        kbench_baseline_leave(kb);
+      }
+      kbench_settle(settle_s);
+    }
+  }
+  *baton_s = bench_median(tb, nb);
+  *baseline_s = bench_median(tl, nl);
+  free(tb);
+  free(tl);
+}
+
+/* Page-aligned memory for the baselines' plain arrays. */
+static inline double *kbench_alloc(size_t count) {
+  size_t bytes = (count * sizeof(double) + 4095) / 4096 * 4096;
+  double *p = aligned_alloc(4096, bytes ? bytes : 4096);
+  if (!p) {
+    fprintf(stderr, "cannot allocate %zu bytes\n", bytes);
+    exit(1);
+  }
+  return p;
+}
+
+static inline void kbench_check(int ok, const char *what) {
+  if (ok) return;
+  fprintf(stderr, "validation failed: %s\n", what);
+  exit(1);
+}
+
+#endif /* BATON_BENCH_KERNELS_H */

@@ -1,0 +1,136 @@
+/* bench_stencil: PRK stencil (star, radius r) with bt_stencil against an
+ * OpenMP loop with the same loop body, same thread count, same run.
+ *
+ *   bench_stencil [--workers=N] [--iterations=20] [--order=2000]
+ *                 [--radius=2] [--block=5] [--quick=1]  (--n= is --order=)
+ *
+ * PRK conventions: IN(i,j) = i + j, OUT = 0; an iteration is OUT += stencil
+ * of IN on the interior, then IN += 1 (baton: bt_parallel_slices with an
+ * add-one body; the baseline: a second OpenMP loop). MFlop/s counts PRK's
+ * (2 * (4r + 1) + 1) flops per interior point; MB/s PRK's 2 * 8 * n^2
+ * bytes. Validation: the mean of OUT over the interior is
+ * (iterations run) * 2, to 1e-8. */
+#include "bench_kernels.h"
+
+typedef struct stencil_run {
+  bt_runtime *rt;
+  bt_array *in, *out;
+  double *pin, *pout, *weight;
+  long order;
+  int radius, steps;
+} stencil_run;
+
+static int add_one(bt_slice part, int worker, void *ctx) {
+  (void)worker, (void)ctx;
+  bt_view v;
+  int rc = bt_slice_view(part, &v);
+  if (rc != BT_OK) return rc;
+  double *d = v.data;
+  for (int64_t i = 0; i < v.shape[0]; i++) {
+    double *row = d + i * v.strides[0];
+    for (int64_t j = 0; j < v.shape[1]; j++) row[j * v.strides[1]] += 1.0;
+  }
+  return BT_OK;
+}
+
+static void baton_step(void *ctx) {
+  stencil_run *r = ctx;
+  BENCH_OK(bt_stencil(r->rt, r->radius, r->in, r->out));
+  BENCH_OK(bt_parallel_slices(r->rt, r->in, 0, 1, add_one, NULL));
+  r->steps++;
+}
+
+/* The same body as baton's kernel (kernels/stencil.c), so the comparison
+ * measures the runtime, not the loop. */
+static void omp_step(void *ctx) {
+  stencil_run *r = ctx;
+  long n = r->order, rad = r->radius;
+  double *restrict out = r->pout;
+  double *restrict in = r->pin;
+  const double *w = r->weight;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (long i = rad; i < n - rad; i++) {
+      double *orow = out + i * n;
+      const double *irow = in + i * n;
+      for (long k = 1; k <= rad; k++) {
+        double wk = w[k];
+        const double *up = irow - k * n, *dn = irow + k * n;
+        for (long j = rad; j < n - rad; j++)
+          orow[j] += wk * ((irow[j + k] - irow[j - k]) + (dn[j] - up[j]));
+      }
+    }
+#pragma omp for schedule(static)
+    for (long i = 0; i < n * n; i++) in[i] += 1.0;
+  }
+  r->steps++;
+}
+
+int main(int argc, char **argv) {
+  kbench kb;
+  kbench_init(&kb, argc, argv, 20, 5);
+  long order = bench_opt(argc, argv, "order",
+                         bench_opt(argc, argv, "n", kb.quick ? 512 : 2000));
+  int radius = (int)bench_opt(argc, argv, "radius", 2);
+  if (radius < 1 || 2 * radius + 1 > order) {
+    fprintf(stderr, "radius %d does not fit order %ld\n", radius, order);
+    return 2;
+  }
+  int64_t shape[2] = {order, order};
+  size_t n2 = (size_t)order * (size_t)order;
+  stencil_run r = {.rt = kb.rt, .order = order, .radius = radius};
+  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.in));
+  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.out));
+  r.weight = malloc(sizeof *r.weight * (size_t)(radius + 1));
+  r.weight[0] = 0;
+  for (int k = 1; k <= radius; k++) r.weight[k] = 1.0 / (2.0 * k * radius);
+  r.pin = kbench_alloc(n2);
+  r.pout = kbench_alloc(n2);
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < order; i++)
+    for (long j = 0; j < order; j++)
+      r.pin[i * order + j] = (double)(i + j), r.pout[i * order + j] = 0;
+  {
+    bt_slice s;
+    bt_view v;
+    BENCH_OK(bt_array_own(r.in, NULL, 0, &s));
+    BENCH_OK(bt_slice_view(s, &v));
+    memcpy(v.data, r.pin, n2 * sizeof(double));
+    BENCH_OK(bt_slice_release(s));
+  }
+  stencil_run base = r;
+
+  double tb, tl;
+  kbench_compare(&kb, baton_step, &r, omp_step, &base, 0.02, &tb, &tl);
+
+  double active = (double)(order - 2 * radius) * (double)(order - 2 * radius);
+  double sum = 0, base_sum = 0;
+  BENCH_OK(bt_sum(kb.rt, r.out, &sum));
+  for (size_t i = 0; i < n2; i++) base_sum += fabs(base.pout[i]);
+  kbench_check(fabs(sum / active - 2.0 * r.steps) <= 1e-8 * 2.0 * r.steps,
+               "baton's OUT");
+  kbench_check(
+      fabs(base_sum / active - 2.0 * base.steps) <= 1e-8 * 2.0 * base.steps,
+      "the baseline's OUT");
+
+  double flops = (2.0 * (4 * radius + 1) + 1) * active;
+  double bytes = 2.0 * sizeof(double) * (double)n2;
+  printf("stencil: order %ld, radius %d (star), %d workers, validated\n", order,
+         radius, kb.workers);
+  bench_table_header(
+      "stencil (PRK star): OUT += S(IN); IN += 1; "
+      "baseline: OpenMP loops");
+  bench_table_row("rate", "MFlop/s", 1e-6 * flops / tb, 1e-6 * flops / tl, 1);
+  bench_table_row("rate", "MB/s", 1e-6 * bytes / tb, 1e-6 * bytes / tl, 1);
+  bench_table_row("time per iteration", "ms", 1e3 * tb, 1e3 * tl, 0);
+  bench_result("stencil", "omp", kb.workers, 1, order, "MFlop/s",
+               1e-6 * flops / tb, 1e-6 * flops / tl, 1);
+  bench_result("stencil", "omp", kb.workers, 1, order, "ms", 1e3 * tb, 1e3 * tl,
+               0);
+
+  free(r.pin), free(r.pout), free(r.weight);
+  bt_array_release(r.in), bt_array_release(r.out);
+  bt_runtime_destroy(kb.rt);
+  return 0;
+}

@@ -1,0 +1,120 @@
+/* bench_transpose: PRK transpose (B += A^T) with bt_transpose against an
+ * OpenMP tiled loop, same thread count, same tile, same run.
+ *
+ *   bench_transpose [--workers=N] [--iterations=20] [--order=2000]
+ *                   [--block=5] [--quick=1]      (--n= is --order=)
+ *
+ * PRK conventions: A(i,j) = order * i + j, B = 0; an iteration moves
+ * 2 * 8 * order^2 bytes (PRK's count); MB/s = 1e-6 bytes / time. Unlike PRK,
+ * A is not incremented in the loop (bt_transpose is B += A^T only), in
+ * both versions. Validation: B(i,j) = (iterations run) * A(j,i), exactly. */
+#include "bench_kernels.h"
+
+enum { TILE = 32 };
+
+typedef struct transpose_run {
+  bt_runtime *rt;
+  bt_array *a, *b;
+  double *pa, *pb;
+  long order;
+  int steps;
+} transpose_run;
+
+static void baton_step(void *ctx) {
+  transpose_run *r = ctx;
+  BENCH_OK(bt_transpose(r->rt, r->a, r->b));
+  r->steps++;
+}
+
+static void omp_step(void *ctx) {
+  transpose_run *r = ctx;
+  const double *restrict a = r->pa;
+  double *restrict b = r->pb;
+  long n = r->order;
+#pragma omp parallel for schedule(static)
+  for (long ii = 0; ii < n; ii += TILE)
+    for (long jj = 0; jj < n; jj += TILE) {
+      long ie = ii + TILE < n ? ii + TILE : n,
+           je = jj + TILE < n ? jj + TILE : n;
+      for (long i = ii; i < ie; i++)
+        for (long j = jj; j < je; j++) b[i * n + j] += a[j * n + i];
+    }
+  r->steps++;
+}
+
+typedef struct init_ctx {
+  long order;
+} init_ctx;
+
+static int init_a(bt_slice part, int worker, void *ctx) {
+  const init_ctx *ic = ctx;
+  bt_view v;
+  int rc = bt_slice_view(part, &v);
+  if (rc != BT_OK) return rc;
+  double *d = v.data;
+  for (int64_t i = 0; i < v.shape[0]; i++)
+    for (int64_t j = 0; j < v.shape[1]; j++)
+      d[i * v.strides[0] + j * v.strides[1]] =
+          (double)(ic->order * (v.origin[0] + i) + j);
+  (void)worker;
+  return BT_OK;
+}
+
+int main(int argc, char **argv) {
+  kbench kb;
+  kbench_init(&kb, argc, argv, 20, 5);
+  long order = bench_opt(argc, argv, "order",
+                         bench_opt(argc, argv, "n", kb.quick ? 512 : 2000));
+  int64_t shape[2] = {order, order};
+  transpose_run r = {.rt = kb.rt, .order = order};
+  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.a));
+  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.b));
+  init_ctx ic = {order};
+  BENCH_OK(bt_parallel_slices(kb.rt, r.a, 0, 1, init_a, &ic));
+  size_t n2 = (size_t)order * (size_t)order;
+  r.pa = kbench_alloc(n2);
+  r.pb = kbench_alloc(n2);
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < order; i++)
+    for (long j = 0; j < order; j++)
+      r.pa[i * order + j] = (double)(order * i + j), r.pb[i * order + j] = 0;
+  transpose_run base = r;
+  base.steps = 0;
+
+  double tb, tl;
+  kbench_compare(&kb, baton_step, &r, omp_step, &base, 0.02, &tb, &tl);
+
+  double *got = kbench_alloc(n2);
+  bt_slice s;
+  bt_view v;
+  BENCH_OK(bt_array_borrow(r.b, NULL, 0, &s));
+  BENCH_OK(bt_slice_view(s, &v));
+  memcpy(got, v.data, n2 * sizeof(double));
+  BENCH_OK(bt_slice_release(s));
+  int ok = 1, base_ok = 1;
+  for (long i = 0; i < order; i++)
+    for (long j = 0; j < order; j++) {
+      double aji = (double)(order * j + i);
+      ok &= got[i * order + j] == r.steps * aji;
+      base_ok &= base.pb[i * order + j] == base.steps * aji;
+    }
+  kbench_check(ok, "baton's B");
+  kbench_check(base_ok, "the baseline's B");
+  free(got);
+
+  double bytes = 2.0 * sizeof(double) * (double)order * (double)order;
+  printf("transpose: order %ld, tile %d, %d workers, validated\n", order, TILE,
+         kb.workers);
+  bench_table_header("transpose (PRK): B += A^T; baseline: OpenMP tiled loop");
+  bench_table_row("rate", "MB/s", 1e-6 * bytes / tb, 1e-6 * bytes / tl, 1);
+  bench_table_row("time per iteration", "ms", 1e3 * tb, 1e3 * tl, 0);
+  bench_result("transpose", "omp", kb.workers, 1, order, "MB/s",
+               1e-6 * bytes / tb, 1e-6 * bytes / tl, 1);
+  bench_result("transpose", "omp", kb.workers, 1, order, "ms", 1e3 * tb,
+               1e3 * tl, 0);
+
+  free(r.pa), free(r.pb);
+  bt_array_release(r.a), bt_array_release(r.b);
+  bt_runtime_destroy(kb.rt);
+  return 0;
+}

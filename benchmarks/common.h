@@ -1,0 +1,48 @@
+/*
+ * common.h: what every benchmark shares: timing, statistics, and the two
+ * output forms (machine-readable lines and a human table).
+ *
+ * A result line reads
+ *   RESULT bench=<b> variant=<v> workers=<w> ranks=<r> size=<bytes|n>
+ *          metric=<m> value=<x> baseline=<y> ratio=<x/y or y/x>
+ * on one line, so benchmarks/run can turn it into a CSV row.
+ */
+#ifndef BATON_BENCH_COMMON_H
+#define BATON_BENCH_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "baton.h"
+
+/* Monotonic time in seconds / nanoseconds. */
+double bench_now(void);
+int64_t bench_now_ns(void);
+
+/* Median of n values (sorts them in place). */
+double bench_median(double *v, int n);
+
+/* Print one RESULT line. `higher_is_better` decides the ratio's direction
+ * so that ratio > 1 always means baton is better than the baseline. */
+void bench_result(const char *bench, const char *variant, int workers,
+                  int ranks, long long size, const char *metric,
+                  double value, double baseline, int higher_is_better);
+
+/* A human table: bench_table_row prints an aligned row after a header. */
+void bench_table_header(const char *title);
+void bench_table_row(const char *what, const char *unit, double baton,
+                     double baseline, int higher_is_better);
+
+/* Abort with a message if a baton call fails: benchmarks do not go on
+ * after an error. */
+#define BENCH_OK(expr)                                                    \
+  do {                                                                    \
+    int bench_rc_ = (expr);                                               \
+    if (bench_rc_ != BT_OK) bench_die(#expr, bench_rc_, __FILE__, __LINE__); \
+  } while (0)
+_Noreturn void bench_die(const char *expr, int rc, const char *file, int line);
+
+/* Integer option from argv ("--name=value") or environment, else dflt. */
+long bench_opt(int argc, char **argv, const char *name, long dflt);
+
+#endif /* BATON_BENCH_COMMON_H */

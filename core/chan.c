@@ -1,0 +1,824 @@
+/* chan.c: typed channels with Go's semantics (see chan_int.h for the
+ * design): the lock, waiter queues, parking, the lock-free ring of buffered
+ * channels, and remote channels. */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan_int.h"
+
+/* ---- spinning ------------------------------------------------------------ */
+
+enum {
+  PRELUDE = 16,
+  GRACE = 64,
+  REASK = 8,
+  LOCK_SPIN = 256,
+  RING_SPIN = 256,
+  PARK_SPIN = 512
+};
+
+/* A bounded spin. The first PRELUDE polls (well under a microsecond) ask
+ * nobody: most waits of a ping-pong end there, and asking wait.c's policy
+ * costs two read-modify-writes of a process-wide counter. Then the policy
+ * says whether to spin on, and we bound the spin near the cost of a futex
+ * sleep and wake (a few microseconds; one pause is ~10-30 ns), not
+ * wait.c's maximum, which suits longer waits. Refused, we still poll up to
+ * GRACE times, asking again every REASK polls: the refusal is most often a
+ * partner that has not yet left its own spin (ping-pong on two cores), and
+ * sleeping then would make both sides sleep on every exchange from then
+ * on. */
+typedef struct spin {
+  int left, most;
+  bool asked;   /* the policy was asked once */
+  bool counted; /* bt__spin_begin() granted us; bt__spin_end() owed */
+} spin;
+
+static void spin_start(spin *s, int most) {
+  s->most = most;
+  s->left = PRELUDE;
+  s->asked = false;
+  s->counted = false;
+}
+
+/* Asks the policy; true if granted (the spin then goes on to s->most). */
+static bool spin_ask(spin *s) {
+  int n = bt__spin_begin();
+  if (n > 0) {
+    s->counted = true;
+    s->left = n < s->most ? n : s->most;
+    return true;
+  }
+  bt__spin_end();
+  return false;
+}
+
+/* One poll more? Pauses once if so. */
+static bool spin_next(spin *s) {
+  if (s->left <= 0) {
+    if (s->asked) return false;
+    s->asked = true;
+    if (!spin_ask(s)) s->left = GRACE;
+  } else if (s->asked && !s->counted && s->left % REASK == 0) {
+    spin_ask(s);
+  }
+  s->left--;
+  bt__cpu_relax();
+  return true;
+}
+
+static void spin_stop(spin *s) {
+  if (s->counted) bt__spin_end();
+  s->counted = false;
+}
+
+/* ---- lock --------------------------------------------------------------- */
+
+void bt__lock_slow(bt__lock *l) {
+  spin sp;
+  spin_start(&sp, LOCK_SPIN);
+  while (spin_next(&sp)) {
+    uint32_t free_ = 0;
+    /* acquire: pairs with the release exchange in bt__lock_release(). */
+    if (atomic_load_explicit(&l->word, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_weak_explicit(
+            &l->word, &free_, 1, memory_order_acquire, memory_order_relaxed)) {
+      spin_stop(&sp);
+      return;
+    }
+  }
+  spin_stop(&sp);
+  /* acquire: pairs with the release exchange in bt__lock_release(). Once we
+   * have marked the word 2 we must keep it 2 when we take it, since other
+   * sleepers may exist. */
+  while (atomic_exchange_explicit(&l->word, 2, memory_order_acquire) != 0)
+    bt__futex_wait(&l->word, 2, -1);
+}
+
+/* ---- waiter queues (lock held) ----------------------------------------- */
+
+void bt__waitq_push(bt_chan *ch, bt__waiter *w) {
+  bt__waitq *q = w->op == BT_OP_SEND ? &ch->sendq : &ch->recvq;
+  w->next = NULL;
+  w->prev = q->tail;
+  if (q->tail)
+    q->tail->next = w;
+  else
+    q->head = w;
+  q->tail = w;
+  w->queued = true;
+  /* relaxed: written under the lock; lock-free readers see it through the
+   * acquire CAS on head/tail that pairs with bt__chan_unlock(). */
+  atomic_fetch_add_explicit(
+      w->op == BT_OP_SEND ? &ch->send_waiting : &ch->recv_waiting, 1,
+      memory_order_relaxed);
+}
+
+void bt__waitq_remove(bt_chan *ch, bt__waiter *w) {
+  if (!w->queued) return;
+  bt__waitq *q = w->op == BT_OP_SEND ? &ch->sendq : &ch->recvq;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    q->head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    q->tail = w->prev;
+  w->prev = w->next = NULL;
+  w->queued = false;
+  /* relaxed: as in bt__waitq_push(). */
+  atomic_fetch_sub_explicit(
+      w->op == BT_OP_SEND ? &ch->send_waiting : &ch->recv_waiting, 1,
+      memory_order_relaxed);
+}
+
+/* Pop waiters until one whose parker we win; NULL if none. A waiter we
+ * lose (its select was completed elsewhere, or it timed out) is unqueued
+ * and skipped: its owner unqueues nothing more once it sees it unqueued. */
+static bt__waiter *claim_first(bt_chan *ch, bt__waitq *q, uint32_t *was) {
+  bt__waiter *w;
+  while ((w = q->head) != NULL) {
+    bt__waitq_remove(ch, w);
+    bt__parker *p = w->parker;
+    /* acquire: pairs with the release CAS in bt__park() (WAITING ->
+     * SLEEPING), so we know whether the owner may be asleep. */
+    uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    while (s == BT__PARK_WAITING || s == BT__PARK_SLEEPING) {
+      /* acq_rel: wins the waiter against the owner's cancel CAS and other
+       * completers' CAS in claim_first() on other channels. */
+      if (atomic_compare_exchange_weak_explicit(&p->state, &s, BT__PARK_CLAIMED,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        *was = s;
+        return w;
+      }
+    }
+  }
+  return NULL;
+}
+
+/* Publish the completion of a claimed waiter. After the store the owner may
+ * return and its stack vanish: only the futex address is used after it
+ * (a wake on a stale address is harmless: futex waiters recheck). */
+static void complete(bt__waiter *w, uint32_t was, int status) {
+  bt__parker *p = w->parker;
+  p->chosen = w->index;
+  p->status = status;
+  /* release: publishes the element copied into/out of w->elem, chosen and
+   * status; pairs with the acquire loads in bt__park(). */
+  atomic_store_explicit(&p->state, BT__PARK_DONE, memory_order_release);
+  if (was == BT__PARK_SLEEPING) bt__futex_wake(&p->state, 1);
+}
+
+/* ---- the ring of a buffered channel -------------------------------------- */
+
+static inline unsigned char *slot_at(const bt_chan *c, uint64_t pos) {
+  uint64_t k = c->cap_mask ? (pos & c->cap_mask) : pos % c->cap;
+  return c->slots + k * c->stride;
+}
+
+static inline _Atomic uint64_t *slot_seq(const bt_chan *c, uint64_t pos) {
+  return (_Atomic uint64_t *)slot_at(c, pos);
+}
+
+static inline void *slot_data(const bt_chan *c, uint64_t pos) {
+  return slot_at(c, pos) + sizeof(uint64_t);
+}
+
+/* Wait for another thread's lock-free operation that reserved its position
+ * before we froze the ring: it is between its CAS and its publication. */
+static void wait_seq(_Atomic uint64_t *seq, uint64_t want) {
+  /* acquire: pairs with the release stores of sequence numbers in
+   * fast_send()/fast_recv(). */
+  for (int i = 0; atomic_load_explicit(seq, memory_order_acquire) != want;
+       i++) {
+    if (i < 64)
+      bt__cpu_relax();
+    else
+      sched_yield();
+  }
+}
+
+enum { SLOW = 1 }; /* a lock-free attempt defers to the locked path */
+
+static void pump(bt_chan *c);
+
+static void pump_locked(bt_chan *c) {
+  bt__chan_lock(c);
+  pump(c);
+  bt__chan_unlock(c);
+}
+
+/* Lock-free send: BT_OK, BT_EAGAIN (full at one instant), or SLOW (the ring
+ * is locked or closed, or an element leaves the slot we need). */
+static int fast_send(bt_chan *c, const void *elem) {
+  /* relaxed: the CAS below decides; a stale value only fails it. */
+  uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  for (;;) {
+    if (t & (BT__POS_LOCK | BT__POS_CLOSED)) return SLOW;
+    _Atomic uint64_t *seq = slot_seq(c, t);
+    /* acquire: pairs with the release store of t (slot freed) by the
+     * receiver of t - cap, so its copy out is done before we write. */
+    uint64_t s = atomic_load_explicit(seq, memory_order_acquire);
+    int64_t d = (int64_t)(s - 2 * t);
+    if (d == 0) {
+      /* acquire: pairs with the release fetch_and in bt__chan_unlock(), so
+       * the waiters queued before it are visible below. */
+      if (atomic_compare_exchange_weak_explicit(&c->tail, &t, t + 1,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+        memcpy(slot_data(c, t), elem, c->size);
+        /* release: publishes the element; pairs with the acquire loads of
+         * the sequence in fast_recv() and ring_pop(). */
+        atomic_store_explicit(seq, 2 * t + 1, memory_order_release);
+        /* relaxed: see the acquire CAS above. */
+        if (atomic_load_explicit(&c->recv_waiting, memory_order_relaxed))
+          pump_locked(c);
+        return BT_OK;
+      }
+    } else if (d < 0) {
+      /* acquire: a head that shows the ring full proves it full now. */
+      uint64_t h = atomic_load_explicit(&c->head, memory_order_acquire);
+      if ((h & BT__POS_MASK) + c->cap <= t) return BT_EAGAIN;
+      return SLOW;
+    } else {
+      t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    }
+  }
+}
+
+/* Lock-free receive: BT_OK, BT_EAGAIN (empty and open at one instant), or
+ * SLOW (locked, closed, or an element still being written). */
+static int fast_recv(bt_chan *c, void *elem) {
+  /* relaxed: the CAS below decides. */
+  uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+  for (;;) {
+    if (h & BT__POS_LOCK) return SLOW;
+    _Atomic uint64_t *seq = slot_seq(c, h);
+    /* acquire: pairs with the release store of h + 1 by the sender. */
+    uint64_t s = atomic_load_explicit(seq, memory_order_acquire);
+    int64_t d = (int64_t)(s - (2 * h + 1));
+    if (d == 0) {
+      /* acquire: pairs with the release in bt__chan_unlock(). */
+      if (atomic_compare_exchange_weak_explicit(&c->head, &h, h + 1,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+        memcpy(elem, slot_data(c, h), c->size);
+        /* release: frees the slot for the sender of h + cap; pairs with the
+         * acquire load of the sequence in fast_send() and ring_push(). */
+        atomic_store_explicit(seq, 2 * (h + c->cap), memory_order_release);
+        /* relaxed: see the acquire CAS above. */
+        if (atomic_load_explicit(&c->send_waiting, memory_order_relaxed))
+          pump_locked(c);
+        return BT_OK;
+      }
+    } else if (d < 0) {
+      /* acquire: a tail equal to h proves the ring empty now. */
+      uint64_t t = atomic_load_explicit(&c->tail, memory_order_acquire);
+      if (t == h) return BT_EAGAIN; /* no flag set: open and unlocked */
+      return SLOW;
+    } else {
+      h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    }
+  }
+}
+
+/* Positions under the lock (the LOCK bits are ours). */
+static inline uint64_t tail_pos(const bt_chan *c) {
+  /* relaxed: we hold the lock; the fetch_or in bt__chan_lock() acquired. */
+  return atomic_load_explicit(&c->tail, memory_order_relaxed) & BT__POS_MASK;
+}
+static inline uint64_t head_pos(const bt_chan *c) {
+  return atomic_load_explicit(&c->head, memory_order_relaxed) & BT__POS_MASK;
+}
+
+/* Lock held: push elem if there is room. */
+static bool ring_push(bt_chan *c, const void *elem) {
+  uint64_t t = tail_pos(c);
+  if (t - head_pos(c) >= c->cap) return false;
+  _Atomic uint64_t *seq = slot_seq(c, t);
+  wait_seq(seq, 2 * t); /* a lock-free receiver may still be copying out */
+  memcpy(slot_data(c, t), elem, c->size);
+  /* release: publishes the element (pairs as in fast_send()). */
+  atomic_store_explicit(seq, 2 * t + 1, memory_order_release);
+  /* relaxed: the ring is frozen; bt__chan_unlock() releases it. */
+  atomic_store_explicit(
+      &c->tail,
+      (t + 1) | (atomic_load_explicit(&c->tail, memory_order_relaxed) &
+                 ~BT__POS_MASK),
+      memory_order_relaxed);
+  return true;
+}
+
+/* Lock held: pop the first element into elem if there is one. */
+static bool ring_pop(bt_chan *c, void *elem) {
+  uint64_t h = head_pos(c);
+  if (tail_pos(c) == h) return false;
+  _Atomic uint64_t *seq = slot_seq(c, h);
+  wait_seq(seq, 2 * h + 1); /* a lock-free sender may still be copying in */
+  memcpy(elem, slot_data(c, h), c->size);
+  /* release: frees the slot (pairs as in fast_recv()). */
+  atomic_store_explicit(seq, 2 * (h + c->cap), memory_order_release);
+  atomic_store_explicit(&c->head, (h + 1) | BT__POS_LOCK, memory_order_relaxed);
+  return true;
+}
+
+static inline size_t ring_len(const bt_chan *c) {
+  /* relaxed: a snapshot; the two loads may straddle operations. */
+  uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+  uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  int64_t n = (int64_t)((t & BT__POS_MASK) - (h & BT__POS_MASK));
+  return n < 0 ? 0 : (size_t)n > c->cap ? c->cap : (size_t)n;
+}
+
+/* Lock held: move elements between the ring and waiters queued on it while
+ * both sides can: lock-free operations leave this to whoever next holds
+ * the lock (they take it themselves when they see waiters). */
+static void pump(bt_chan *c) {
+  uint32_t was;
+  for (;;) {
+    bool moved = false;
+    if (c->recvq.head && tail_pos(c) != head_pos(c)) {
+      bt__waiter *w = claim_first(c, &c->recvq, &was);
+      if (w) {
+        bool popped = ring_pop(c, w->elem);
+        BT_ASSERT(popped);
+        complete(w, was, BT_OK);
+        moved = true;
+      }
+    }
+    if (c->sendq.head && tail_pos(c) - head_pos(c) < c->cap) {
+      bt__waiter *w = claim_first(c, &c->sendq, &was);
+      if (w) {
+        bool pushed = ring_push(c, w->elem);
+        BT_ASSERT(pushed);
+        complete(w, was, BT_OK);
+        moved = true;
+      }
+    }
+    if (!moved) return;
+  }
+}
+
+void bt__chan_lock(bt_chan *c) {
+  bt__lock_acquire(&c->lock);
+  if (c->cap == 0) return;
+  /* acq_rel: acquire sees every reservation CAS before the flag; the
+   * flag then fails every later lock-free CAS. */
+  atomic_fetch_or_explicit(&c->tail, BT__POS_LOCK, memory_order_acq_rel);
+  atomic_fetch_or_explicit(&c->head, BT__POS_LOCK, memory_order_acq_rel);
+}
+
+void bt__chan_unlock(bt_chan *c) {
+  if (c->cap > 0) {
+    /* release: pairs with the acquire CAS in fast_send()/fast_recv(), which
+     * then see our queued waiters and ring updates. */
+    atomic_fetch_and_explicit(&c->head, ~BT__POS_LOCK, memory_order_release);
+    atomic_fetch_and_explicit(&c->tail, ~BT__POS_LOCK, memory_order_release);
+  }
+  bt__lock_release(&c->lock);
+}
+
+/* ---- the locked operations --------------------------------------------- */
+
+int bt__chan_send_locked(bt_chan *ch, const void *elem) {
+  if (ch->closed) return BT_ECLOSED;
+  if (ch->cap > 0) {
+    /* Elements first go to waiting receivers, in order, then ours. */
+    pump(ch);
+    if (!ring_push(ch, elem)) return BT_EAGAIN;
+    pump(ch);
+    return BT_OK;
+  }
+  uint32_t was;
+  bt__waiter *w = claim_first(ch, &ch->recvq, &was);
+  if (!w) return BT_EAGAIN;
+  memcpy(w->elem, elem, ch->size);
+  complete(w, was, BT_OK);
+  return BT_OK;
+}
+
+int bt__chan_recv_locked(bt_chan *ch, void *elem) {
+  if (ch->cap > 0) {
+    pump(ch);
+    if (ring_pop(ch, elem)) {
+      pump(ch); /* a blocked sender takes the freed slot */
+      return BT_OK;
+    }
+    return ch->closed ? BT_ECLOSED : BT_EAGAIN;
+  }
+  uint32_t was;
+  bt__waiter *w = claim_first(ch, &ch->sendq, &was);
+  if (w) {
+    memcpy(elem, w->elem, ch->size);
+    complete(w, was, BT_OK);
+    return BT_OK;
+  }
+  return ch->closed ? BT_ECLOSED : BT_EAGAIN;
+}
+
+/* ---- parking ------------------------------------------------------------ */
+
+int bt__park(bt__parker *p, int64_t deadline_ns) {
+  spin sp;
+  spin_start(&sp, PARK_SPIN);
+  /* relaxed: a hint; the acquire load below decides. */
+  while (atomic_load_explicit(&p->state, memory_order_relaxed) !=
+             BT__PARK_DONE &&
+         spin_next(&sp))
+    ;
+  spin_stop(&sp);
+  for (;;) {
+    /* acquire: pairs with the release store of DONE in complete(). */
+    uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    switch (s) {
+      case BT__PARK_DONE:
+        return p->status;
+      case BT__PARK_CLAIMED:
+        /* The completer holds a channel lock and is copying: it is about
+         * to publish DONE, and does not wake us (we were not asleep). */
+        sched_yield();
+        break;
+      case BT__PARK_WAITING:
+      case BT__PARK_SLEEPING:
+        if (deadline_ns >= 0 && bt__now_ns() >= deadline_ns) {
+          /* acq_rel: races the completers' CAS in claim_first(). */
+          if (atomic_compare_exchange_strong_explicit(
+                  &p->state, &s, BT__PARK_CANCELLED, memory_order_acq_rel,
+                  memory_order_acquire))
+            return BT_ETIMEDOUT;
+          break;
+        }
+        if (s == BT__PARK_WAITING) {
+          /* release: pairs with the acquire load in claim_first(), which
+           * then knows to wake us. */
+          atomic_compare_exchange_strong_explicit(
+              &p->state, &s, BT__PARK_SLEEPING, memory_order_acq_rel,
+              memory_order_acquire);
+          break;
+        }
+        bt__futex_wait(&p->state, BT__PARK_SLEEPING, deadline_ns);
+        break;
+      default:
+        BT_ASSERT(!"parker in an impossible state");
+    }
+  }
+}
+
+/* ---- create, release ---------------------------------------------------- */
+
+static int chan_alloc(const bt_type *t, size_t capacity, bt_chan **ch) {
+  bt_chan *c = aligned_alloc(BT_CACHELINE, (sizeof *c + BT_CACHELINE - 1) /
+                                               BT_CACHELINE * BT_CACHELINE);
+  if (!c) return bt__fail(BT_ENOMEM, "channel of %s: out of memory", t->name);
+  memset(c, 0, sizeof *c);
+  c->stride = (sizeof(uint64_t) + t->size + 7) / 8 * 8;
+  if (capacity > 0) {
+    c->slots =
+        aligned_alloc(BT_CACHELINE, (capacity * c->stride + BT_CACHELINE - 1) /
+                                        BT_CACHELINE * BT_CACHELINE);
+    if (!c->slots) goto err_free_chan;
+    for (size_t i = 0; i < capacity; i++)
+      atomic_init((_Atomic uint64_t *)(c->slots + i * c->stride), 2 * i);
+  }
+  c->magic = BT__CHAN_MAGIC;
+  c->type = t;
+  c->size = t->size;
+  c->cap = capacity;
+  c->cap_mask = capacity && !(capacity & (capacity - 1)) ? capacity - 1 : 0;
+  atomic_init(&c->refs, 1);
+  atomic_init(&c->lock.word, 0);
+  atomic_init(&c->head, 0);
+  atomic_init(&c->tail, 0);
+  atomic_init(&c->send_waiting, 0);
+  atomic_init(&c->recv_waiting, 0);
+  *ch = c;
+  return BT_OK;
+
+err_free_chan:
+  free(c);
+  return bt__fail(BT_ENOMEM, "channel of %zu %s: out of memory", capacity,
+                  t->name);
+}
+
+int bt_chan_create(const bt_type *t, size_t capacity, bt_chan **ch) {
+  if (t == NULL || ch == NULL)
+    return bt__fail(BT_EINVAL, "bt_chan_create: %s is NULL",
+                    t == NULL ? "type" : "ch");
+  if (t->size == 0)
+    return bt__fail(BT_EINVAL, "bt_chan_create: type %s has size 0",
+                    t->name ? t->name : "?");
+  if (capacity > ((size_t)1 << 40) / (t->size + 8))
+    return bt__fail(BT_EINVAL, "bt_chan_create: capacity %zu too large",
+                    capacity);
+  return chan_alloc(t, capacity, ch);
+}
+
+int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
+                           bt_chan **ch) {
+  if (t == NULL || r == NULL || ch == NULL)
+    return bt__fail(BT_EINVAL, "bt__chan_create_remote: NULL argument");
+  bt_chan *out = bt__chan_get(r->out), *in = bt__chan_get(r->in);
+  if (!out || !in || out->remote || in->remote)
+    return bt__fail(BT_EINVAL,
+                    "bt__chan_create_remote: out and in must be local "
+                    "channels");
+  if (out->size != t->size || in->size != t->size)
+    return bt__fail(BT_ETYPE,
+                    "bt__chan_create_remote: type %s (%zu bytes) but out "
+                    "carries %zu and in %zu bytes",
+                    t->name, t->size, out->size, in->size);
+  bt__chan_remote *copy = malloc(sizeof *copy);
+  if (!copy) return bt__fail(BT_ENOMEM, "remote channel: out of memory");
+  bt_chan *c;
+  int rc = chan_alloc(t, 0, &c);
+  if (rc != BT_OK) goto err_free_copy;
+  *copy = *r;
+  bt_chan_retain(out);
+  bt_chan_retain(in);
+  c->remote = copy;
+  *ch = c;
+  return BT_OK;
+
+err_free_copy:
+  free(copy);
+  return rc;
+}
+
+void bt_chan_retain(bt_chan *ch) {
+  bt_chan *c = bt__chan_get(ch);
+  BT_ASSERT(c != NULL);
+  /* relaxed: the caller already holds a reference (as for any refcount). */
+  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+int bt_chan_release(bt_chan *ch) {
+  if (ch == NULL) return BT_OK;
+  bt_chan *c = bt__chan_get(ch);
+  if (!c) return bt__fail(BT_EINVAL, "bt_chan_release: not a channel");
+  /* acq_rel: the last release sees every write other holders made before
+   * theirs (pairs with the other holders' fetch_sub). */
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    return BT_OK;
+  if (c->remote) {
+    bt__chan_remote *r = c->remote;
+    if (r->destroy) r->destroy(r->ctx);
+    bt_chan_release(r->out);
+    bt_chan_release(r->in);
+    free(r);
+  } else {
+    BT_ASSERT(c->sendq.head == NULL && c->recvq.head == NULL);
+    if (c->cap > 0 && c->type->on_drop) {
+      uint64_t t = tail_pos(c);
+      for (uint64_t p = head_pos(c); p != t; p++)
+        c->type->on_drop(slot_data(c, p));
+    }
+    free(c->slots);
+  }
+  c->magic = 0;
+  free(c);
+  return BT_OK;
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* Blocks in the locked path: queue a waiter and park. */
+static int chan_wait(bt_chan *c, int op, void *elem, int64_t timeout_ns) {
+  int64_t deadline = bt__deadline(timeout_ns);
+  bt__parker p = {.chosen = 0, .status = BT_OK};
+  atomic_init(&p.state, BT__PARK_WAITING);
+  bt__waiter w = {.op = op, .index = 0, .elem = elem, .parker = &p};
+  bt__waitq_push(c, &w);
+  bt__chan_unlock(c);
+  int rc = bt__park(&p, deadline);
+  if (rc == BT_ETIMEDOUT) {
+    bt__chan_lock(c);
+    bt__waitq_remove(c, &w);
+    bt__chan_unlock(c);
+  }
+  return rc;
+}
+
+static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
+  bt_chan *user = bt__chan_get(ch);
+  if (BT_UNLIKELY(user == NULL || elem == NULL))
+    return bt__fail(BT_EINVAL, "%s: %s", op == BT_OP_SEND ? "send" : "recv",
+                    elem == NULL ? "element pointer is NULL" : "not a channel");
+  bt_chan *c = bt__chan_local(user, op);
+  const bt_type *t = c->type;
+  int rc;
+  if (op == BT_OP_SEND && t->on_send) {
+    rc = t->on_send(elem, BT_CHECKED);
+    if (rc != BT_OK) return rc;
+  }
+  if (BT_UNLIKELY(bt__debug_checks())) BT_ASSERT(bt__chan_check(c) == BT_OK);
+
+  rc = SLOW;
+  if (c->cap > 0) {
+    rc = op == BT_OP_SEND ? fast_send(c, elem) : fast_recv(c, elem);
+    if (rc == BT_EAGAIN && timeout_ns != 0) {
+      /* Spin on the ring before queueing: the other side is often a
+       * moment away. */
+      spin sp;
+      spin_start(&sp, RING_SPIN);
+      while (rc == BT_EAGAIN && spin_next(&sp))
+        rc = op == BT_OP_SEND ? fast_send(c, elem) : fast_recv(c, elem);
+      spin_stop(&sp);
+      if (rc == BT_EAGAIN) rc = SLOW;
+    }
+  }
+  if (rc == SLOW) {
+    bt__chan_lock(c);
+    rc = op == BT_OP_SEND ? bt__chan_send_locked(c, elem)
+                          : bt__chan_recv_locked(c, elem);
+    if (rc == BT_EAGAIN && timeout_ns != 0)
+      rc = chan_wait(c, op, elem, timeout_ns); /* unlocks */
+    else
+      bt__chan_unlock(c);
+  }
+
+  if (rc == BT_OK) {
+    if (op == BT_OP_RECV && t->on_recv) t->on_recv(elem);
+    bt__chan_after(user, op);
+    return BT_OK;
+  }
+  if (op == BT_OP_SEND && t->on_send && t->on_recv) t->on_recv(elem);
+  switch (rc) {
+    case BT_ECLOSED:
+      if (user->remote && user->remote->closed_status)
+        return bt__chan_closed_status(user, op);
+      return bt__fail(BT_ECLOSED, "%s on a closed channel of %s",
+                      op == BT_OP_SEND ? "send" : "receive", t->name);
+    case BT_ETIMEDOUT:
+      return bt__fail(BT_ETIMEDOUT, "%s timed out after %lld ns",
+                      op == BT_OP_SEND ? "send" : "receive",
+                      (long long)timeout_ns);
+    default:
+      return rc;
+  }
+}
+
+int bt_send(bt_chan *ch, const void *elem) {
+  return chan_op(ch, BT_OP_SEND, (void *)elem, -1);
+}
+int bt_recv(bt_chan *ch, void *elem) {
+  return chan_op(ch, BT_OP_RECV, elem, -1);
+}
+int bt_try_send(bt_chan *ch, const void *elem) {
+  return chan_op(ch, BT_OP_SEND, (void *)elem, 0);
+}
+int bt_try_recv(bt_chan *ch, void *elem) {
+  return chan_op(ch, BT_OP_RECV, elem, 0);
+}
+int bt_send_timeout(bt_chan *ch, const void *elem, int64_t ns) {
+  return chan_op(ch, BT_OP_SEND, (void *)elem, ns < 0 ? -1 : ns);
+}
+int bt_recv_timeout(bt_chan *ch, void *elem, int64_t ns) {
+  return chan_op(ch, BT_OP_RECV, elem, ns < 0 ? -1 : ns);
+}
+
+int bt_chan_close(bt_chan *ch) {
+  bt_chan *c = bt__chan_get(ch);
+  if (!c) return bt__fail(BT_EINVAL, "bt_chan_close: not a channel");
+  if (c->remote)
+    return c->remote->close ? c->remote->close(c->remote->ctx) : BT_OK;
+  bt__chan_lock(c);
+  if (c->closed) {
+    bt__chan_unlock(c);
+    return bt__fail(BT_ECLOSED, "channel of %s closed twice", c->type->name);
+  }
+  c->closed = true;
+  if (c->cap > 0) {
+    /* relaxed: the flag is ours until bt__chan_unlock() releases it. */
+    atomic_fetch_or_explicit(&c->tail, BT__POS_CLOSED, memory_order_relaxed);
+    pump(c); /* what the ring holds still goes to waiting receivers */
+  }
+  /* The receivers still blocked find nothing; the senders never will. */
+  uint32_t was;
+  bt__waiter *w;
+  while ((w = claim_first(c, &c->recvq, &was)) != NULL)
+    complete(w, was, BT_ECLOSED);
+  while ((w = claim_first(c, &c->sendq, &was)) != NULL)
+    complete(w, was, BT_ECLOSED);
+  bt__chan_unlock(c);
+  return BT_OK;
+}
+
+/* A remote channel reports the elements waiting to be received (its `in`)
+ * and the capacity of its send side (its `out`), which is the capacity
+ * its transport was created with. */
+size_t bt_chan_len(const bt_chan *ch) {
+  bt_chan *c = bt__chan_get(ch);
+  if (!c) return 0;
+  if (c->remote) return bt_chan_len(c->remote->in);
+  return c->cap > 0 ? ring_len(c) : 0;
+}
+
+size_t bt_chan_cap(const bt_chan *ch) {
+  bt_chan *c = bt__chan_get(ch);
+  if (!c) return 0;
+  if (c->remote) return bt_chan_cap(c->remote->out);
+  return c->cap;
+}
+
+const bt_type *bt_chan_type(const bt_chan *ch) {
+  bt_chan *c = bt__chan_get(ch);
+  return c ? c->type : NULL;
+}
+
+/* ---- invariants ---------------------------------------------------------- */
+
+static bool parker_live(const bt__parker *p) {
+  /* acquire: pairs with the CAS in claim_first()/bt__park(); only a queued
+   * waiter is checked, and those only leave the live states by a CAS. */
+  uint32_t s =
+      atomic_load_explicit(&((bt__parker *)p)->state, memory_order_acquire);
+  return s == BT__PARK_WAITING || s == BT__PARK_SLEEPING;
+}
+
+/* Walks a queue, counting the waiters that still wait; *one is the parker
+ * of the first of them, and *mixed is set when another parker also waits. */
+static int check_queue(const bt_chan *c, const bt__waitq *q, int op,
+                       const bt__parker **one, bool *mixed, size_t *live,
+                       size_t *queued) {
+  const bt__waiter *prev = NULL;
+  size_t n = 0;
+  for (const bt__waiter *w = q->head; w; prev = w, w = w->next) {
+    if (w->prev != prev || !w->queued || w->op != op)
+      return bt__fail(BT_ESTATE, "channel of %s: %s queue broken at waiter %zu",
+                      c->type->name, op == BT_OP_SEND ? "send" : "receive", n);
+    if (parker_live(w->parker)) {
+      (*live)++;
+      if (*one == NULL)
+        *one = w->parker;
+      else if (*one != w->parker)
+        *mixed = true;
+    }
+    if (++n > (size_t)1 << 30)
+      return bt__fail(BT_ESTATE, "channel of %s: waiter queue loops",
+                      c->type->name);
+  }
+  if (q->tail != prev)
+    return bt__fail(BT_ESTATE, "channel of %s: %s queue tail is wrong",
+                    c->type->name, op == BT_OP_SEND ? "send" : "receive");
+  *queued = n;
+  return BT_OK;
+}
+
+/* Lock held: the ring's positions and sequence numbers. A slot may lag by
+ * one step where a lock-free operation reserved it before the lock. */
+static int check_ring(const bt_chan *c) {
+  uint64_t h = head_pos(c), t = tail_pos(c);
+  if (t - h > c->cap)
+    return bt__fail(BT_ESTATE, "channel of %s: %llu elements, capacity %zu",
+                    c->type->name, (unsigned long long)(t - h), c->cap);
+  for (uint64_t p = h; p != h + c->cap; p++) {
+    /* acquire: pairs with the release stores of sequence numbers. */
+    uint64_t s = atomic_load_explicit(slot_seq(c, p), memory_order_acquire);
+    bool ok = p < t ? (s == 2 * p + 1 || s == 2 * p)             /* full slot */
+                    : (s == 2 * p || s == 2 * (p - c->cap) + 1); /* free */
+    if (!ok)
+      return bt__fail(BT_ESTATE,
+                      "channel of %s: slot of position %llu has sequence "
+                      "%llu (head %llu, tail %llu)",
+                      c->type->name, (unsigned long long)p,
+                      (unsigned long long)s, (unsigned long long)h,
+                      (unsigned long long)t);
+  }
+  return BT_OK;
+}
+
+int bt__chan_check(const bt_chan *ch) {
+  bt_chan *c = bt__chan_get(ch);
+  if (!c) return bt__fail(BT_ESTATE, "not a channel (bad magic)");
+  if (c->remote) return BT_OK;
+  bt__chan_lock(c);
+  int rc = BT_OK;
+  size_t live_s = 0, live_r = 0, nsend = 0, nrecv = 0;
+  const bt__parker *one = NULL;
+  bool mixed = false;
+  if (c->cap > 0 && (rc = check_ring(c)) != BT_OK) goto out;
+  rc = check_queue(c, &c->sendq, BT_OP_SEND, &one, &mixed, &live_s, &nsend);
+  if (rc == BT_OK)
+    rc = check_queue(c, &c->recvq, BT_OP_RECV, &one, &mixed, &live_r, &nrecv);
+  if (rc != BT_OK) goto out;
+  /* relaxed: written under the lock we hold. */
+  if (atomic_load_explicit(&c->send_waiting, memory_order_relaxed) != nsend ||
+      atomic_load_explicit(&c->recv_waiting, memory_order_relaxed) != nrecv) {
+    rc = bt__fail(BT_ESTATE, "channel of %s: waiter counts are wrong",
+                  c->type->name);
+  } else if (live_s > 0 && live_r > 0 && mixed) {
+    /* Only one select, with send and receive cases on this very channel,
+     * may wait on both sides at once: any other pair would have met. */
+    rc = bt__fail(BT_ESTATE,
+                  "channel of %s: %zu senders and %zu receivers wait at once",
+                  c->type->name, live_s, live_r);
+  } else if (c->closed && (live_s > 0 || live_r > 0)) {
+    rc = bt__fail(BT_ESTATE, "channel of %s: closed with %zu waiters",
+                  c->type->name, live_s + live_r);
+  }
+out:
+  bt__chan_unlock(c);
+  return rc;
+}

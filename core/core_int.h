@@ -1,0 +1,157 @@
+/*
+ * core_int.h: core's private interface, for core, array, kernels and mpi.
+ * Never installed. Only modules above core (array, kernels, mpi) see it.
+ */
+#ifndef BATON_CORE_INT_H
+#define BATON_CORE_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "baton.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define BT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define BT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define BT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define BT_PRINTF(f, a)
+#define BT_LIKELY(x) (x)
+#define BT_UNLIKELY(x) (x)
+#endif
+
+#define BT_CACHELINE 64
+#define BT_ALIGNED_CL _Alignas(BT_CACHELINE)
+
+/* Internal invariants only, never user input. Active in every build: an
+ * invariant broken in production is better caught than silently spread. */
+#define BT_ASSERT(cond)                                     \
+  do {                                                      \
+    if (BT_UNLIKELY(!(cond)))                               \
+      bt__assert_fail(#cond, __FILE__, __LINE__, __func__); \
+  } while (0)
+_Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
+                               const char *func);
+
+/* bt__ functions are exported from libbaton (under their internal prefix)
+ * so that libbaton_mpi and the tests can call them; they are not API. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
+/* ---- errors (core/status.c) ------------------------------------------- */
+
+/* Record the calling thread's last failure as a sentence and return code,
+ * so error paths read `return bt__fail(BT_EINVAL, "axis %d of %d", ...)`. */
+int bt__fail(int code, const char *fmt, ...) BT_PRINTF(2, 3);
+
+/* Whether BATON_DEBUG_CHECK=1: invariant checkers then run on every
+ * operation. Read once per process. */
+bool bt__debug_checks(void);
+
+/* ---- threads and time (core/wait.c) ------------------------------------ */
+
+/* A process-unique, never reused, non-zero id of the calling thread: the
+ * "holder" that handles (slices, boxes) record. */
+uint64_t bt__thread_id(void);
+
+/* Monotonic clock in nanoseconds. */
+int64_t bt__now_ns(void);
+
+/* Deadline of a timeout: -1 stays -1 (forever), 0 stays 0 (poll), else
+ * now + ns. */
+int64_t bt__deadline(int64_t timeout_ns);
+
+/* Futex wait on a 32-bit atomic: sleeps while *addr == expected, until woken,
+ * or until the absolute monotonic deadline (ns; -1 forever). Returns
+ * BT_OK (woken or value changed, maybe spuriously) or BT_ETIMEDOUT. */
+int bt__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
+                   int64_t deadline_ns);
+/* Wake up to n waiters (INT32_MAX: all) on addr. */
+void bt__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* How many times to spin before sleeping: adapts to the number of threads
+ * that are spinning now versus the cores of the process (a thread never
+ * spins when waiters outnumber cores). Pair each bt__spin_begin() with a
+ * bt__spin_end(). */
+int bt__spin_begin(void);
+void bt__spin_end(void);
+/* One polite busy-wait step (pause instruction). */
+void bt__cpu_relax(void);
+/* Number of online CPUs of the process (cached). */
+int bt__ncpu(void);
+
+/* ---- runtime and workers (core/runtime.c, core/worker.c) -------------- */
+
+/* A unit of work queued on a worker. Intrusive: the owner embeds it in its
+ * own struct and recovers it in run(). The queue never frees a task. */
+typedef struct bt__task {
+  void (*run)(struct bt__task *t);
+  struct bt__task *next; /* owned by the queue while queued */
+} bt__task;
+
+/* Queue t on worker (0 .. workers-1) and wake it. Thread-safe. Returns
+ * BT_OK, BT_EINVAL (worker out of range), BT_ESTATE (runtime stopping). */
+int bt__worker_post(bt_runtime *rt, int worker, bt__task *t);
+/* Tasks queued or running on worker now (a snapshot for least-loaded). */
+int bt__worker_load(const bt_runtime *rt, int worker);
+/* Called on worker `worker` of rt (bt_self() == worker): run one queued task
+ * of its own queue if there is one. Returns 1 if one ran, 0 otherwise. Used
+ * by waits on a worker so jobs that wait on jobs never deadlock. */
+int bt__worker_run_one(bt_runtime *rt, int worker);
+/* The runtime the calling thread is a worker of, NULL on other threads. */
+bt_runtime *bt__self_runtime(void);
+/* The least loaded worker, among those on NUMA node numa (-1: any). */
+int bt__least_loaded(const bt_runtime *rt, int numa);
+
+/* The runtime's hwloc topology (an hwloc_topology_t), for array placement.
+ * The pointer is valid while rt lives. Only code allowed to include
+ * hwloc.h uses it. */
+void *bt__runtime_topology(const bt_runtime *rt);
+/* The hwloc cpuset (hwloc_const_cpuset_t) of the runtime's NUMA node numa
+ * (logical index among the runtime's nodes) and its hwloc nodeset. */
+const void *bt__runtime_numa_cpuset(const bt_runtime *rt, int numa);
+const void *bt__runtime_numa_nodeset(const bt_runtime *rt, int numa);
+/* The OS index of the runtime's NUMA node numa, -1 if out of range. */
+int bt__runtime_numa_os_index(const bt_runtime *rt, int numa);
+/* The runtime's logical NUMA index of an OS node index, -1 if none. */
+int bt__runtime_numa_from_os(const bt_runtime *rt, int os_index);
+/* 1 when the topology is this machine (not synthetic, not XML). */
+int bt__runtime_is_this_machine(const bt_runtime *rt);
+
+/* ---- channels: the remote extension (core/chan.c) --------------------- */
+
+/* A remote channel is a bt_chan whose sends go to a local channel `out`
+ * that a transport drains, and whose receives come from a local channel
+ * `in` that the transport fills. bt_send/bt_recv/bt_try_*, the timeouts and
+ * bt_select act on out/in respectively and call the hooks after success, so
+ * select mixes local and remote channels with no special case. */
+typedef struct bt__chan_remote {
+  bt_chan *out;                     /* reference taken by the remote chan */
+  bt_chan *in;                      /* reference taken by the remote chan */
+  void (*after_send)(void *ctx);    /* an element was put into out */
+  void (*after_recv)(void *ctx);    /* an element was taken from in */
+  int (*close)(void *ctx);          /* bt_chan_close on the remote chan */
+  void (*destroy)(void *ctx);       /* last release of the remote chan */
+  void *ctx;
+  /* Optional (NULL: BT_ECLOSED). When an operation on the remote chan finds
+   * out (op BT_OP_SEND) or in (BT_OP_RECV) closed, the status it returns
+   * instead of BT_ECLOSED: the transport's failure (BT_ETYPE when the two
+   * ends disagree, BT_EMPI), with bt_errmsg() set by the hook in the
+   * calling thread. Receives (bt_recv, try, timeout, a select's chosen
+   * case) and sends alike. */
+  int (*closed_status)(void *ctx, int op);
+} bt__chan_remote;
+int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
+                           bt_chan **ch);
+
+/* Invariant checker of a channel: BT_OK or BT_ESTATE with bt_errmsg(). */
+int bt__chan_check(const bt_chan *ch);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
+
+#endif /* BATON_CORE_INT_H */

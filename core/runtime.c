@@ -1,0 +1,212 @@
+/* runtime.c: options and environment, create and destroy, queries. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "runtime_int.h"
+
+static int env_workers(const char *v, int *out) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0' || n < 1 || n > BT__MAX_WORKERS)
+    return bt__fail(BT_EINVAL,
+                    "BATON_WORKERS='%s' is not a positive integer up to %d", v,
+                    BT__MAX_WORKERS);
+  *out = (int)n;
+  return BT_OK;
+}
+
+static int env_bind(const char *v, bt_bind *out) {
+  static const struct {
+    const char *name;
+    bt_bind bind;
+  } names[] = {{"core", BT_BIND_CORE},
+               {"pu", BT_BIND_PU},
+               {"numa", BT_BIND_NUMA},
+               {"none", BT_BIND_NONE}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcasecmp(v, names[i].name) == 0) {
+      *out = names[i].bind;
+      return BT_OK;
+    }
+  return bt__fail(BT_EINVAL,
+                  "BATON_BIND='%s' is not one of core, pu, numa, none", v);
+}
+
+/* An unset or empty variable leaves the option as it is. */
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v && v[0] ? v : NULL;
+}
+
+int bt__options_resolve(const bt_options *opt, bt_options *out) {
+  bt_options o = opt ? *opt : BT_OPTIONS_DEFAULT;
+  if (o.workers < 0 || o.workers > BT__MAX_WORKERS)
+    return bt__fail(BT_EINVAL,
+                    "options.workers must be 0 (one per core) to %d, not %d",
+                    BT__MAX_WORKERS, o.workers);
+  if (o.bind < BT_BIND_CORE || o.bind > BT_BIND_NONE)
+    return bt__fail(BT_EINVAL, "options.bind %d is not a bt_bind", (int)o.bind);
+  if (o.topology && !o.topology[0])
+    return bt__fail(BT_EINVAL,
+                    "options.topology is an empty string (NULL "
+                    "means this machine)");
+  const char *v;
+  int rc;
+  if ((v = env("BATON_WORKERS")) && (rc = env_workers(v, &o.workers)) != BT_OK)
+    return rc;
+  if ((v = env("BATON_BIND")) && (rc = env_bind(v, &o.bind)) != BT_OK)
+    return rc;
+  if ((v = env("BATON_TOPOLOGY"))) o.topology = v;
+  *out = o;
+  return BT_OK;
+}
+
+static void report_oversubscribed(const bt_runtime *rt) {
+  /* relaxed: a once-per-process flag guarding a message only. */
+  static _Atomic int reported;
+  if (atomic_exchange_explicit(&reported, 1, memory_order_relaxed)) return;
+  fprintf(stderr,
+          "baton: %d workers on %d PUs: oversubscribed, several workers share "
+          "a PU (reported once per process)\n",
+          rt->nworkers, rt->place.pus);
+}
+
+int bt_runtime_create(const bt_options *opt, bt_runtime **out) {
+  bt_options o;
+  int rc;
+  if (!out) return bt__fail(BT_EINVAL, "bt_runtime_create: rt is NULL");
+  if ((rc = bt__options_resolve(opt, &o)) != BT_OK) return rc;
+
+  bt_runtime *rt = calloc(1, sizeof *rt);
+  if (!rt) return bt__fail(BT_ENOMEM, "cannot allocate a runtime");
+  rt->magic = BT_RUNTIME_MAGIC;
+  rt->bind = o.bind;
+  if ((rc = bt__topology_load(o.topology, &rt->topo)) != BT_OK)
+    goto err_free_rt;
+  rt->this_machine =
+      o.topology == NULL && bt__topology_is_this_system(rt->topo);
+  if ((rc = bt__topology_allowed(rt->topo, rt->this_machine, &rt->allowed)) !=
+      BT_OK)
+    goto err_free_topo;
+  if ((rc = bt__place(rt->topo, rt->allowed, o.workers, o.bind, &rt->place)) !=
+      BT_OK)
+    goto err_free_allowed;
+  if (bt__debug_checks() && (rc = bt__placement_check(&rt->place)) != BT_OK)
+    goto err_free_place;
+  rt->nworkers = rt->place.workers;
+  rt->binds = rt->this_machine && o.bind != BT_BIND_NONE;
+  if (rt->place.oversubscribed) report_oversubscribed(rt);
+  /* bt__ncpu() caches the affinity of the first thread that asks: let it be
+   * this one, before bound workers (one core each) ask from spin_idle(). */
+  (void)bt__ncpu();
+  if ((rc = bt__workers_start(rt)) != BT_OK) goto err_free_place;
+  *out = rt;
+  return BT_OK;
+
+err_free_place:
+  bt__placement_free(&rt->place);
+err_free_allowed:
+  bt__cpuset_free(rt->allowed);
+err_free_topo:
+  bt__topology_free(rt->topo);
+err_free_rt:
+  rt->magic = 0;
+  free(rt);
+  return rc;
+}
+
+int bt_runtime_destroy(bt_runtime *rt) {
+  if (!rt) return BT_OK;
+  BT_ASSERT(rt->magic == BT_RUNTIME_MAGIC);
+  if (bt__self_runtime() == rt)
+    return bt__fail(BT_ESTATE,
+                    "worker %d cannot destroy its own runtime: it would wait "
+                    "for itself",
+                    bt_self());
+  bt__workers_stop(rt);
+  bt__placement_free(&rt->place);
+  bt__cpuset_free(rt->allowed);
+  bt__topology_free(rt->topo);
+  rt->magic = 0;
+  free(rt);
+  return BT_OK;
+}
+
+int bt_runtime_workers(const bt_runtime *rt) {
+  return rt ? rt->nworkers : 0;
+}
+
+int bt_runtime_numa_nodes(const bt_runtime *rt) {
+  return rt ? rt->place.numa_nodes : 0;
+}
+
+int bt_worker_numa(const bt_runtime *rt, int worker) {
+  if (!rt || worker < 0 || worker >= rt->nworkers) return -1;
+  return rt->place.slot[worker].numa;
+}
+
+int bt_worker_cpu(const bt_runtime *rt, int worker) {
+  if (!rt || worker < 0 || worker >= rt->nworkers) return -1;
+  return rt->place.slot[worker].pu_os;
+}
+
+int bt_worker_describe(const bt_runtime *rt, int worker, char *buf,
+                       size_t len) {
+  if (!rt || !buf || len == 0)
+    return bt__fail(BT_EINVAL, "bt_worker_describe: %s",
+                    !rt ? "rt is NULL" : "no buffer");
+  if (worker < 0 || worker >= rt->nworkers)
+    return bt__fail(BT_EINVAL, "worker %d out of range: the runtime has %d",
+                    worker, rt->nworkers);
+  const bt__slot *s = &rt->place.slot[worker];
+  char set[128];
+  bt__cpuset_format(s->bind_set, set, sizeof set);
+  int n = snprintf(buf, len, "worker %d: numa %d, core %d, pu %d (os %d)",
+                   worker, s->numa, s->core, s->pu, s->pu_os);
+  if (s->bind_set && n >= 0 && (size_t)n < len)
+    snprintf(buf + n, len - (size_t)n, ", %s %s",
+             rt->bound ? "bound to" : "would bind to", set);
+  return BT_OK;
+}
+
+int bt_runtime_bound(const bt_runtime *rt) {
+  return rt ? rt->bound : 0;
+}
+
+int bt_runtime_oversubscribed(const bt_runtime *rt) {
+  return rt ? rt->place.oversubscribed : 0;
+}
+
+void *bt__runtime_topology(const bt_runtime *rt) {
+  return rt ? rt->topo : NULL;
+}
+
+const void *bt__runtime_numa_cpuset(const bt_runtime *rt, int numa) {
+  if (!rt || numa < 0 || numa >= rt->place.numa_nodes) return NULL;
+  return rt->place.numa[numa].cpuset;
+}
+
+const void *bt__runtime_numa_nodeset(const bt_runtime *rt, int numa) {
+  if (!rt || numa < 0 || numa >= rt->place.numa_nodes) return NULL;
+  return rt->place.numa[numa].nodeset;
+}
+
+int bt__runtime_numa_os_index(const bt_runtime *rt, int numa) {
+  if (!rt || numa < 0 || numa >= rt->place.numa_nodes) return -1;
+  return rt->place.numa[numa].os_index;
+}
+
+int bt__runtime_numa_from_os(const bt_runtime *rt, int os_index) {
+  if (!rt) return -1;
+  for (int i = 0; i < rt->place.numa_nodes; i++)
+    if (rt->place.numa[i].os_index == os_index) return i;
+  return -1;
+}
+
+int bt__runtime_is_this_machine(const bt_runtime *rt) {
+  return rt ? rt->this_machine : 0;
+}

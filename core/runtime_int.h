@@ -1,0 +1,175 @@
+/*
+ * runtime_int.h: the runtime's private parts, for core/runtime.c,
+ * core/worker.c, core/topology.c, core/placement.c, tools/baton-info.c and
+ * tests/test_runtime.c. Never installed.
+ *
+ * hwloc types appear here only as forward-declared structs, so that a file
+ * including this header does not include hwloc.h (only core/topology.c and
+ * core/placement.c do).
+ */
+#ifndef BATON_RUNTIME_INT_H
+#define BATON_RUNTIME_INT_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "core_int.h"
+
+struct hwloc_topology; /* hwloc_topology_t is a struct hwloc_topology * */
+struct hwloc_bitmap_s; /* hwloc_bitmap_t is a struct hwloc_bitmap_s * */
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
+/* ---- placement (core/placement.c): a pure function ------------------- */
+
+/* The most workers a runtime accepts. */
+#define BT__MAX_WORKERS 65536
+
+/* Where one worker goes. */
+typedef struct bt__slot {
+  int numa;  /* logical index among the placement's NUMA nodes */
+  int core;  /* hwloc logical index of its core (of its PU when the
+                topology has no cores) */
+  int pu;    /* hwloc logical index of its PU */
+  int pu_os; /* OS index of its PU */
+  struct hwloc_bitmap_s *bind_set; /* what it binds to; NULL: BT_BIND_NONE */
+} bt__slot;
+
+/* A NUMA node that holds at least one worker. */
+typedef struct bt__numa {
+  int os_index;     /* hwloc OS index of the node */
+  int logical;      /* hwloc logical index of the node */
+  int first_worker; /* its workers are first_worker .. +workers-1 */
+  int workers;
+  struct hwloc_bitmap_s *cpuset;  /* node's cpuset within the allowed set */
+  struct hwloc_bitmap_s *nodeset; /* the node alone */
+} bt__numa;
+
+typedef struct bt__placement {
+  int workers;        /* slots */
+  int numa_nodes;     /* nodes holding workers */
+  int cores, pus;     /* cores and PUs of the allowed cpuset */
+  int oversubscribed; /* workers > pus: several workers share a PU */
+  bt__slot *slot;     /* [workers], ids are indexes */
+  bt__numa *numa;     /* [numa_nodes] */
+} bt__placement;
+
+/* Place `workers` workers (0: one per core of the allowed set) on topo,
+ * within allowed (NULL: the topology's allowed cpuset; it is intersected
+ * with it anyway), binding as `bind` says. A pure function of its inputs:
+ * workers fill the NUMA nodes node by node (contiguous ids per node), each
+ * node getting a share proportional to its cores (to its PUs beyond one
+ * worker per core), spread over cores first, then over the second PUs of
+ * the cores, and so on, then wrapping around (oversubscribed). Returns
+ * BT_OK, BT_EINVAL (workers < 0, bad bind), BT_ETOPO (no PU of the topology
+ * in allowed), BT_ENOMEM. *out written only on success; free it with
+ * bt__placement_free(). */
+int bt__place(struct hwloc_topology *topo, const struct hwloc_bitmap_s *allowed,
+              int workers, bt_bind bind, bt__placement *out);
+void bt__placement_free(bt__placement *p);
+/* Invariant checker: ids contiguous per node, every worker on its node's
+ * allowed PUs, its bind set holding its PU and within its node. BT_OK or
+ * BT_ESTATE with bt_errmsg(). Runs at create when BATON_DEBUG_CHECK=1. */
+int bt__placement_check(const bt__placement *p);
+
+/* ---- topology (core/topology.c) ---------------------------------------- */
+
+/* Load a topology: desc NULL is this machine; else the path of an existing
+ * XML file, or an hwloc synthetic description. Returns BT_OK, BT_EINVAL
+ * (desc names no readable file and is not a valid synthetic description,
+ * or the XML does not parse), BT_ETOPO (this machine cannot be read). */
+int bt__topology_load(const char *desc, struct hwloc_topology **topo);
+void bt__topology_free(struct hwloc_topology *topo);
+/* Whether hwloc says topo describes the running system (false for a
+ * synthetic or XML topology, including one that hwloc's own HWLOC_XMLFILE
+ * or HWLOC_SYNTHETIC environment variables substituted). */
+int bt__topology_is_this_system(struct hwloc_topology *topo);
+
+/* The cpuset the process may use on topo: on this machine the union of the
+ * bindings of the process's threads (what taskset or mpirun --bind-to gave
+ * it) within the topology's allowed cpuset; on another topology, the
+ * topology's allowed cpuset. Returns BT_OK or BT_ENOMEM. */
+int bt__topology_allowed(struct hwloc_topology *topo, int this_machine,
+                         struct hwloc_bitmap_s **allowed);
+
+/* Bind the calling thread to set. BT_OK, or BT_ETOPO with hwloc's errno in
+ * bt_errmsg(). */
+int bt__topology_bind_thread(struct hwloc_topology *topo,
+                             const struct hwloc_bitmap_s *set);
+
+/* The calling thread's current binding as an hwloc list string ("0-3,8")
+ * written into buf; BT_OK or BT_ETOPO. */
+int bt__topology_thread_binding(struct hwloc_topology *topo, char *buf,
+                                size_t len);
+
+/* Print the topology: packages, NUMA nodes with their PUs, cores, PUs. */
+void bt__topology_print(struct hwloc_topology *topo,
+                        const struct hwloc_bitmap_s *allowed, FILE *out);
+
+/* Cpusets as hwloc list strings ("0-3,8"), so that tests and tools need no
+ * hwloc.h. parse: BT_OK, BT_EINVAL, BT_ENOMEM. */
+int bt__cpuset_parse(const char *list, struct hwloc_bitmap_s **set);
+void bt__cpuset_free(struct hwloc_bitmap_s *set);
+/* Whether the OS index `cpu` is in set (0 for a NULL set). */
+int bt__cpuset_isset(const struct hwloc_bitmap_s *set, int cpu);
+/* Writes the list string of set into buf (NULL set: "none"). */
+void bt__cpuset_format(const struct hwloc_bitmap_s *set, char *buf, size_t len);
+
+/* ---- the runtime (core/runtime.c, core/worker.c) ---------------------- */
+
+/* One worker: its queue, its thread. Padded to cache lines so that posts to
+ * one worker do not slow down another. */
+typedef struct bt__worker {
+  BT_ALIGNED_CL pthread_mutex_t lock;
+  bt__task *head, *tail;   /* protected by lock */
+  _Atomic int closed;      /* written under lock; read by the idle check */
+  _Atomic int queued;      /* tasks in the list; changed under lock */
+  _Atomic int running;     /* tasks running (nested: run_one); written by
+                              the worker only, read as a load snapshot */
+  _Atomic int sleeping;    /* the worker may be in futex_wait on signal */
+  _Atomic uint32_t signal; /* futex word: bumped by close and by posts
+                              that find the worker sleeping */
+  pthread_t thread;        /* creator and destroyer only */
+  int id;                  /* immutable */
+  int started;             /* creator only: the thread exists */
+  int bind_status;         /* written by the worker before it counts
+                              itself started; read after the barrier */
+  char bind_msg[256];      /* same */
+  struct bt_runtime *rt;   /* immutable */
+} bt__worker;
+
+struct bt_runtime {
+  uint32_t magic; /* BT_RUNTIME_MAGIC while alive */
+  int nworkers;   /* immutable, as every field below */
+  bt_bind bind;
+  int this_machine; /* topology is this machine */
+  int binds;        /* workers try to bind */
+  int bound;        /* every worker bound */
+  struct hwloc_topology *topo;
+  struct hwloc_bitmap_s *allowed;
+  bt__placement place;
+  bt__worker *workers;      /* [nworkers] */
+  _Atomic uint32_t started; /* start barrier: workers counted */
+};
+
+enum { BT_RUNTIME_MAGIC = 0x62747274u /* "btrt" */ };
+
+/* Start the thread of every worker of rt (rt->place set), wait until each
+ * has bound itself. BT_OK or BT_ENOMEM / BT_ETOPO; on failure every started
+ * thread is stopped and joined. */
+int bt__workers_start(bt_runtime *rt);
+/* Close every queue (posts answer BT_ESTATE), let each worker run what is
+ * queued, join them. */
+void bt__workers_stop(bt_runtime *rt);
+
+/* Resolve options and environment (BATON_WORKERS, BATON_BIND,
+ * BATON_TOPOLOGY): BT_OK or BT_EINVAL with a sentence. */
+int bt__options_resolve(const bt_options *opt, bt_options *out);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
+
+#endif /* BATON_RUNTIME_INT_H */

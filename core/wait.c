@@ -1,0 +1,95 @@
+/* wait.c: thread ids, clocks, futexes and the adaptive spin policy. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core_int.h"
+
+uint64_t bt__thread_id(void) {
+  /* relaxed: only uniqueness matters, which fetch_add gives in any order. */
+  static _Atomic uint64_t next_id = 1;
+  static _Thread_local uint64_t self;
+  if (BT_UNLIKELY(self == 0))
+    self = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+  return self;
+}
+
+int64_t bt__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t bt__deadline(int64_t timeout_ns) {
+  if (timeout_ns <= 0) return timeout_ns < 0 ? -1 : 0;
+  int64_t now = bt__now_ns();
+  return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+int bt__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
+                   int64_t deadline_ns) {
+  struct timespec ts, *tsp = NULL;
+  if (deadline_ns >= 0) {
+    int64_t left = deadline_ns - bt__now_ns();
+    if (left <= 0) return BT_ETIMEDOUT;
+    ts.tv_sec = left / 1000000000;
+    ts.tv_nsec = left % 1000000000;
+    tsp = &ts;
+  }
+  long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected,
+                   tsp, NULL, 0);
+  if (r == -1 && errno == ETIMEDOUT) return BT_ETIMEDOUT;
+  return BT_OK; /* woken, EAGAIN (value changed) or EINTR: caller rechecks */
+}
+
+void bt__futex_wake(_Atomic uint32_t *addr, int n) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+int bt__ncpu(void) {
+  /* relaxed: a cached pure value; a race computes it twice. */
+  static _Atomic int ncpu;
+  int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
+  if (n == 0) {
+    cpu_set_t set;
+    n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    atomic_store_explicit(&ncpu, n, memory_order_relaxed);
+  }
+  return n;
+}
+
+/* Threads spinning now, process-wide. Not semantic state: it only tunes how
+ * long a waiter burns its core before it sleeps. */
+static _Atomic int spinners;
+
+enum { SPIN_MAX = 4000 };
+
+int bt__spin_begin(void) {
+  /* relaxed: a heuristic count; nothing is published through it. */
+  int n = atomic_fetch_add_explicit(&spinners, 1, memory_order_relaxed);
+  /* A spinner is useful only if another core can run the thread it waits
+   * for: with one spinner per core already, sleep at once. */
+  int cores = bt__ncpu();
+  if (cores == 1 || n >= cores - 1) return 0;
+  return SPIN_MAX;
+}
+
+void bt__spin_end(void) {
+  /* relaxed: pairs with the fetch_add in bt__spin_begin(), a count only. */
+  atomic_fetch_sub_explicit(&spinners, 1, memory_order_relaxed);
+}
+
+void bt__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#else
+  sched_yield();
+#endif
+}

@@ -1,0 +1,100 @@
+/**
+ * @file baton/mpi.h
+ * @brief The MPI bridge: the channel API across ranks. Link baton::mpi.
+ *
+ * Both ranks call bt_mpi_chan_create() with each other as peer and the same
+ * tag; the result is a bt_chan used with the very same bt_send, bt_recv,
+ * bt_try_*, bt_*_timeout, bt_select, bt_chan_close and bt_chan_release.
+ *
+ * What travels: plain values as bytes (homogeneous clusters); a slice as a
+ * header (dtype, shape) and its data, described by an MPI datatype built
+ * from its strides and read where it lies (never packed); the sender's
+ * handle is moved at bt_send and its region unlocks when MPI completes the
+ * send; the receiver gets a writable slice of a new array (shape = the
+ * slice's, origin 0). Box trees (bt_type_box, bt_type_frozen) are copied
+ * node by node, frozen subtrees come back frozen; a type with a bt_wire
+ * goes through its pack/unpack. A handle type with neither is refused at
+ * creation (BT_ENOTSUP). When the two ends disagree on the type, the
+ * receiver's operations fail with BT_ETYPE and a sentence naming both
+ * types.
+ *
+ * Thread levels: with MPI_THREAD_MULTIPLE the thread that sends hands the
+ * element to MPI itself and a progress thread does the rest; with
+ * MPI_THREAD_SERIALIZED every MPI call of the bridge is made by its
+ * progress thread (the application then makes no MPI call while attached);
+ * FUNNELED and SINGLE are refused (BT_ENOTSUP). BATON_MPI_PROGRESS=thread
+ * forces the progress-thread path under MULTIPLE too; BATON_MPI_SPIN_US
+ * (default 200) is how long an idle progress thread polls before napping
+ * (up to 1 ms). BATON_MPI_DEBUG=1 prints each channel failure.
+ *
+ * Thread-safety: bt_mpi_chan_create, rank and size are thread-safe; attach
+ * and detach are collective over the communicator.
+ */
+#ifndef BATON_MPI_H
+#define BATON_MPI_H
+
+#include <mpi.h>
+
+#include "baton/chan.h"
+#include "baton/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bt_mpi bt_mpi;
+
+/** The MPI form of a bt_type (pack to bytes / unpack from bytes), for types
+ *  that are not plain bytes (boxes). */
+typedef struct bt_wire {
+  /** Bytes needed to pack *elem. */
+  size_t (*packed_size)(const void *elem);
+  /** Pack *elem into buf (packed_size bytes); the element is consumed. */
+  int (*pack)(void *elem, void *buf, size_t len);
+  /** Rebuild an element from buf into *elem, held by the calling thread. */
+  int (*unpack)(const void *buf, size_t len, void *elem);
+} bt_wire;
+
+/**
+ * @brief Attach the runtime to a communicator (duplicated; MPI_ERRORS_RETURN
+ *        set on the duplicate). MPI must be initialized.
+ * @return BT_OK, BT_EMPI, BT_ENOMEM, BT_EINVAL.
+ */
+BT_API BT_NODISCARD int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm,
+                                      bt_mpi **m);
+/** @brief Stop the bridge, free the duplicate. NULL accepted. Collective.
+ *  Channels still open are closed: what was already sent is delivered or,
+ *  if it arrives during detach, dropped; elements buffered on this rank
+ *  stay receivable, then BT_ECLOSED. @return BT_OK, BT_EMPI, BT_ESTATE
+ *  (detached twice), BT_EINVAL. */
+BT_API int bt_mpi_detach(bt_mpi *m);
+BT_API int bt_mpi_rank(const bt_mpi *m);
+BT_API int bt_mpi_size(const bt_mpi *m);
+/**
+ * @brief A channel to peer. Both ranks call it with each other as peer and
+ *        the same tag and type; capacity bounds the unreceived messages in
+ *        flight each way.
+ *
+ * Capacity C: each end has a local send queue of C (bt_chan_cap says C) and
+ * a credit window of W = max(C, 1) messages in flight; the receiver returns
+ * a credit when its user takes an element. A sender whose peer stops
+ * receiving completes C + W sends, then blocks (try: BT_EAGAIN). C = 0 is a
+ * rendezvous with the transport: a send completes when its element leaves
+ * for MPI, one message in flight. Order is FIFO per direction. A close on
+ * either end closes both directions: later sends answer BT_ECLOSED, what
+ * was sent before still arrives, then receivers see BT_ECLOSED. One
+ * channel per (peer, tag) while attached; the tag is the user's MPI tag on
+ * the bridge's own communicators.
+ * @param t the element type: must stay valid until bt_mpi_detach (the
+ *        bridge's end of the channel, and its tag, live until then).
+ * @return BT_OK, BT_EINVAL, BT_ENOMEM, BT_EMPI.
+ */
+BT_API BT_NODISCARD int bt_mpi_chan_create(bt_mpi *m, int peer, int tag,
+                                           const bt_type *t, size_t capacity,
+                                           bt_chan **ch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BATON_MPI_H */

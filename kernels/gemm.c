@@ -1,0 +1,144 @@
+/* gemm.c: c = alpha a b + beta c. Worker i owns band i of the rows of c,
+ * borrows the same rows of a and the whole of b, and calls single-threaded
+ * OpenBLAS on its band. */
+#include <limits.h>
+
+#include "kernels_int.h"
+
+#ifdef BATON_WITH_BLAS
+#include <cblas.h>
+
+typedef struct gemm_ctx {
+  double alpha, beta;
+} gemm_ctx;
+
+/* The leading dimension of a view whose rows are contiguous (element (i,j)
+ * at i*ld + j), or 0 if they are not; extents of 0 or 1 make their stride
+ * irrelevant. */
+static int64_t rows_ld(const bt_view *v) {
+  int64_t rows = v->shape[0], cols = v->shape[1], need = cols > 1 ? cols : 1;
+  if (cols > 1 && v->strides[1] != 1) return 0;
+  int64_t ld = rows > 1 ? v->strides[0] : need;
+  return ld >= need && ld <= INT_MAX ? ld : 0;
+}
+
+/* The same for contiguous columns (element (i,j) at i + j*ld). */
+static int64_t cols_ld(const bt_view *v) {
+  int64_t rows = v->shape[0], cols = v->shape[1], need = rows > 1 ? rows : 1;
+  if (rows > 1 && v->strides[0] != 1) return 0;
+  int64_t ld = cols > 1 ? v->strides[1] : need;
+  return ld >= need && ld <= INT_MAX ? ld : 0;
+}
+
+/* How BLAS reads a view in a layout: NoTrans when it is stored in that
+ * layout, Trans when in the other. 0 if neither (no unit stride). */
+static int blas_form(const bt_view *v, int row_major, CBLAS_TRANSPOSE *trans,
+                     int *ld) {
+  int64_t same = row_major ? rows_ld(v) : cols_ld(v);
+  int64_t other = row_major ? cols_ld(v) : rows_ld(v);
+  if (same) {
+    *trans = CblasNoTrans;
+    *ld = (int)same;
+    return 1;
+  }
+  if (other) {
+    *trans = CblasTrans;
+    *ld = (int)other;
+    return 1;
+  }
+  return 0;
+}
+
+/* The layout of c: row-major when its rows are contiguous, else
+ * column-major when its columns are; -1 for neither. */
+static int c_layout(const bt_view *c) {
+  return rows_ld(c) ? 1 : cols_ld(c) ? 0 : -1;
+}
+
+/* c *= beta; beta 0 writes zeros whatever c held (NaN included). */
+static void scale_run(double *const *p, const int64_t *s, int64_t n,
+                      void *ctx) {
+  double beta = *(const double *)ctx;
+  for (int64_t i = 0; i < n; i++)
+    p[0][i * s[0]] = beta == 0 ? 0.0 : beta * p[0][i * s[0]];
+}
+
+static int scale_part(const bt__part *part, void *ctx) {
+  bt__walk(part->view, 1, scale_run, ctx);
+  return BT_OK;
+}
+
+static int gemm_part(const bt__part *part, void *ctx) {
+  const gemm_ctx *g = ctx;
+  const bt_view *c = &part->view[0], *a = &part->view[1], *b = &part->view[2];
+  int64_t m = c->shape[0], n = c->shape[1], k = a->shape[1];
+  if (m == 0 || n == 0) return BT_OK;
+  int row_major = c_layout(c);
+  CBLAS_TRANSPOSE ta, tb, tc;
+  int lda, ldb, ldc;
+  if (row_major < 0 || !blas_form(a, row_major, &ta, &lda) ||
+      !blas_form(b, row_major, &tb, &ldb) ||
+      !blas_form(c, row_major, &tc, &ldc))
+    return bt__fail(BT_EINVAL,
+                    "bt_gemm: an operand has no unit stride "
+                    "along either axis; BLAS cannot read it");
+  BT_ASSERT(tc == CblasNoTrans);
+  cblas_dgemm(row_major ? CblasRowMajor : CblasColMajor, ta, tb, (int)m, (int)n,
+              (int)k, g->alpha, a->data, lda, b->data, ldb, g->beta, c->data,
+              ldc);
+  return BT_OK;
+}
+#endif
+
+int bt_gemm(bt_runtime *rt, double alpha, bt_array *a, bt_array *b, double beta,
+            bt_array *c) {
+  static const char kn[] = "bt_gemm";
+  int rc;
+  if ((rc = bt__check_caller(kn, rt)) != BT_OK ||
+      (rc = bt__check_f64(kn, "a", a)) != BT_OK ||
+      (rc = bt__check_f64(kn, "b", b)) != BT_OK ||
+      (rc = bt__check_f64(kn, "c", c)) != BT_OK ||
+      (rc = bt__check_ndim(kn, "a", a, 2)) != BT_OK ||
+      (rc = bt__check_ndim(kn, "b", b, 2)) != BT_OK ||
+      (rc = bt__check_ndim(kn, "c", c, 2)) != BT_OK)
+    return rc;
+  int64_t sa[2], sb[2], sc[2];
+  bt_array_shape(a, sa);
+  bt_array_shape(b, sb);
+  bt_array_shape(c, sc);
+  if (sa[1] != sb[0] || sc[0] != sa[0] || sc[1] != sb[1])
+    return bt__fail(BT_EINVAL,
+                    "bt_gemm: a is %lld x %lld, b %lld x %lld, c %lld x "
+                    "%lld; want a m x k, b k x n, c m x n",
+                    (long long)sa[0], (long long)sa[1], (long long)sb[0],
+                    (long long)sb[1], (long long)sc[0], (long long)sc[1]);
+  if (sa[0] > INT_MAX || sa[1] > INT_MAX || sb[1] > INT_MAX)
+    return bt__fail(BT_EINVAL,
+                    "bt_gemm: %lld x %lld x %lld exceeds BLAS's "
+                    "int dimensions",
+                    (long long)sa[0], (long long)sb[1], (long long)sa[1]);
+  if (c == a || c == b)
+    return bt__fail(BT_EINVAL,
+                    "bt_gemm: c is also %s: the written array "
+                    "cannot be read in the same call",
+                    c == a ? "a" : "b");
+#ifdef BATON_WITH_BLAS
+  if (sa[1] == 0) { /* a and b are empty: c = beta c, as BLAS does */
+    bt__operand op = {.array = c, .writable = 1, .axis = 0};
+    return bt__parallel(rt, &op, 1, scale_part, &beta, NULL);
+  }
+  gemm_ctx g = {alpha, beta};
+  bt__operand ops[3] = {{.array = c, .writable = 1, .axis = 0},
+                        {.array = a, .axis = 0},
+                        {.array = b, .whole = 1}};
+  bt__blas_threads_enter();
+  rc = bt__parallel(rt, ops, 3, gemm_part, &g, NULL);
+  bt__blas_threads_leave();
+  return rc;
+#else
+  (void)alpha, (void)beta;
+  return bt__fail(BT_ENOTSUP,
+                  "bt_gemm: this baton was built without BLAS "
+                  "(-DBATON_BLAS=OFF)");
+#endif
+}

@@ -1,0 +1,191 @@
+/* reduce.c: dot, sum, nrm2. Deterministic for a given worker count: the
+ * partition is fixed, each worker reduces its part in a fixed order (four
+ * interleaved lanes, summed pairwise at the end), and the caller combines
+ * the parts' partials in part order. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels_int.h"
+
+enum { LANES = 4 };
+
+/* One part's partial, a cache line of its own (written by one worker). */
+typedef struct partial {
+  BT_ALIGNED_CL double lane[LANES];
+  double big, med, small; /* nrm2's three sums (Blue's algorithm) */
+} partial;
+
+static double lanes_sum(const double *lane) {
+  return (lane[0] + lane[1]) + (lane[2] + lane[3]);
+}
+
+/* ---- dot and sum ----------------------------------------------------------
+ * Lane j takes the elements i with i % LANES == j of each run; a run that
+ * is not a multiple of LANES leaves its tail in lane 0.. in order. */
+
+static void dot_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
+  partial *acc = ctx;
+  const double *restrict x = p[0], *restrict y = p[1];
+  double l0 = acc->lane[0], l1 = acc->lane[1], l2 = acc->lane[2],
+         l3 = acc->lane[3];
+  int64_t i = 0;
+  if (s[0] == 1 && s[1] == 1) {
+    for (; i + LANES <= n; i += LANES) {
+      l0 += x[i] * y[i];
+      l1 += x[i + 1] * y[i + 1];
+      l2 += x[i + 2] * y[i + 2];
+      l3 += x[i + 3] * y[i + 3];
+    }
+    for (; i < n; i++) l0 += x[i] * y[i];
+  } else {
+    for (; i < n; i++) l0 += x[i * s[0]] * y[i * s[1]];
+  }
+  acc->lane[0] = l0, acc->lane[1] = l1, acc->lane[2] = l2, acc->lane[3] = l3;
+}
+
+static void sum_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
+  partial *acc = ctx;
+  const double *restrict x = p[0];
+  double l0 = acc->lane[0], l1 = acc->lane[1], l2 = acc->lane[2],
+         l3 = acc->lane[3];
+  int64_t i = 0;
+  if (s[0] == 1) {
+    for (; i + LANES <= n; i += LANES) {
+      l0 += x[i];
+      l1 += x[i + 1];
+      l2 += x[i + 2];
+      l3 += x[i + 3];
+    }
+    for (; i < n; i++) l0 += x[i];
+  } else {
+    for (; i < n; i++) l0 += x[i * s[0]];
+  }
+  acc->lane[0] = l0, acc->lane[1] = l1, acc->lane[2] = l2, acc->lane[3] = l3;
+}
+
+/* ---- nrm2: Blue's scaled sum of squares, as the reference BLAS dnrm2 of
+ * LAPACK 3.10: squares of mid-sized values are summed as they are, those of
+ * huge values scaled down by 2^-538 and those of tiny ones scaled up by
+ * 2^537, so no square overflows or underflows. */
+
+#define TSML 0x1p-511 /* below: tiny, scaled up */
+#define TBIG 0x1p+486 /* above: huge, scaled down */
+#define SSML 0x1p+537
+#define SBIG 0x1p-538
+
+static void nrm2_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
+  partial *acc = ctx;
+  const double *restrict x = p[0];
+  double big = acc->big, med = acc->med, small = acc->small;
+  for (int64_t i = 0; i < n; i++) {
+    double ax = fabs(x[i * s[0]]);
+    if (ax > TBIG) {
+      big += (ax * SBIG) * (ax * SBIG);
+    } else if (ax < TSML) {
+      if (big == 0) small += (ax * SSML) * (ax * SSML);
+    } else {
+      med += ax * ax;
+    }
+  }
+  acc->big = big, acc->med = med, acc->small = small;
+}
+
+static double nrm2_finish(double big, double med, double small) {
+  if (big > 0) {
+    if (med > 0 || isnan(med)) big += (med * SBIG) * SBIG;
+    return sqrt(big) / SBIG;
+  }
+  if (small > 0) {
+    if (med > 0 || isnan(med)) {
+      double ymed = sqrt(med), ysml = sqrt(small) / SSML;
+      double ymin = ysml > ymed ? ymed : ysml, ymax = ysml > ymed ? ysml : ymed;
+      return ymax * sqrt(1 + (ymin / ymax) * (ymin / ymax));
+    }
+    return sqrt(small) / SSML;
+  }
+  return sqrt(med);
+}
+
+/* ---- the common driver -------------------------------------------------- */
+
+typedef struct reduce_ctx {
+  bt__run_fn run;
+  int nviews;
+  partial *partials; /* one per part, indexed by part */
+} reduce_ctx;
+
+static int reduce_part(const bt__part *part, void *ctx) {
+  reduce_ctx *rc = ctx;
+  bt__walk(part->view, rc->nviews, rc->run, &rc->partials[part->index]);
+  return BT_OK;
+}
+
+/* Run `run` over x (and y) and leave the per-part partials, in part order,
+ * in *partials (freed by the caller) and their number in *nparts. */
+static int reduce(const char *kernel, bt_runtime *rt, bt_array *x, bt_array *y,
+                  bt__run_fn run, partial **partials, int *nparts) {
+  int rc;
+  if ((rc = bt__check_caller(kernel, rt)) != BT_OK ||
+      (rc = bt__check_f64(kernel, "x", x)) != BT_OK ||
+      (y && (rc = bt__check_f64(kernel, "y", y)) != BT_OK) ||
+      (y && (rc = bt__check_same_shape(kernel, "x", x, "y", y)) != BT_OK))
+    return rc;
+  int workers = bt_runtime_workers(rt);
+  partial *acc = aligned_alloc(BT_CACHELINE, sizeof *acc * (size_t)workers);
+  if (!acc)
+    return bt__fail(BT_ENOMEM, "%s: cannot allocate %d partials", kernel,
+                    workers);
+  for (int i = 0; i < workers; i++) acc[i] = (partial){{0}, 0, 0, 0};
+  bt__operand ops[2] = {{.array = x}, {.array = y}};
+  reduce_ctx ctx = {run, y ? 2 : 1, acc};
+  int n = 0;
+  rc = bt__parallel(rt, ops, y ? 2 : 1, reduce_part, &ctx, &n);
+  if (rc != BT_OK) {
+    free(acc);
+    return rc;
+  }
+  *partials = acc;
+  *nparts = n;
+  return BT_OK;
+}
+
+int bt_dot(bt_runtime *rt, bt_array *x, bt_array *y, double *out) {
+  if (!out) return bt__fail(BT_EINVAL, "bt_dot: out is NULL");
+  if (!y) return bt__fail(BT_EINVAL, "bt_dot: y is NULL");
+  partial *acc;
+  int n, rc = reduce("bt_dot", rt, x, y, dot_run, &acc, &n);
+  if (rc != BT_OK) return rc;
+  double total = 0;
+  for (int i = 0; i < n; i++) total += lanes_sum(acc[i].lane);
+  free(acc);
+  *out = total;
+  return BT_OK;
+}
+
+int bt_sum(bt_runtime *rt, bt_array *x, double *out) {
+  if (!out) return bt__fail(BT_EINVAL, "bt_sum: out is NULL");
+  partial *acc;
+  int n, rc = reduce("bt_sum", rt, x, NULL, sum_run, &acc, &n);
+  if (rc != BT_OK) return rc;
+  double total = 0;
+  for (int i = 0; i < n; i++) total += lanes_sum(acc[i].lane);
+  free(acc);
+  *out = total;
+  return BT_OK;
+}
+
+int bt_nrm2(bt_runtime *rt, bt_array *x, double *out) {
+  if (!out) return bt__fail(BT_EINVAL, "bt_nrm2: out is NULL");
+  partial *acc;
+  int n, rc = reduce("bt_nrm2", rt, x, NULL, nrm2_run, &acc, &n);
+  if (rc != BT_OK) return rc;
+  double big = 0, med = 0, small = 0;
+  for (int i = 0; i < n; i++) {
+    big += acc[i].big;
+    med += acc[i].med;
+    small += acc[i].small;
+  }
+  free(acc);
+  *out = nrm2_finish(big, med, small);
+  return BT_OK;
+}

@@ -1,0 +1,249 @@
+/*
+ * mpi_int.h: the MPI bridge's private interface, shared by the files of
+ * mpi/. Never installed.
+ *
+ * The shape of the bridge. A remote channel (core's bt__chan_create_remote)
+ * is a pair of local channels: the user sends into `out` and receives from
+ * `in`. A transport moves elements from `out` to MPI and from MPI into `in`.
+ * All MPI calls are made under the bridge's lock `lock`: by the progress
+ * thread, which polls every request, posts receives, returns credits and
+ * drains `out`; and, in direct mode (MPI_THREAD_MULTIPLE), also by the user
+ * thread that just sent, so a send reaches MPI without a thread hop.
+ *
+ * Messages. Between the two ends of a channel (peer, tag) travel, on the
+ * header communicator with the user's tag, fixed-layout headers: DATA (one
+ * element, its bytes inline when small), CREDIT (credits returned), CLOSE
+ * (the last message of a direction). Every header also piggybacks the
+ * credits its sender owes. An element that does not fit inline (a slice's
+ * data, a box tree, a large value) follows as one payload message on the
+ * payload communicator with the same tag; payloads of one direction are
+ * matched in the order of their headers (MPI's non-overtaking rule), so one
+ * pre-posted header receive per channel suffices.
+ */
+#ifndef BATON_MPI_INT_H
+#define BATON_MPI_INT_H
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "array_int.h"
+#include "baton/mpi.h"
+
+#define BT__MPI_MAGIC 0x6d706962u     /* "mpib" */
+#define BT__MPI_HDR_MAGIC 0x62746d31u /* "btm1" */
+
+/* How a channel's elements travel. */
+typedef enum {
+  BT__RK_VALUE,  /* plain bytes */
+  BT__RK_SLICE,  /* header + strided data straight from the array */
+  BT__RK_BOX,    /* a mutable box tree, encoded (mpi/box_wire.c) */
+  BT__RK_FROZEN, /* a frozen box tree, copied */
+  BT__RK_WIRE    /* the type's own bt_wire pack/unpack */
+} bt__rkind;
+
+enum { BT__MSG_DATA = 1, BT__MSG_CREDIT = 2, BT__MSG_CLOSE = 3 };
+
+/* The header of every message on the header communicator. */
+typedef struct bt__mpi_hdr {
+  uint32_t magic;
+  uint32_t kind;          /* BT__MSG_* */
+  uint32_t credits;       /* credits returned to the receiver of this */
+  uint32_t inline_bytes;  /* element bytes following the header */
+  uint64_t type_hash;     /* of the sender's type: name, size, kind */
+  uint64_t seq;           /* DATA: 0, 1, 2... per direction */
+  uint64_t payload_bytes; /* DATA: bytes of the payload message, 0: none */
+  int32_t dtype, ndim;    /* slices */
+  int64_t shape[BT_MAX_DIMS];
+  char type_name[32]; /* for the receiver's error message */
+} bt__mpi_hdr;
+
+#define BT__MPI_INLINE_MAX 4096
+#define BT__MPI_HDR_BUF (sizeof(bt__mpi_hdr) + BT__MPI_INLINE_MAX)
+
+typedef enum {
+  BT__OP_HDR_RECV,     /* the channel's pre-posted header receive */
+  BT__OP_PAYLOAD_RECV, /* the payload of queued item `item` */
+  BT__OP_SEND,         /* a header or payload send; frees buf, drops slice */
+  BT__OP_BARRIER       /* detach's MPI_Ibarrier */
+} bt__op_kind;
+
+struct bt__rchan;
+struct bt__rq_item;
+
+/* One outstanding MPI request and what to do when it completes. */
+typedef struct bt__mpi_op {
+  bt__op_kind kind;
+  struct bt__rchan *chan;
+  void *buf;      /* freed at completion (sends, raw payloads) */
+  bt_slice slice; /* sends: dropped at completion */
+  bool has_slice;
+  struct bt__rq_item *item; /* payload receives */
+  int index;                /* position in the bridge's table, -1 if none */
+} bt__mpi_op;
+
+/* One received message of a channel, delivered to `in` in arrival order. */
+typedef enum {
+  BT__RQ_PENDING, /* payload still arriving */
+  BT__RQ_READY,   /* elem holds the element */
+  BT__RQ_DROP,    /* data to discard (failed channel, no receiver left) */
+  BT__RQ_CLOSE,   /* the peer's close: close `in` */
+  BT__RQ_FAIL     /* this channel failed: close `in` */
+} bt__rq_state;
+
+typedef struct bt__rq_item {
+  struct bt__rq_item *next;
+  bt__rq_state state;
+  bool drop;     /* READY but to be discarded (credit returned) */
+  bool holds;    /* elem holds a handle that must be disposed of */
+  void *payload; /* raw payload (boxes, wire), freed after decode */
+  size_t payload_bytes;
+  unsigned char elem[]; /* the channel type's size */
+} bt__rq_item;
+
+/* One end of a remote channel. Fields are protected by the bridge's lock
+ * unless marked otherwise. */
+typedef struct bt__rchan {
+  struct bt_mpi *m;       /* immutable; the bridge lives while refs > 0 */
+  int peer, tag;          /* immutable */
+  const bt_type *type;    /* immutable; valid until detach (mpi.h) */
+  bt__rkind kind;         /* immutable */
+  uint64_t type_hash;     /* immutable */
+  size_t cap;             /* immutable: the user's capacity */
+  uint32_t window;        /* immutable: credits at start, max(cap, 1) */
+  bt_chan *out, *in;      /* immutable: our references */
+  _Atomic int refs;       /* atomic: the user chan's destroy and the bridge */
+  struct bt__rchan *next; /* the bridge's list */
+
+  bt__mpi_hdr hdr_template; /* immutable: magic, type hash and name */
+
+  /* send direction */
+  uint32_t credits; /* DATA messages we may still send */
+  uint64_t send_seq;
+  bool out_closed; /* `out` closed by us (user close, peer close,
+                      failure, detach) */
+  bool close_sent;
+  unsigned char *scratch; /* one element taken from `out` */
+
+  /* receive direction */
+  bt__mpi_op hdr_op; /* the pre-posted header receive */
+  bool hdr_posted;
+  unsigned char *hdr_buf; /* BT__MPI_HDR_BUF bytes */
+  uint64_t recv_seq;
+  uint32_t to_return;        /* credits owed to the peer */
+  _Atomic uint32_t returned; /* atomic: credits users returned, not yet
+                                folded into to_return */
+  bt__rq_item *rq_head, *rq_tail;
+  bool peer_closed;
+  bool discard;     /* deliver nothing more (no user left, detach) */
+  bool user_closed; /* bt_chan_close called here */
+  bool user_gone;   /* the user chan was released */
+  int error;        /* BT_OK, or the failure receivers report */
+  char errmsg[256];
+} bt__rchan;
+
+/* The bridge. */
+struct bt_mpi {
+  uint32_t magic;
+  bt_runtime *rt;
+  MPI_Comm comm;      /* our duplicate: collectives */
+  MPI_Comm hdr_comm;  /* headers */
+  MPI_Comm data_comm; /* payloads */
+  int rank, size, tag_ub;
+  int thread_level; /* what MPI_Query_thread said */
+  bool direct;      /* callers may call MPI themselves */
+  _Atomic int refs; /* atomic: attach's, plus one per live channel */
+
+  pthread_mutex_t lock; /* everything below, and every MPI call */
+  bt__rchan *chans;
+  MPI_Request *reqs; /* parallel to ops */
+  bt__mpi_op **ops;
+  int nops, capops;
+  int poll_next;  /* where the next poll of the table starts */
+  int nsends;     /* BT__OP_SEND ops outstanding */
+  int nactive;    /* sends and payload receives outstanding: the
+                     progress thread polls without napping then */
+  bool detaching; /* detach began: drain, then barrier */
+  bool barrier_posted, barrier_done;
+  bt__mpi_op barrier_op;
+
+  pthread_t progress;
+  bool progress_started;
+  _Atomic uint32_t wake; /* atomic: bumped to wake the progress thread */
+  _Atomic int sleeping;  /* atomic: the progress thread may sleep on wake */
+  _Atomic int stop;      /* atomic: the progress thread exits */
+  int64_t spin_ns;       /* immutable: busy polling before sleeping */
+};
+
+/* Exported under the internal prefix (as core's bt__ functions) so the
+ * tests can call them; not API. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
+/* ---- bridge.c ---------------------------------------------------------- */
+
+/* bt__fail(BT_EMPI) with MPI's own error string. */
+int bt__mpi_fail(int mpi_rc, const char *what);
+/* The same sentence into a buffer (for a channel's stored failure). */
+void bt__mpi_errstr(int mpi_rc, const char *what, char *buf, size_t len);
+/* Lock held: add op with its request to the table. BT_OK or BT_ENOMEM. */
+int bt__mpi_track(struct bt_mpi *m, bt__mpi_op *op, MPI_Request req);
+/* Wake the progress thread (after work was queued for it). */
+void bt__mpi_kick(struct bt_mpi *m);
+/* Drop a bridge reference; the last frees it. */
+void bt__mpi_unref(struct bt_mpi *m);
+
+/* ---- rchan.c ----------------------------------------------------------- */
+
+/* Lock held: move what can go from out to MPI; send owed credits and the
+ * close when due. Returns nonzero if anything happened. */
+int bt__rchan_pump(bt__rchan *c);
+/* Lock held: an op of this channel completed with status st (MPI rc). */
+void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
+                        const MPI_Status *st);
+/* Lock held: the channel failed: remember code and message, close both
+ * local channels, discard what comes. */
+void bt__rchan_failv(bt__rchan *c, int code, const char *msg);
+/* Lock held: detach begins: close, discard incoming, return credits. */
+void bt__rchan_detach_begin(bt__rchan *c);
+/* Lock held: post the header receive if not posted. */
+int bt__rchan_post(bt__rchan *c);
+/* Lock not held, bridge gone: close `in`, drop the bridge's reference. */
+void bt__rchan_detach_end(bt__rchan *c);
+/* Drop a reference; the last frees the channel. */
+void bt__rchan_unref(bt__rchan *c);
+/* Dispose of a received element we hold (slice, box), by kind. */
+void bt__rchan_dispose(bt__rchan *c, void *elem);
+
+/* ---- datatype.c -------------------------------------------------------- */
+
+/* An MPI datatype of `bytes` contiguous bytes: MPI_BYTE with count bytes
+ * when it fits an int, else a derived type with count 1. *owned says
+ * whether the caller frees it. MPI rc. */
+int bt__mpi_bytes_type(size_t bytes, MPI_Datatype *t, int *count, int *owned);
+/* 1 if the view is dense row-major (one block of memory). */
+int bt__mpi_view_dense(const bt_view *v);
+/* The datatype of a slice's region as laid out in memory (count 1), built
+ * from its strides; dense row-major regions take the bytes fast path.
+ * BT_OK, BT_ENOTSUP (an extent above INT_MAX), BT_EMPI. */
+int bt__mpi_region_type(const bt_view *v, MPI_Datatype *t, int *count,
+                        int *owned);
+
+/* ---- box_wire.c -------------------------------------------------------- */
+
+/* The encoding of a box tree: pre-order, per box: u64 bytes, u64 children,
+ * u64 frozen flag, the data padded to 8 bytes, then per child slot a u64
+ * presence flag followed by the child's encoding. Frozen subtrees come back
+ * frozen, mutable ones mutable. */
+size_t bt__box_wire_size(const bt_box *b);
+void bt__box_wire_pack(const bt_box *b, unsigned char *buf);
+/* Rebuild a tree held by the calling thread. BT_OK, BT_ETYPE (malformed),
+ * BT_ENOMEM. */
+int bt__box_wire_unpack(const unsigned char *buf, size_t len, bt_box **b);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
+
+#endif /* BATON_MPI_INT_H */

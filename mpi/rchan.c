@@ -1,0 +1,942 @@
+/* rchan.c: remote channels: the two local channels, the hooks core calls,
+ * credits, close, and what travels for each kind of element.
+ *
+ * Capacity and credits. A remote channel of capacity C has a local queue
+ * `out` of capacity C (bt_chan_cap reports C) and a credit window of
+ * W = max(C, 1) messages: the transport takes an element from `out` only
+ * with a credit, the receiver returns the credit when its user takes the
+ * element (or when the element is discarded). So at most W messages are in
+ * flight each way, and a sender whose peer stops receiving completes C + W
+ * sends, then blocks (try: BT_EAGAIN) as on a full local channel. Capacity
+ * 0 is a rendezvous with the transport: a send completes when the element
+ * leaves for MPI, one message at a time in flight (W = 1).
+ *
+ * Close. bt_chan_close on either end closes the whole channel: that end's
+ * `out` closes at once (later sends: BT_ECLOSED), what was already sent
+ * still travels, then a CLOSE message; the peer delivers everything before
+ * it, then closes its `in` (receivers drain, then BT_ECLOSED) and its `out`
+ * (its own later sends: BT_ECLOSED; what it had sent still travels). */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi_int.h"
+
+static const char *kind_name(bt__rkind k) {
+  switch (k) {
+    case BT__RK_VALUE:
+      return "value";
+    case BT__RK_SLICE:
+      return "slice";
+    case BT__RK_BOX:
+      return "box";
+    case BT__RK_FROZEN:
+      return "frozen";
+    case BT__RK_WIRE:
+      return "wire";
+  }
+  return "?";
+}
+
+static int kind_of(const bt_type *t, bt__rkind *k) {
+  if (t->wire) {
+    const bt_wire *w = t->wire;
+    if (!w->packed_size || !w->pack || !w->unpack)
+      return bt__fail(BT_EINVAL, "type %s: incomplete bt_wire", t->name);
+    *k = BT__RK_WIRE;
+  } else if (t == &bt_type_slice || (t->on_send == bt_type_slice.on_send &&
+                                     t->size == sizeof(bt_slice))) {
+    *k = BT__RK_SLICE;
+  } else if (t == &bt_type_frozen || (t->on_send == bt_type_frozen.on_send &&
+                                      t->size == sizeof(bt_box *))) {
+    *k = BT__RK_FROZEN;
+  } else if (t == &bt_type_box || (t->on_send == bt_type_box.on_send &&
+                                   t->size == sizeof(bt_box *))) {
+    *k = BT__RK_BOX;
+  } else if (t->on_send == NULL && t->on_recv == NULL && t->on_drop == NULL) {
+    *k = BT__RK_VALUE;
+  } else {
+    return bt__fail(BT_ENOTSUP,
+                    "type %s is a handle with no bt_wire: it cannot cross "
+                    "ranks",
+                    t->name ? t->name : "?");
+  }
+  return BT_OK;
+}
+
+static uint64_t type_hash(const bt_type *t, bt__rkind k) {
+  uint64_t h = 14695981039346656037ull;
+  for (const char *p = t->name ? t->name : ""; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  h = (h ^ (uint64_t)t->size) * 1099511628211ull;
+  h = (h ^ (uint64_t)k) * 1099511628211ull;
+  return h;
+}
+
+/* ---- small helpers (lock held) ----------------------------------------- */
+
+static void close_out(bt__rchan *c) {
+  if (c->out_closed) return;
+  c->out_closed = true;
+  (void)bt_chan_close(c->out);
+}
+
+void bt__rchan_dispose(bt__rchan *c, void *elem) {
+  switch (c->kind) {
+    case BT__RK_SLICE:
+      bt__slice_drop(*(bt_slice *)elem);
+      break;
+    case BT__RK_BOX:
+    case BT__RK_FROZEN:
+      bt_box_release(*(bt_box **)elem);
+      break;
+    case BT__RK_WIRE:
+      if (c->type->on_drop) c->type->on_drop(elem);
+      break;
+    case BT__RK_VALUE:
+      break;
+  }
+}
+
+static bt__rq_item *item_new(bt__rchan *c, bt__rq_state state) {
+  bt__rq_item *it = calloc(1, sizeof *it + c->type->size);
+  if (!it) return NULL;
+  it->state = state;
+  if (c->rq_tail)
+    c->rq_tail->next = it;
+  else
+    c->rq_head = it;
+  c->rq_tail = it;
+  return it;
+}
+
+void bt__rchan_failv(bt__rchan *c, int code, const char *msg) {
+  if (c->error != BT_OK) return;
+  c->error = code;
+  snprintf(c->errmsg, sizeof c->errmsg, "%s", msg);
+  if (getenv("BATON_MPI_DEBUG"))
+    fprintf(stderr, "baton mpi: rank %d: %s: %s\n", c->m->rank,
+            bt_status_name(code), msg);
+  close_out(c);
+  bt__rq_item *it = item_new(c, BT__RQ_FAIL);
+  if (!it) (void)bt_chan_close(c->in); /* no memory: close at once */
+}
+
+static void failf(bt__rchan *c, int code, const char *fmt, ...) BT_PRINTF(3, 4);
+static void failf(bt__rchan *c, int code, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  bt__rchan_failv(c, code, msg);
+}
+
+static void fail_mpi(bt__rchan *c, int mpi_rc, const char *what) {
+  char msg[MPI_MAX_ERROR_STRING + 128], where[96];
+  snprintf(where, sizeof where, "%s (remote channel to rank %d, tag %d)", what,
+           c->peer, c->tag);
+  bt__mpi_errstr(mpi_rc, where, msg, sizeof msg);
+  bt__rchan_failv(c, BT_EMPI, msg);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+/* Post a send; the op frees `owned` and drops `slice` when MPI is done. */
+static int isend(bt__rchan *c, MPI_Comm comm, const void *buf, int count,
+                 MPI_Datatype dt, void *owned, const bt_slice *slice) {
+  bt__mpi_op *op = calloc(1, sizeof *op);
+  if (!op) {
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    goto err_free;
+  }
+  op->kind = BT__OP_SEND;
+  op->chan = c;
+  op->buf = owned;
+  if (slice) {
+    op->slice = *slice;
+    op->has_slice = true;
+  }
+  MPI_Request req;
+  int rc = MPI_Isend(buf, count, dt, c->peer, c->tag, comm, &req);
+  if (rc != MPI_SUCCESS) {
+    fail_mpi(c, rc, "MPI_Isend");
+    free(op);
+    goto err_free;
+  }
+  if (bt__mpi_track(c->m, op, req) != BT_OK) {
+    MPI_Wait(&req, MPI_STATUS_IGNORE);
+    free(op);
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    goto err_free;
+  }
+  return BT_OK;
+
+err_free:
+  free(owned);
+  if (slice) bt__slice_drop(*slice);
+  return BT_EMPI;
+}
+
+/* Lock held: count the credits users returned without the lock. */
+static void fold_returned(bt__rchan *c) {
+  /* acquire: pairs with the release fetch_add in hook_after_recv(). */
+  c->to_return +=
+      atomic_exchange_explicit(&c->returned, 0, memory_order_acquire);
+}
+
+static bt__mpi_hdr *hdr_new(bt__rchan *c, uint32_t kind, size_t inline_bytes) {
+  bt__mpi_hdr *h = malloc(sizeof *h + inline_bytes);
+  if (!h) return NULL;
+  memcpy(h, &c->hdr_template, sizeof *h);
+  h->kind = kind;
+  fold_returned(c);
+  h->credits = c->to_return;
+  c->to_return = 0;
+  h->inline_bytes = (uint32_t)inline_bytes;
+  return h;
+}
+
+static void send_ctrl(bt__rchan *c, uint32_t kind) {
+  bt__mpi_hdr *h = hdr_new(c, kind, 0);
+  if (!h) {
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    return;
+  }
+  (void)isend(c, c->m->hdr_comm, h, (int)sizeof *h, MPI_BYTE, h, NULL);
+}
+
+/* Send the element in c->scratch (taken from out, held by this thread). The
+ * element is consumed whatever happens. */
+static void send_data(bt__rchan *c) {
+  void *elem = c->scratch;
+  const bt_type *t = c->type;
+  size_t inline_bytes =
+      c->kind == BT__RK_VALUE && t->size <= BT__MPI_INLINE_MAX ? t->size : 0;
+  bt_view v;
+  size_t slice_bytes = 0;
+  if (c->kind == BT__RK_SLICE) {
+    int rc = bt__slice_view_any(*(bt_slice *)elem, &v);
+    if (rc != BT_OK) {
+      failf(c, rc, "send of a stale slice: %s", bt_errmsg());
+      return;
+    }
+    slice_bytes = bt_dtype_size(v.dtype);
+    for (int d = 0; d < v.ndim; d++) slice_bytes *= (size_t)v.shape[d];
+    /* A small dense region rides in the header: one message, not two (a
+     * copy of one block; strided regions are never packed). */
+    if (slice_bytes <= BT__MPI_INLINE_MAX && bt__mpi_view_dense(&v))
+      inline_bytes = slice_bytes;
+  }
+  bt__mpi_hdr *h = hdr_new(c, BT__MSG_DATA, inline_bytes);
+  if (!h) {
+    bt__rchan_dispose(c, elem);
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    return;
+  }
+  h->seq = c->send_seq++;
+  void *payload = NULL; /* owned payload buffer */
+  size_t payload_bytes = 0;
+  switch (c->kind) {
+    case BT__RK_VALUE:
+      if (inline_bytes) {
+        memcpy(h + 1, elem, t->size);
+      } else {
+        payload = malloc(t->size);
+        if (!payload) goto err_nomem;
+        memcpy(payload, elem, t->size);
+        payload_bytes = t->size;
+      }
+      break;
+    case BT__RK_SLICE:
+      h->dtype = (int32_t)v.dtype;
+      h->ndim = v.ndim;
+      for (int d = 0; d < v.ndim; d++) h->shape[d] = v.shape[d];
+      if (inline_bytes)
+        memcpy(h + 1, v.data, inline_bytes);
+      else
+        payload_bytes = slice_bytes;
+      break;
+    case BT__RK_BOX:
+    case BT__RK_FROZEN: {
+      bt_box *b = *(bt_box **)elem;
+      payload_bytes = bt__box_wire_size(b);
+      payload = malloc(payload_bytes);
+      if (!payload) goto err_nomem;
+      bt__box_wire_pack(b, payload);
+      bt_box_release(b);
+      break;
+    }
+    case BT__RK_WIRE: {
+      payload_bytes = t->wire->packed_size(elem);
+      payload = malloc(payload_bytes ? payload_bytes : 1);
+      if (!payload) goto err_nomem;
+      int rc = t->wire->pack(elem, payload, payload_bytes);
+      if (rc != BT_OK) {
+        free(payload);
+        free(h);
+        failf(c, rc, "type %s: wire pack failed: %s", t->name, bt_errmsg());
+        return;
+      }
+      break;
+    }
+  }
+  h->payload_bytes = payload_bytes;
+  if (isend(c, c->m->hdr_comm, h, (int)(sizeof *h + inline_bytes), MPI_BYTE, h,
+            NULL) != BT_OK) {
+    free(payload);
+    if (c->kind == BT__RK_SLICE) bt__slice_drop(*(bt_slice *)elem);
+    return;
+  }
+  if (c->kind == BT__RK_SLICE) {
+    bt_slice s = *(bt_slice *)elem;
+    if (payload_bytes == 0) {
+      bt__slice_drop(s);
+      return;
+    }
+    MPI_Datatype dt;
+    int count, owned;
+    int rc = bt__mpi_region_type(&v, &dt, &count, &owned);
+    if (rc != BT_OK) {
+      bt__slice_drop(s);
+      failf(c, rc, "%s", bt_errmsg());
+      return;
+    }
+    /* MPI reads the region where it lies; the slice (and the region's
+     * lock) lives until the send completes. */
+    (void)isend(c, c->m->data_comm, v.data, count, dt, NULL, &s);
+    if (owned) MPI_Type_free(&dt);
+    return;
+  }
+  if (payload_bytes) {
+    MPI_Datatype dt;
+    int count, owned;
+    int rc = bt__mpi_bytes_type(payload_bytes, &dt, &count, &owned);
+    if (rc != MPI_SUCCESS) {
+      free(payload);
+      fail_mpi(c, rc, "payload datatype");
+      return;
+    }
+    (void)isend(c, c->m->data_comm, payload, count, dt, payload, NULL);
+    if (owned) MPI_Type_free(&dt);
+  } else {
+    free(payload);
+  }
+  return;
+
+err_nomem:
+  free(h);
+  bt__rchan_dispose(c, elem);
+  failf(c, BT_ENOMEM, "remote channel: out of memory");
+}
+
+/* Owed credits go back alone when the user caught up (nothing buffered),
+ * when half the window is owed, or when nobody receives any more. */
+static int credit_due(bt__rchan *c) {
+  fold_returned(c);
+  if (c->to_return == 0) return 0;
+  return c->discard || c->to_return * 2 >= c->window || bt_chan_len(c->in) == 0;
+}
+
+int bt__rchan_post(bt__rchan *c) {
+  if (c->hdr_posted) return 0;
+  MPI_Request req;
+  int rc = MPI_Irecv(c->hdr_buf, (int)BT__MPI_HDR_BUF, MPI_BYTE, c->peer,
+                     c->tag, c->m->hdr_comm, &req);
+  if (rc != MPI_SUCCESS) {
+    fail_mpi(c, rc, "MPI_Irecv");
+    c->hdr_posted = true; /* do not retry for ever */
+    return 1;
+  }
+  c->hdr_op = (bt__mpi_op){.kind = BT__OP_HDR_RECV, .chan = c, .index = -1};
+  if (bt__mpi_track(c->m, &c->hdr_op, req) != BT_OK) {
+    MPI_Cancel(&req);
+    MPI_Wait(&req, MPI_STATUS_IGNORE);
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+  }
+  c->hdr_posted = true;
+  return 1;
+}
+
+int bt__rchan_pump(bt__rchan *c) {
+  int work = bt__rchan_post(c);
+  while (c->credits > 0 && !c->close_sent) {
+    if (bt_try_recv(c->out, c->scratch) != BT_OK) break;
+    /* Taking it made this thread the holder (in direct mode, the very
+     * sender): a slice in flight is held by nobody until MPI is done. */
+    if (c->kind == BT__RK_SLICE)
+      (void)c->type->on_send(c->scratch, BT_UNCHECKED);
+    c->credits--;
+    send_data(c);
+    work = 1;
+  }
+  if (c->out_closed && !c->close_sent && bt_chan_len(c->out) == 0) {
+    /* Nothing can enter a closed out: its last element has left. */
+    send_ctrl(c, BT__MSG_CLOSE);
+    c->close_sent = true;
+    work = 1;
+  }
+  if (credit_due(c)) {
+    send_ctrl(c, BT__MSG_CREDIT);
+    work = 1;
+  }
+  return work;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+/* Deliver, in order, what arrived complete. */
+static void deliver(bt__rchan *c) {
+  bt__rq_item *it;
+  while ((it = c->rq_head) != NULL && it->state != BT__RQ_PENDING) {
+    if (it->state == BT__RQ_READY) {
+      if (it->drop || c->discard) {
+        if (it->holds) bt__rchan_dispose(c, it->elem);
+        c->to_return++;
+      } else {
+        /* `in` has room: the peer sends only with our credits. */
+        int rc = bt_try_send(c->in, it->elem);
+        if (rc != BT_OK) {
+          if (it->holds) bt__rchan_dispose(c, it->elem);
+          c->to_return++;
+          if (rc == BT_EAGAIN)
+            failf(c, BT_EMPI,
+                  "remote channel to rank %d, tag %d: the peer overran the "
+                  "credit window of %" PRIu32,
+                  c->peer, c->tag, c->window);
+        }
+      }
+    } else {
+      (void)bt_chan_close(c->in); /* CLOSE or FAIL */
+    }
+    c->rq_head = it->next;
+    if (!c->rq_head) c->rq_tail = NULL;
+    free(it->payload);
+    free(it);
+  }
+}
+
+/* Post the receive of an item's payload into buf (count/dt). */
+static int irecv_payload(bt__rchan *c, bt__rq_item *it, void *buf,
+                         size_t bytes) {
+  MPI_Datatype dt;
+  int count, owned;
+  int rc = bt__mpi_bytes_type(bytes, &dt, &count, &owned);
+  if (rc != MPI_SUCCESS) {
+    fail_mpi(c, rc, "payload datatype");
+    return BT_EMPI;
+  }
+  bt__mpi_op *op = calloc(1, sizeof *op);
+  if (!op) {
+    if (owned) MPI_Type_free(&dt);
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    return BT_ENOMEM;
+  }
+  op->kind = BT__OP_PAYLOAD_RECV;
+  op->chan = c;
+  op->item = it;
+  MPI_Request req;
+  rc = MPI_Irecv(buf, count, dt, c->peer, c->tag, c->m->data_comm, &req);
+  if (owned) MPI_Type_free(&dt);
+  if (rc != MPI_SUCCESS) {
+    free(op);
+    fail_mpi(c, rc, "MPI_Irecv (payload)");
+    return BT_EMPI;
+  }
+  if (bt__mpi_track(c->m, op, req) != BT_OK) {
+    MPI_Wait(&req, MPI_STATUS_IGNORE);
+    free(op);
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    return BT_ENOMEM;
+  }
+  it->state = BT__RQ_PENDING;
+  return BT_OK;
+}
+
+/* Receive a payload only to throw it away. */
+static void discard_payload(bt__rchan *c, bt__rq_item *it, size_t bytes) {
+  it->drop = true;
+  it->state = BT__RQ_READY;
+  if (bytes == 0) return;
+  it->payload = malloc(bytes);
+  if (!it->payload) {
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    return;
+  }
+  it->payload_bytes = bytes;
+  (void)irecv_payload(c, it, it->payload, bytes);
+  if (it->state != BT__RQ_PENDING) it->state = BT__RQ_READY;
+}
+
+static int slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len) {
+  size_t es = h->dtype >= 0 && h->dtype <= BT_U8
+                  ? bt_dtype_size((bt_dtype)h->dtype)
+                  : 0;
+  if (es == 0) {
+    snprintf(why, len, "dtype %d is not a dtype", (int)h->dtype);
+    return 0;
+  }
+  if (h->ndim < 1 || h->ndim > BT_MAX_DIMS) {
+    snprintf(why, len, "ndim %d outside 1..%d", (int)h->ndim, BT_MAX_DIMS);
+    return 0;
+  }
+  size_t n = es, carried = (size_t)h->payload_bytes + h->inline_bytes;
+  if (h->payload_bytes && h->inline_bytes) {
+    snprintf(why, len, "data both inline and as payload");
+    return 0;
+  }
+  for (int d = 0; d < h->ndim; d++) {
+    if (h->shape[d] < 0) {
+      snprintf(why, len, "extent %lld of axis %d is negative",
+               (long long)h->shape[d], d);
+      return 0;
+    }
+    n *= (size_t)h->shape[d];
+  }
+  if (n != carried) {
+    snprintf(why, len, "shape gives %zu bytes, the message %zu", n, carried);
+    return 0;
+  }
+  return 1;
+}
+
+static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
+  const bt_type *t = c->type;
+  if (h->seq != c->recv_seq)
+    failf(c, BT_EMPI,
+          "remote channel to rank %d, tag %d: message %llu arrived where %llu "
+          "was due",
+          c->peer, c->tag, (unsigned long long)h->seq,
+          (unsigned long long)c->recv_seq);
+  c->recv_seq = h->seq + 1;
+  bt__rq_item *it = item_new(c, BT__RQ_READY);
+  if (!it) {
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    return;
+  }
+  size_t payload = (size_t)h->payload_bytes;
+  if (h->type_hash != c->type_hash && c->error == BT_OK) {
+    char name[sizeof h->type_name + 1];
+    memcpy(name, h->type_name, sizeof h->type_name);
+    name[sizeof h->type_name] = 0;
+    failf(c, BT_ETYPE,
+          "remote channel to rank %d, tag %d: this end carries %s (%zu "
+          "bytes, %s) but rank %d sends %s",
+          c->peer, c->tag, t->name ? t->name : "?", t->size, kind_name(c->kind),
+          c->peer, name);
+  }
+  if (c->error != BT_OK || c->discard) {
+    discard_payload(c, it, payload);
+    return;
+  }
+  char why[128];
+  switch (c->kind) {
+    case BT__RK_VALUE:
+      if (h->inline_bytes == t->size && payload == 0 &&
+          got == sizeof *h + t->size) {
+        memcpy(it->elem, h + 1, t->size);
+      } else if (h->inline_bytes == 0 && payload == t->size) {
+        (void)irecv_payload(c, it, it->elem, payload);
+      } else {
+        failf(c, BT_ETYPE,
+              "remote channel to rank %d, tag %d: a %zu-byte %s element "
+              "came as %u + %zu bytes",
+              c->peer, c->tag, t->size, t->name, (unsigned)h->inline_bytes,
+              payload);
+        discard_payload(c, it, payload);
+      }
+      return;
+    case BT__RK_SLICE: {
+      if (!slice_header_ok(h, why, sizeof why)) {
+        failf(c, BT_ETYPE,
+              "remote channel to rank %d, tag %d: slice header disagrees: %s",
+              c->peer, c->tag, why);
+        discard_payload(c, it, payload);
+        return;
+      }
+      bt_slice s;
+      int rc = bt__slice_new_array(c->m->rt, (bt_dtype)h->dtype, h->ndim,
+                                   h->shape, &s);
+      if (rc != BT_OK) {
+        failf(c, rc, "receiving a slice from rank %d: %s", c->peer,
+              bt_errmsg());
+        discard_payload(c, it, payload);
+        return;
+      }
+      memcpy(it->elem, &s, sizeof s);
+      it->holds = true;
+      if (h->inline_bytes) {
+        bt_view v;
+        rc = bt__slice_view_any(s, &v);
+        BT_ASSERT(rc == BT_OK);
+        memcpy(v.data, h + 1, h->inline_bytes);
+      } else if (payload) {
+        bt_view v;
+        rc = bt__slice_view_any(s, &v);
+        BT_ASSERT(rc == BT_OK);
+        /* The new array is dense: its region is `payload` bytes. */
+        (void)irecv_payload(c, it, v.data, payload);
+      }
+      return;
+    }
+    case BT__RK_BOX:
+    case BT__RK_FROZEN:
+    case BT__RK_WIRE:
+      if (payload == 0) {
+        failf(c, BT_ETYPE, "remote channel to rank %d, tag %d: empty %s",
+              c->peer, c->tag, kind_name(c->kind));
+        it->drop = true;
+        return;
+      }
+      it->payload = malloc(payload);
+      if (!it->payload) {
+        failf(c, BT_ENOMEM, "remote channel: out of memory");
+        discard_payload(c, it, payload);
+        return;
+      }
+      it->payload_bytes = payload;
+      (void)irecv_payload(c, it, it->payload, payload);
+      return;
+  }
+}
+
+static void on_payload(bt__rchan *c, bt__rq_item *it) {
+  it->state = BT__RQ_READY;
+  if (it->drop || it->holds || c->kind == BT__RK_VALUE) return;
+  int rc;
+  if (c->kind == BT__RK_WIRE) {
+    rc = c->type->wire->unpack(it->payload, it->payload_bytes, it->elem);
+    if (rc != BT_OK) {
+      failf(c, rc, "type %s: wire unpack failed: %s", c->type->name,
+            bt_errmsg());
+      it->drop = true;
+      return;
+    }
+  } else {
+    bt_box *b;
+    rc = bt__box_wire_unpack(it->payload, it->payload_bytes, &b);
+    if (rc == BT_OK && (c->kind == BT__RK_FROZEN) != !!bt_box_is_frozen(b)) {
+      int frozen = bt_box_is_frozen(b);
+      bt_box_release(b);
+      rc = bt__fail(BT_ETYPE, "a %s box came on a %s channel",
+                    frozen ? "frozen" : "mutable", kind_name(c->kind));
+    }
+    if (rc != BT_OK) {
+      failf(c, rc, "remote channel to rank %d, tag %d: %s", c->peer, c->tag,
+            bt_errmsg());
+      it->drop = true;
+      return;
+    }
+    memcpy(it->elem, &b, sizeof b);
+  }
+  it->holds = true;
+  free(it->payload);
+  it->payload = NULL;
+}
+
+void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
+                        const MPI_Status *st) {
+  switch (op->kind) {
+    case BT__OP_SEND:
+      if (mpi_rc != MPI_SUCCESS) fail_mpi(c, mpi_rc, "MPI_Isend");
+      free(op->buf);
+      if (op->has_slice) bt__slice_drop(op->slice); /* the region unlocks */
+      free(op);
+      return;
+    case BT__OP_PAYLOAD_RECV: {
+      bt__rq_item *it = op->item;
+      free(op);
+      if (mpi_rc != MPI_SUCCESS) {
+        fail_mpi(c, mpi_rc, "payload receive");
+        it->state = BT__RQ_READY;
+        it->drop = true;
+      } else {
+        on_payload(c, it);
+      }
+      deliver(c);
+      return;
+    }
+    case BT__OP_HDR_RECV: {
+      c->hdr_posted = false;
+      if (mpi_rc != MPI_SUCCESS) {
+        fail_mpi(c, mpi_rc, "header receive");
+        c->hdr_posted = true; /* do not post again */
+        deliver(c);
+        return;
+      }
+      int got = 0;
+      MPI_Get_count(st, MPI_BYTE, &got);
+      bt__mpi_hdr h;
+      if (got < (int)sizeof h) {
+        failf(c, BT_EMPI,
+              "remote channel to rank %d, tag %d: a %d-byte "
+              "message is no header",
+              c->peer, c->tag, got);
+        deliver(c);
+        return;
+      }
+      memcpy(&h, c->hdr_buf, sizeof h);
+      if (h.magic != BT__MPI_HDR_MAGIC ||
+          (size_t)got != sizeof h + h.inline_bytes) {
+        failf(c, BT_EMPI,
+              "remote channel to rank %d, tag %d: malformed "
+              "header (is the tag used by other MPI code?)",
+              c->peer, c->tag);
+        deliver(c);
+        return;
+      }
+      c->credits += h.credits;
+      switch (h.kind) {
+        case BT__MSG_CREDIT:
+          break;
+        case BT__MSG_CLOSE:
+          c->peer_closed = true;
+          close_out(c);
+          if (!item_new(c, BT__RQ_CLOSE)) (void)bt_chan_close(c->in);
+          break;
+        case BT__MSG_DATA:
+          on_data(c, (const bt__mpi_hdr *)c->hdr_buf, (size_t)got);
+          break;
+        default:
+          failf(c, BT_EMPI, "remote channel: unknown message kind %u",
+                (unsigned)h.kind);
+      }
+      (void)bt__rchan_post(c);
+      deliver(c);
+      (void)bt__rchan_pump(c); /* credits may have come */
+      return;
+    }
+    case BT__OP_BARRIER:
+      return;
+  }
+}
+
+/* ---- hooks core calls -------------------------------------------------- */
+
+static void hook_after_send(void *ctx) {
+  bt__rchan *c = ctx;
+  bt_mpi *m = c->m;
+  /* Direct mode: hand the element to MPI now, unless the progress thread is
+   * busy under the lock; then it will. */
+  if (m->direct && pthread_mutex_trylock(&m->lock) == 0) {
+    if (!m->detaching) (void)bt__rchan_pump(c);
+    pthread_mutex_unlock(&m->lock);
+    return;
+  }
+  bt__mpi_kick(m);
+}
+
+static void hook_after_recv(void *ctx) {
+  bt__rchan *c = ctx;
+  /* No lock on the receive path: the progress thread folds these in.
+   * release: pairs with the acquire exchange in fold_returned(). */
+  uint32_t owed =
+      atomic_fetch_add_explicit(&c->returned, 1, memory_order_release) + 1;
+  /* Wake it when a credit message is due (see credit_due()). */
+  if (owed * 2 >= c->window || bt_chan_len(c->in) == 0) bt__mpi_kick(c->m);
+}
+
+static int hook_close(void *ctx) {
+  bt__rchan *c = ctx;
+  bt_mpi *m = c->m;
+  pthread_mutex_lock(&m->lock);
+  int rc;
+  if (c->out_closed) {
+    rc = bt__fail(
+        BT_ECLOSED, "remote channel to rank %d, tag %d: already closed%s",
+        c->peer, c->tag,
+        c->user_closed ? ""
+                       : (c->peer_closed ? " by the peer" : " (detached)"));
+  } else {
+    c->user_closed = true;
+    close_out(c);
+    if (m->direct && !m->detaching) (void)bt__rchan_pump(c);
+    rc = BT_OK;
+  }
+  pthread_mutex_unlock(&m->lock);
+  bt__mpi_kick(m);
+  return rc;
+}
+
+static int hook_closed_status(void *ctx, int op) {
+  bt__rchan *c = ctx;
+  pthread_mutex_lock(&c->m->lock);
+  int code = c->error;
+  char msg[sizeof c->errmsg];
+  memcpy(msg, c->errmsg, sizeof msg);
+  int by_peer = c->peer_closed;
+  pthread_mutex_unlock(&c->m->lock);
+  if (code != BT_OK) return bt__fail(code, "%s", msg);
+  return bt__fail(BT_ECLOSED,
+                  "%s on the remote channel to rank %d, tag %d: "
+                  "closed%s",
+                  op == BT_OP_SEND ? "send" : "receive", c->peer, c->tag,
+                  by_peer ? " by the peer" : "");
+}
+
+static void hook_destroy(void *ctx) {
+  bt__rchan *c = ctx;
+  bt_mpi *m = c->m;
+  pthread_mutex_lock(&m->lock);
+  c->user_gone = true;
+  c->discard = true;
+  close_out(c);
+  /* Nobody will receive what is buffered: drop it and give the credits
+   * back so the peer's sends still flow. */
+  while (bt_try_recv(c->in, c->scratch) == BT_OK) {
+    bt__rchan_dispose(c, c->scratch);
+    c->to_return++;
+  }
+  pthread_mutex_unlock(&m->lock);
+  bt__mpi_kick(m);
+  bt__rchan_unref(c);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+void bt__rchan_unref(bt__rchan *c) {
+  /* acq_rel: the last reference sees the other holder's writes. */
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+  while (c->rq_head) {
+    bt__rq_item *it = c->rq_head;
+    c->rq_head = it->next;
+    if (it->holds) bt__rchan_dispose(c, it->elem);
+    free(it->payload);
+    free(it);
+  }
+  bt_chan_release(c->out);
+  bt_chan_release(c->in);
+  free(c->scratch);
+  free(c->hdr_buf);
+  bt_mpi *m = c->m;
+  free(c);
+  bt__mpi_unref(m);
+}
+
+void bt__rchan_detach_begin(bt__rchan *c) {
+  close_out(c);
+  c->discard = true;
+  /* Credits for what waits in `in`, so every peer can drain its out. */
+  c->to_return += (uint32_t)bt_chan_len(c->in);
+}
+
+void bt__rchan_detach_end(bt__rchan *c) {
+  pthread_mutex_lock(&c->m->lock);
+  /* Payload receives were cancelled: what is queued will not complete. */
+  while (c->rq_head) {
+    bt__rq_item *it = c->rq_head;
+    c->rq_head = it->next;
+    if (it->holds) bt__rchan_dispose(c, it->elem);
+    free(it->payload);
+    free(it);
+  }
+  c->rq_tail = NULL;
+  (void)bt_chan_close(c->in); /* buffered elements stay receivable */
+  pthread_mutex_unlock(&c->m->lock);
+  bt__rchan_unref(c);
+}
+
+int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
+                       size_t capacity, bt_chan **ch) {
+  if (m == NULL || m->magic != BT__MPI_MAGIC || t == NULL || ch == NULL)
+    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: %s",
+                    t == NULL || ch == NULL ? "NULL argument" : "not a bridge");
+  if (peer < 0 || peer >= m->size)
+    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: peer %d outside 0..%d",
+                    peer, m->size - 1);
+  if (tag < 0 || tag > m->tag_ub)
+    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: tag %d outside 0..%d", tag,
+                    m->tag_ub);
+  if (t->size == 0)
+    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: type %s has size 0",
+                    t->name ? t->name : "?");
+  if (capacity > UINT32_MAX / 4)
+    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: capacity %zu too large",
+                    capacity);
+  bt__rkind kind;
+  int rc = kind_of(t, &kind);
+  if (rc != BT_OK) return rc;
+
+  bt__rchan *c = calloc(1, sizeof *c);
+  if (!c) return bt__fail(BT_ENOMEM, "bt_mpi_chan_create: out of memory");
+  c->m = m;
+  c->peer = peer;
+  c->tag = tag;
+  c->kind = kind;
+  c->type_hash = type_hash(t, kind);
+  c->cap = capacity;
+  c->window = capacity ? (uint32_t)capacity : 1;
+  c->credits = c->window;
+  c->hdr_template.magic = BT__MPI_HDR_MAGIC;
+  c->hdr_template.type_hash = c->type_hash;
+  snprintf(c->hdr_template.type_name, sizeof c->hdr_template.type_name, "%s",
+           t->name ? t->name : "?");
+  c->scratch = malloc(t->size);
+  c->hdr_buf = malloc(BT__MPI_HDR_BUF);
+  rc = BT_ENOMEM;
+  if (!c->scratch || !c->hdr_buf) {
+    rc = bt__fail(BT_ENOMEM, "bt_mpi_chan_create: out of memory");
+    goto err_free;
+  }
+  /* The bridge's end outlives the user's channel, until detach: so must
+   * the type (mpi.h says so). */
+  c->type = t;
+  rc = bt_chan_create(c->type, capacity, &c->out);
+  if (rc != BT_OK) goto err_free;
+  rc = bt_chan_create(c->type, c->window, &c->in);
+  if (rc != BT_OK) goto err_release_out;
+  atomic_init(&c->refs, 2); /* the user channel's and the bridge's */
+  atomic_init(&c->returned, 0);
+
+  pthread_mutex_lock(&m->lock);
+  int taken = m->detaching;
+  for (bt__rchan *o = m->chans; o && !taken; o = o->next)
+    taken = o->peer == peer && o->tag == tag;
+  if (taken) {
+    pthread_mutex_unlock(&m->lock);
+    rc = m->detaching
+             ? bt__fail(BT_ESTATE,
+                        "bt_mpi_chan_create: the bridge is "
+                        "detaching")
+             : bt__fail(BT_EINVAL,
+                        "bt_mpi_chan_create: tag %d with rank %d is already "
+                        "a channel",
+                        tag, peer);
+    goto err_release_in;
+  }
+  bt__chan_remote r = {.out = c->out,
+                       .in = c->in,
+                       .after_send = hook_after_send,
+                       .after_recv = hook_after_recv,
+                       .close = hook_close,
+                       .destroy = hook_destroy,
+                       .ctx = c,
+                       .closed_status = hook_closed_status};
+  bt_chan *user;
+  rc = bt__chan_create_remote(t, &r, &user);
+  if (rc != BT_OK) {
+    pthread_mutex_unlock(&m->lock);
+    goto err_release_in;
+  }
+  /* relaxed: the caller holds attach's reference, so the count is > 0. */
+  atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+  c->next = m->chans;
+  m->chans = c;
+  pthread_mutex_unlock(&m->lock);
+  bt__mpi_kick(m);
+  *ch = user;
+  return BT_OK;
+
+err_release_in:
+  bt_chan_release(c->in);
+err_release_out:
+  bt_chan_release(c->out);
+err_free:
+  free(c->hdr_buf);
+  free(c->scratch);
+  free(c);
+  return rc;
+}

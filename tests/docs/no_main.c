@@ -1,0 +1,5 @@
+/* Linked with a documentation block that has no main of its own. */
+int main(void);
+int main(void) {
+  return 0;
+}

@@ -1,0 +1,24 @@
+/* mpitest.h: what the MPI test files share (tests/mpi/mpitest.c). */
+#ifndef BATON_MPITEST_H
+#define BATON_MPITEST_H
+
+#include <mpi.h>
+
+#include "baton.h"
+#include "baton/mpi.h"
+#include "test.h"
+
+/* The world's rank and size. */
+int mt_rank(void);
+int mt_size(void);
+/* A runtime for the case (BATON_WORKERS from the environment). */
+bt_runtime *mt_runtime(void);
+/* Attach in a progress mode: "direct" (MPI_THREAD_MULTIPLE: callers call
+ * MPI) or "thread" (everything through the progress thread). */
+bt_mpi *mt_attach(bt_runtime *rt, const char *mode);
+/* Run body once per progress mode, each with a fresh bridge. */
+void mt_both_modes(void (*body)(bt_runtime *rt, bt_mpi *m));
+/* Sleep for ms milliseconds. */
+void mt_sleep_ms(int ms);
+
+#endif /* BATON_MPITEST_H */

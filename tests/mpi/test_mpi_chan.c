@@ -1,0 +1,433 @@
+/* test_mpi_chan.c: the MPI bridge with plain values: attach/detach, both
+ * directions, order, close, credits, select mixing local and remote
+ * channels, type disagreement, all-to-all between 4 ranks. Every case runs
+ * in both progress modes (direct and progress thread) unless noted. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
+
+#include "mpitest.h"
+
+BT_TEST_MPI(attach_detach, 2) {
+  bt_runtime *rt = mt_runtime();
+  for (int i = 0; i < 2; i++) {
+    bt_mpi *m = mt_attach(rt, i ? "thread" : "direct");
+    BT_CHECK_EQ(bt_mpi_rank(m), mt_rank());
+    BT_CHECK_EQ(bt_mpi_size(m), 2);
+    /* Two bridges at once over the same communicator are independent. */
+    bt_mpi *m2;
+    BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m2));
+    BT_CHECK_EQ(bt_mpi_size(m2), 2);
+    BT_CHECK_OK(bt_mpi_detach(m2));
+    BT_CHECK_OK(bt_mpi_detach(m));
+  }
+  BT_CHECK_OK(bt_mpi_detach(NULL));
+  bt_mpi *m;
+  BT_CHECK_STATUS(bt_mpi_attach(rt, MPI_COMM_WORLD, NULL), BT_EINVAL);
+  BT_CHECK_STATUS(bt_mpi_attach(rt, MPI_COMM_NULL, &m), BT_EINVAL);
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+static int opaque_on_send(void *elem, bt_transfer mode) {
+  (void)elem;
+  (void)mode;
+  return BT_OK;
+}
+
+static void bad_arguments(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  bt_chan *ch = NULL;
+  BT_CHECK_STATUS(bt_mpi_chan_create(m, 2, 1, &bt_type_f64, 1, &ch), BT_EINVAL);
+  BT_CHECK_STATUS(bt_mpi_chan_create(m, -1, 1, &bt_type_f64, 1, &ch),
+                  BT_EINVAL);
+  BT_CHECK_STATUS(
+      bt_mpi_chan_create(m, 1 - mt_rank(), -3, &bt_type_f64, 1, &ch),
+      BT_EINVAL);
+  BT_CHECK_STATUS(bt_mpi_chan_create(m, 1 - mt_rank(), 1, NULL, 1, &ch),
+                  BT_EINVAL);
+  /* A handle type with no wire form cannot cross ranks. */
+  bt_type opaque = {.name = "opaque", .size = 8, .on_send = opaque_on_send};
+  BT_CHECK_STATUS(bt_mpi_chan_create(m, 1 - mt_rank(), 5, &opaque, 1, &ch),
+                  BT_ENOTSUP);
+  BT_CHECK_OK(bt_mpi_chan_create(m, 1 - mt_rank(), 5, &bt_type_f64, 1, &ch));
+  /* The same (peer, tag) twice is refused. */
+  bt_chan *again;
+  BT_CHECK_STATUS(
+      bt_mpi_chan_create(m, 1 - mt_rank(), 5, &bt_type_f64, 1, &again),
+      BT_EINVAL);
+  BT_CHECK_EQ(bt_chan_cap(ch), 1);
+  BT_CHECK_OK(bt_chan_release(ch));
+}
+
+BT_TEST_MPI(bad_arguments, 2) {
+  mt_both_modes(bad_arguments);
+}
+
+enum { NVALUES = 2000 };
+
+typedef struct sender_arg {
+  bt_chan *ch;
+  long n;
+  double base;
+} sender_arg;
+
+static void *send_values(void *p) {
+  sender_arg *a = p;
+  for (long i = 0; i < a->n; i++) {
+    double v = a->base + (double)i;
+    BT_CHECK_OK(bt_send(a->ch, &v));
+  }
+  return NULL;
+}
+
+static void values_both_directions(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  int me = mt_rank(), peer = 1 - me;
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 7, &bt_type_f64, 8, &ch));
+  BT_CHECK_EQ(bt_chan_cap(ch), 8);
+  /* Both ranks send and receive at once: a thread sends, main receives. */
+  sender_arg a = {ch, NVALUES, 1e6 * me};
+  pthread_t th;
+  BT_CHECK_EQ(pthread_create(&th, NULL, send_values, &a), 0);
+  for (long i = 0; i < NVALUES; i++) {
+    double v;
+    BT_CHECK_OK(bt_recv(ch, &v));
+    BT_CHECK_EQ((long long)v, (long long)(1e6 * peer + (double)i));
+  }
+  pthread_join(th, NULL);
+  BT_CHECK_OK(bt_chan_release(ch));
+}
+
+BT_TEST_MPI(values_both_directions, 2) {
+  mt_both_modes(values_both_directions);
+}
+
+/* Values larger than the inline limit travel as a payload message. */
+static void value_sizes(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  int me = mt_rank(), peer = 1 - me;
+  static const size_t sizes[] = {1, 24, 256, 257, 4096, 65536};
+  /* Types stay valid until detach. */
+  static bt_type types[6];
+  for (int k = 0; k < 6; k++) {
+    bt_type *t = &types[k];
+    BT_CHECK_OK(bt_type_value("blob", sizes[k], t));
+    bt_chan *ch;
+    BT_CHECK_OK(bt_mpi_chan_create(m, peer, 100 + k, t, 2, &ch));
+    unsigned char *buf = malloc(sizes[k]);
+    if (me == 0) {
+      for (int rep = 0; rep < 5; rep++) {
+        for (size_t i = 0; i < sizes[k]; i++)
+          buf[i] = (unsigned char)(i * 7 + (size_t)rep + (size_t)k);
+        BT_CHECK_OK(bt_send(ch, buf));
+      }
+    } else {
+      for (int rep = 0; rep < 5; rep++) {
+        BT_CHECK_OK(bt_recv(ch, buf));
+        for (size_t i = 0; i < sizes[k]; i++)
+          BT_CHECK_EQ(buf[i], (unsigned char)(i * 7 + (size_t)rep + (size_t)k));
+      }
+    }
+    free(buf);
+    BT_CHECK_OK(bt_chan_release(ch));
+  }
+}
+
+BT_TEST_MPI(value_sizes, 2) {
+  mt_both_modes(value_sizes);
+}
+
+static void close_travels(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  int me = mt_rank(), peer = 1 - me;
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 9, &bt_type_i64, 4, &ch));
+  if (me == 0) {
+    for (int64_t i = 0; i < 10; i++) BT_CHECK_OK(bt_send(ch, &i));
+    BT_CHECK_OK(bt_chan_close(ch));
+    BT_CHECK_STATUS(bt_chan_close(ch), BT_ECLOSED);
+    int64_t x = 1;
+    BT_CHECK_STATUS(bt_send(ch, &x), BT_ECLOSED);
+    /* What rank 1 sent before it saw the close still arrives, then the
+     * close. */
+    for (int64_t i = 0; i < 3; i++) {
+      BT_CHECK_OK(bt_recv(ch, &x));
+      BT_CHECK_EQ(x, 100 + i);
+    }
+    BT_CHECK_STATUS(bt_recv(ch, &x), BT_ECLOSED);
+  } else {
+    for (int64_t i = 0; i < 3; i++) {
+      int64_t v = 100 + i;
+      BT_CHECK_OK(bt_send(ch, &v));
+    }
+    int64_t x;
+    for (int64_t i = 0; i < 10; i++) {
+      BT_CHECK_OK(bt_recv(ch, &x));
+      BT_CHECK_EQ(x, i);
+    }
+    BT_CHECK_STATUS(bt_recv(ch, &x), BT_ECLOSED);
+    BT_CHECK_STATUS(bt_recv_timeout(ch, &x, 1000000), BT_ECLOSED);
+    BT_CHECK_STATUS(bt_send(ch, &x), BT_ECLOSED);
+    BT_CHECK_STATUS(bt_chan_close(ch), BT_ECLOSED);
+  }
+  BT_CHECK_OK(bt_chan_release(ch));
+}
+
+BT_TEST_MPI(close_travels, 2) {
+  mt_both_modes(close_travels);
+}
+
+/* A receiver that does not receive: the sender completes cap + window
+ * sends (its local queue and the credits), then blocks; try_send answers
+ * BT_EAGAIN; nothing is lost or reordered once the receiver goes. */
+static void credits_for(bt_mpi *m, size_t cap, int tag) {
+  int me = mt_rank(), peer = 1 - me;
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, tag, &bt_type_i64, cap, &ch));
+  long window = cap ? (long)cap : 1;
+  long expect = (long)cap + window;
+  if (me == 0) {
+    int64_t i = 0;
+    int rc;
+    while ((rc = bt_send_timeout(ch, &i, 300 * 1000000LL)) == BT_OK) i++;
+    BT_CHECK_STATUS(rc, BT_ETIMEDOUT);
+    BT_CHECK_EQ(i, expect);
+    BT_CHECK_STATUS(bt_try_send(ch, &i), BT_EAGAIN);
+    MPI_Barrier(MPI_COMM_WORLD);
+    /* The receiver takes everything: the rest flows. */
+    for (int64_t j = i; j < expect + 50; j++) BT_CHECK_OK(bt_send(ch, &j));
+    MPI_Barrier(MPI_COMM_WORLD); /* release (which closes) after the check */
+  } else {
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int64_t j = 0; j < expect + 50; j++) {
+      int64_t x;
+      BT_CHECK_OK(bt_recv(ch, &x));
+      BT_CHECK_EQ(x, j);
+    }
+    int64_t x;
+    BT_CHECK_STATUS(bt_try_recv(ch, &x), BT_EAGAIN);
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  BT_CHECK_OK(bt_chan_release(ch));
+}
+
+static void credits(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  credits_for(m, 3, 11);
+  credits_for(m, 1, 12);
+  credits_for(m, 0, 13);
+}
+
+BT_TEST_MPI(credits, 2) {
+  mt_both_modes(credits);
+}
+
+typedef struct feeder {
+  bt_chan *local;
+  int n;
+} feeder;
+
+static void *feed_local(void *p) {
+  feeder *f = p;
+  for (int64_t i = 0; i < f->n; i++) BT_CHECK_OK(bt_send(f->local, &i));
+  BT_CHECK_OK(bt_chan_close(f->local));
+  return NULL;
+}
+
+/* One select over a local channel fed by a thread and a remote channel fed
+ * by the peer, until both are closed. */
+static void select_mixed(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  int me = mt_rank(), peer = 1 - me;
+  enum { N = 500 };
+  bt_chan *remote, *local;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 21, &bt_type_i64, 4, &remote));
+  if (me == 1) {
+    for (int64_t i = 0; i < N; i++) {
+      int64_t v = 1000000 + i;
+      BT_CHECK_OK(bt_send(remote, &v));
+    }
+    BT_CHECK_OK(bt_chan_close(remote));
+    BT_CHECK_OK(bt_chan_release(remote));
+    return;
+  }
+  BT_CHECK_OK(bt_chan_create(&bt_type_i64, 2, &local));
+  feeder f = {local, N};
+  pthread_t th;
+  BT_CHECK_EQ(pthread_create(&th, NULL, feed_local, &f), 0);
+  int64_t next_local = 0, next_remote = 1000000, got;
+  bt_case cases[2] = {{local, BT_OP_RECV, &got}, {remote, BT_OP_RECV, &got}};
+  int open = 2;
+  while (open > 0) {
+    int chosen = -1;
+    int rc = bt_select(cases, 2, -1, &chosen);
+    BT_CHECK(chosen == 0 || chosen == 1);
+    if (rc == BT_ECLOSED) {
+      cases[chosen].chan = NULL;
+      open--;
+      continue;
+    }
+    BT_CHECK_OK(rc);
+    if (chosen == 0)
+      BT_CHECK_EQ(got, next_local++);
+    else
+      BT_CHECK_EQ(got, next_remote++);
+  }
+  BT_CHECK_EQ(next_local, N);
+  BT_CHECK_EQ(next_remote, 1000000 + N);
+  pthread_join(th, NULL);
+  /* A select send case on a remote channel. */
+  BT_CHECK_OK(bt_chan_release(local));
+  BT_CHECK_OK(bt_chan_release(remote));
+}
+
+BT_TEST_MPI(select_mixed, 2) {
+  mt_both_modes(select_mixed);
+}
+
+/* Rank 0 sends with select send cases, rank 1 receives with timeouts. */
+static void select_send(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  int me = mt_rank(), peer = 1 - me;
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 22, &bt_type_i64, 2, &ch));
+  if (me == 0) {
+    for (int64_t i = 0; i < 200; i++) {
+      bt_case c = {ch, BT_OP_SEND, &i};
+      int chosen;
+      BT_CHECK_OK(bt_select(&c, 1, -1, &chosen));
+      BT_CHECK_EQ(chosen, 0);
+    }
+  } else {
+    for (int64_t i = 0; i < 200; i++) {
+      int64_t x;
+      BT_CHECK_OK(bt_recv_timeout(ch, &x, 10LL * 1000000000LL));
+      BT_CHECK_EQ(x, i);
+    }
+  }
+  BT_CHECK_OK(bt_chan_release(ch));
+}
+
+BT_TEST_MPI(select_send, 2) {
+  mt_both_modes(select_send);
+}
+
+/* Many channels between many pairs: every rank sends to every other on its
+ * own channel (a thread per peer) and receives them all with one select. */
+static void all_to_all(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
+  int me = mt_rank(), n = mt_size();
+  enum { PER = 300, LANES = 2 };
+  int nch = (n - 1) * LANES;
+  bt_chan **ch = calloc((size_t)nch, sizeof *ch);
+  sender_arg *args = calloc((size_t)nch, sizeof *args);
+  pthread_t *th = calloc((size_t)nch, sizeof *th);
+  int64_t *next = calloc((size_t)nch, sizeof *next);
+  int k = 0;
+  for (int p = 0; p < n; p++) {
+    if (p == me) continue;
+    for (int lane = 0; lane < LANES; lane++, k++) {
+      BT_CHECK_OK(bt_mpi_chan_create(m, p, 40 + lane, &bt_type_f64,
+                                     (size_t)(1 + lane * 3), &ch[k]));
+      args[k] = (sender_arg){ch[k], PER, 1e6 * me + 1e5 * lane};
+      next[k] = (int64_t)(1e6 * p + 1e5 * lane);
+    }
+  }
+  for (k = 0; k < nch; k++)
+    BT_CHECK_EQ(pthread_create(&th[k], NULL, send_values, &args[k]), 0);
+  bt_case *cases = calloc((size_t)nch, sizeof *cases);
+  double got;
+  for (k = 0; k < nch; k++) cases[k] = (bt_case){ch[k], BT_OP_RECV, &got};
+  for (long left = (long)nch * PER; left > 0; left--) {
+    int chosen;
+    BT_CHECK_OK(bt_select(cases, nch, -1, &chosen));
+    BT_CHECK_EQ((int64_t)got, next[chosen]);
+    next[chosen]++;
+    /* A peer that is done releases its end, which closes the channel: a
+     * closed channel is always ready, so leave it out once complete. */
+    if (next[chosen] % 100000 == PER) cases[chosen].chan = NULL;
+  }
+  for (k = 0; k < nch; k++) {
+    pthread_join(th[k], NULL);
+    BT_CHECK_OK(bt_chan_release(ch[k]));
+  }
+  free(cases);
+  free(next);
+  free(th);
+  free(args);
+  free(ch);
+}
+
+BT_TEST_MPI(all_to_all, 4) {
+  mt_both_modes(all_to_all);
+}
+
+/* Channels left open (and elements left unreceived) at detach: detach
+ * closes them; what was buffered stays receivable, then BT_ECLOSED. */
+BT_TEST_MPI(detach_closes, 2) {
+  bt_runtime *rt = mt_runtime();
+  bt_mpi *m = mt_attach(rt, "direct");
+  int me = mt_rank(), peer = 1 - me;
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 50, &bt_type_i64, 4, &ch));
+  int64_t v = 5;
+  BT_CHECK_OK(bt_send(ch, &v));
+  int64_t x;
+  BT_CHECK_OK(bt_recv(ch, &x));
+  BT_CHECK_EQ(x, 5);
+  for (int i = 0; i < 6; i++) BT_CHECK_OK(bt_send(ch, &v));
+  BT_CHECK_OK(bt_mpi_detach(m));
+  BT_CHECK_STATUS(bt_send(ch, &v), BT_ECLOSED);
+  int rc;
+  long n = 0;
+  while ((rc = bt_recv(ch, &x)) == BT_OK) n++;
+  BT_CHECK_STATUS(rc, BT_ECLOSED);
+  BT_CHECK_CMP(n, <=, 4);
+  BT_CHECK_STATUS(bt_chan_close(ch), BT_ECLOSED);
+  BT_CHECK_OK(bt_chan_release(ch));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+/* Under MPI_THREAD_SERIALIZED every MPI call of the bridge goes through its
+ * progress thread, whatever BATON_MPI_PROGRESS says; the application makes
+ * no MPI call while attached. Values both ways, close, credits. */
+BT_TEST_MPI(serialized_values, 2) {
+  int level;
+  MPI_Query_thread(&level);
+  BT_CHECK_EQ(level, MPI_THREAD_SERIALIZED);
+  bt_runtime *rt = mt_runtime();
+  int me = mt_rank(), peer = 1 - me;
+  bt_mpi *m = mt_attach(rt, "direct");
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 80, &bt_type_f64, 2, &ch));
+  sender_arg a = {ch, NVALUES, 1e6 * me};
+  pthread_t th;
+  BT_CHECK_EQ(pthread_create(&th, NULL, send_values, &a), 0);
+  for (long i = 0; i < NVALUES; i++) {
+    double v;
+    BT_CHECK_OK(bt_recv(ch, &v));
+    BT_CHECK_EQ((long long)v, (long long)(1e6 * peer + (double)i));
+  }
+  pthread_join(th, NULL);
+  if (me == 0) BT_CHECK_OK(bt_chan_close(ch));
+  double v;
+  BT_CHECK_STATUS(bt_recv(ch, &v), BT_ECLOSED);
+  BT_CHECK_OK(bt_chan_release(ch));
+  BT_CHECK_OK(bt_mpi_detach(m));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+/* MPI_THREAD_FUNNELED is refused: the progress thread is not the main
+ * thread. */
+BT_TEST_MPI(funneled_refused, 2) {
+  int level;
+  MPI_Query_thread(&level);
+  bt_runtime *rt = mt_runtime();
+  BT_CHECK_EQ(level, MPI_THREAD_FUNNELED);
+  bt_mpi *m = NULL;
+  BT_CHECK_STATUS(bt_mpi_attach(rt, MPI_COMM_WORLD, &m), BT_ENOTSUP);
+  BT_CHECK(strstr(bt_errmsg(), "FUNNELED") != NULL);
+  BT_CHECK(m == NULL);
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}

@@ -1,0 +1,105 @@
+/* baton-info: the topology, and the placement the runtime makes with the
+ * current options and environment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime_int.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: baton-info [--workers N] [--bind core|pu|numa|none]\n"
+          "                  [--topology SYNTHETIC|FILE.xml] [--help]\n"
+          "\n"
+          "Prints the topology (packages, NUMA nodes with their PUs, cores,\n"
+          "PUs), the cpuset the process may use, and where a runtime created\n"
+          "with these options puts each worker. Options override the\n"
+          "environment variables BATON_WORKERS, BATON_BIND, BATON_TOPOLOGY.\n"
+          "Example: baton-info --topology 'pack:2 [numa] core:4 pu:2'\n");
+}
+
+static const char *bind_name(bt_bind b) {
+  switch (b) {
+    case BT_BIND_CORE:
+      return "core";
+    case BT_BIND_PU:
+      return "pu";
+    case BT_BIND_NUMA:
+      return "numa";
+    case BT_BIND_NONE:
+      return "none";
+  }
+  return "?";
+}
+
+int main(int argc, char **argv) {
+  /* Command-line options go through the environment variables, so that
+   * they win over an inherited environment and are checked the same way. */
+  for (int i = 1; i < argc; i++) {
+    const char *var = NULL;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--workers") == 0) {
+      var = "BATON_WORKERS";
+    } else if (strcmp(argv[i], "--bind") == 0) {
+      var = "BATON_BIND";
+    } else if (strcmp(argv[i], "--topology") == 0) {
+      var = "BATON_TOPOLOGY";
+    } else {
+      fprintf(stderr, "baton-info: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+    if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+      fprintf(stderr, "baton-info: %s needs a value\n", argv[i]);
+      return 2;
+    }
+    setenv(var, argv[++i], 1);
+  }
+
+  printf("baton %s (%s)\n", bt_version(), bt_build_features());
+  bt_runtime *rt = NULL;
+  int rc = bt_runtime_create(NULL, &rt);
+  if (rc != BT_OK) {
+    fprintf(stderr, "baton-info: %s: %s\n", bt_status_name(rc), bt_errmsg());
+    return 1;
+  }
+  const char *topology = getenv("BATON_TOPOLOGY");
+  if (bt__runtime_is_this_machine(rt))
+    printf("Topology: this machine\n");
+  else if (topology && topology[0])
+    printf("Topology: '%s'\n", topology);
+  else
+    printf(
+        "Topology: not this machine (hwloc's HWLOC_XMLFILE or "
+        "HWLOC_SYNTHETIC replaced it)\n");
+  bt__topology_print(rt->topo, rt->allowed, stdout);
+
+  printf("Placement: %d workers on %d NUMA nodes, bind %s\n",
+         bt_runtime_workers(rt), bt_runtime_numa_nodes(rt),
+         bind_name(rt->bind));
+  for (int n = 0; n < rt->place.numa_nodes; n++) {
+    const bt__numa *numa = &rt->place.numa[n];
+    printf("  numa %d (OS node %d): workers %d-%d\n", n, numa->os_index,
+           numa->first_worker, numa->first_worker + numa->workers - 1);
+  }
+  for (int w = 0; w < bt_runtime_workers(rt); w++) {
+    char line[256];
+    if (bt_worker_describe(rt, w, line, sizeof line) == BT_OK)
+      printf("  %s\n", line);
+  }
+  if (bt_runtime_bound(rt))
+    printf("Binds: yes\n");
+  else if (!bt__runtime_is_this_machine(rt))
+    printf("Binds: no (the topology is not this machine's)\n");
+  else if (rt->bind == BT_BIND_NONE)
+    printf("Binds: no (bind none)\n");
+  else
+    printf("Binds: no (binding failed)\n");
+  printf("Oversubscribed: %s\n", bt_runtime_oversubscribed(rt)
+                                     ? "yes (several workers share a PU)"
+                                     : "no");
+  rc = bt_runtime_destroy(rt);
+  return rc == BT_OK ? 0 : 1;
+}
