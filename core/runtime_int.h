@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "chan_int.h" /* bt__lock */
 #include "core_int.h"
 
 struct hwloc_topology; /* hwloc_topology_t is a struct hwloc_topology * */
@@ -122,7 +123,7 @@ void bt__cpuset_format(const struct hwloc_bitmap_s *set, char *buf, size_t len);
 /* One worker: its queue, its thread. Padded to cache lines so that posts to
  * one worker do not slow down another. */
 typedef struct bt__worker {
-  BT_ALIGNED_CL pthread_mutex_t lock;
+  BT_ALIGNED_CL bt__lock lock;
   bt__task *head, *tail;   /* protected by lock */
   _Atomic int closed;      /* written under lock; read by the idle check */
   _Atomic int queued;      /* tasks in the list; changed under lock */

@@ -1,6 +1,7 @@
 /* worker.c: worker threads, their task queues, and the idle sleep.
  *
- * Each worker owns a FIFO of intrusive tasks behind a mutex; any thread
+ * Each worker owns a FIFO of intrusive tasks behind a lock (the spinning
+ * futex lock channels use: a post rarely holds it for long); any thread
  * posts, only the worker pops. An idle worker spins briefly (as the
  * adaptive spin policy allows), then announces that it sleeps and sleeps on
  * a futex word. A post touches that word and makes the wake system call
@@ -26,7 +27,7 @@ bt_runtime *bt__self_runtime(void) {
 }
 
 static bt__task *pop(bt__worker *w, int *closed) {
-  pthread_mutex_lock(&w->lock);
+  bt__lock_acquire(&w->lock);
   bt__task *t = w->head;
   if (t) {
     w->head = t->next;
@@ -50,7 +51,7 @@ static bt__task *pop(bt__worker *w, int *closed) {
   }
   /* relaxed: written under lock, which we hold. */
   *closed = atomic_load_explicit(&w->closed, memory_order_relaxed);
-  pthread_mutex_unlock(&w->lock);
+  bt__lock_release(&w->lock);
   return t;
 }
 
@@ -142,11 +143,11 @@ static void wait_started(bt_runtime *rt, uint32_t n) {
 }
 
 static void close_queue(bt__worker *w) {
-  pthread_mutex_lock(&w->lock);
+  bt__lock_acquire(&w->lock);
   /* seq_cst: read by the idle check in sleep_idle(), which also sees the
    * release increment of signal below through its acquire load. */
   atomic_store_explicit(&w->closed, 1, memory_order_seq_cst);
-  pthread_mutex_unlock(&w->lock);
+  bt__lock_release(&w->lock);
   /* release: pairs with the acquire in sleep_idle(). */
   atomic_fetch_add_explicit(&w->signal, 1, memory_order_release);
   bt__futex_wake(&w->signal, 1);
@@ -162,10 +163,6 @@ static void stop_started(bt_runtime *rt) {
     }
 }
 
-static void destroy_locks(bt_runtime *rt, int n) {
-  for (int i = 0; i < n; i++) pthread_mutex_destroy(&rt->workers[i].lock);
-}
-
 int bt__workers_start(bt_runtime *rt) {
   int n = rt->nworkers, rc = BT_OK;
   size_t bytes = sizeof(bt__worker) * (size_t)n;
@@ -176,11 +173,7 @@ int bt__workers_start(bt_runtime *rt) {
     bt__worker *w = &rt->workers[i];
     w->id = i;
     w->rt = rt;
-    if (pthread_mutex_init(&w->lock, NULL) != 0) {
-      destroy_locks(rt, i);
-      rc = bt__fail(BT_ENOMEM, "cannot create the queue lock of worker %d", i);
-      goto err_free_workers;
-    }
+    atomic_init(&w->lock.word, 0);
   }
 
   uint32_t launched = 0;
@@ -218,8 +211,6 @@ int bt__workers_start(bt_runtime *rt) {
 
 err_stop:
   stop_started(rt);
-  destroy_locks(rt, n);
-err_free_workers:
   free(rt->workers);
   rt->workers = NULL;
   return rc;
@@ -232,7 +223,6 @@ void bt__workers_stop(bt_runtime *rt) {
     BT_ASSERT(rt->workers[i].head == NULL &&
               atomic_load_explicit(&rt->workers[i].queued,
                                    memory_order_relaxed) == 0);
-  destroy_locks(rt, rt->nworkers);
   free(rt->workers);
   rt->workers = NULL;
 }
@@ -248,10 +238,10 @@ int bt__worker_post(bt_runtime *rt, int worker, bt__task *t) {
                     worker, rt->nworkers);
   bt__worker *w = &rt->workers[worker];
   t->next = NULL;
-  pthread_mutex_lock(&w->lock);
+  bt__lock_acquire(&w->lock);
   /* relaxed: written under lock, which we hold. */
   if (atomic_load_explicit(&w->closed, memory_order_relaxed)) {
-    pthread_mutex_unlock(&w->lock);
+    bt__lock_release(&w->lock);
     return bt__fail(BT_ESTATE,
                     "worker %d does not accept tasks: its runtime is being "
                     "destroyed",
@@ -264,7 +254,7 @@ int bt__worker_post(bt_runtime *rt, int worker, bt__task *t) {
   w->tail = t;
   /* seq_cst: pairs with the seq_cst load in sleep_idle() (see there). */
   atomic_fetch_add_explicit(&w->queued, 1, memory_order_seq_cst);
-  pthread_mutex_unlock(&w->lock);
+  bt__lock_release(&w->lock);
   /* seq_cst: pairs with the seq_cst store in sleep_idle(). A worker that
    * has not announced sleep will see queued > 0 before it sleeps, so the
    * futex word changes only for a sleeper: it read the word before its
