@@ -559,8 +559,11 @@ BT_TEST(transpose_matches_reference) {
   seed();
   for (int c = 0; c < NCOUNTS; c++) {
     bt_runtime *rt = make_runtime(worker_counts[c]);
-    static const int64_t dims[][2] = {{37, 53}, {53, 37}, {70, 3}, {1, 9}};
-    for (int s = 0; s < 4; s++) {
+    /* 100 x 67: full 32 x 32 tiles (the unrolled path) in every band up
+     * to 2 workers, beside partial ones. */
+    static const int64_t dims[][2] = {
+        {37, 53}, {53, 37}, {70, 3}, {1, 9}, {100, 67}};
+    for (int s = 0; s < 5; s++) {
       int64_t m = dims[s][0], n = dims[s][1];
       int64_t sa[2] = {m, n}, sb[2] = {n, m};
       double *va, *vb;
