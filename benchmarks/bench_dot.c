@@ -36,14 +36,10 @@ int main(int argc, char **argv) {
   kbench kb;
   kbench_init(&kb, argc, argv, 40, 10);
   long length =
-      bench_opt(argc, argv, "length",
-                bench_opt(argc, argv, "n", kb.quick ? 1000000 : 10000000));
-  int64_t shape[1] = {length};
+      kbench_size(argc, argv, "length", kb.quick ? 1000000 : 10000000);
   dot_run r = {.rt = kb.rt, .length = length};
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 1, shape, BT_PLACE_BLOCKS, &r.x));
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 1, shape, BT_PLACE_BLOCKS, &r.y));
-  BENCH_OK(bt_fill(kb.rt, r.x, 1.0));
-  BENCH_OK(bt_fill(kb.rt, r.y, 2.0));
+  r.x = kbench_vector(&kb, length, 1.0);
+  r.y = kbench_vector(&kb, length, 2.0);
   r.px = kbench_alloc((size_t)length);
   r.py = kbench_alloc((size_t)length);
 #pragma omp parallel for schedule(static)

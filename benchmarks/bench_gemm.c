@@ -39,37 +39,27 @@ static void blas_step(void *ctx) {
   r->steps++;
 }
 
-static int init_ab(bt_slice part, int worker, void *ctx) {
-  (void)worker, (void)ctx;
-  bt_view v;
-  int rc = bt_slice_view(part, &v);
-  if (rc != BT_OK) return rc;
-  double *d = v.data;
-  for (int64_t i = 0; i < v.shape[0]; i++)
-    for (int64_t j = 0; j < v.shape[1]; j++)
-      d[i * v.strides[0] + j * v.strides[1]] = (double)j;
-  return BT_OK;
+/* A(i,j) = B(i,j) = j */
+static double column_index(long i, long j, const void *ctx) {
+  (void)i, (void)ctx;
+  return (double)j;
 }
 
 int main(int argc, char **argv) {
   kbench kb;
   kbench_init(&kb, argc, argv, 10, 3);
-  long order = bench_opt(argc, argv, "order",
-                         bench_opt(argc, argv, "n", kb.quick ? 256 : 1000));
-  int64_t shape[2] = {order, order};
+  long order = kbench_size(argc, argv, "order", kb.quick ? 256 : 1000);
   size_t n2 = (size_t)order * (size_t)order;
   gemm_run r = {.rt = kb.rt, .order = order, .threads = kb.workers};
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.a));
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.b));
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.c));
-  BENCH_OK(bt_parallel_slices(kb.rt, r.a, 0, 1, init_ab, NULL));
-  BENCH_OK(bt_parallel_slices(kb.rt, r.b, 0, 1, init_ab, NULL));
+  r.a = kbench_matrix(&kb, order, column_index, NULL);
+  r.b = kbench_matrix(&kb, order, column_index, NULL);
+  r.c = kbench_matrix(&kb, order, NULL, NULL);
   r.pa = kbench_alloc(n2);
   r.pb = kbench_alloc(n2);
   r.pc = kbench_alloc(n2);
   for (long i = 0; i < order; i++)
     for (long j = 0; j < order; j++)
-      r.pa[i * order + j] = r.pb[i * order + j] = (double)j,
+      r.pa[i * order + j] = r.pb[i * order + j] = column_index(i, j, NULL),
                        r.pc[i * order + j] = 0;
   gemm_run base = r;
 

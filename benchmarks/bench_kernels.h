@@ -1,7 +1,8 @@
 /*
  * bench_kernels.h: what the PRK-style kernel benchmarks (bench_nstream,
  * bench_dot, bench_stencil, bench_transpose, bench_gemm) share: options, the
- * runtime, OpenMP threads pinned like the workers, and the timing protocol.
+ * runtime, OpenMP threads pinned like the workers, the timing protocol, and
+ * the set-up of baton's arrays (vectors and matrices placed in blocks).
  *
  * Protocol: each side runs `iterations` timed iterations (PRK's meaning),
  * in blocks of `block` back-to-back iterations, each block after one
@@ -166,6 +167,59 @@ static inline double *kbench_alloc(size_t count) {
     exit(1);
   }
   return p;
+}
+
+/* The problem size: --<name>= (--n= is an alias), else dflt. */
+static inline long kbench_size(int argc, char **argv, const char *name,
+                               long dflt) {
+  return bench_opt(argc, argv, name, bench_opt(argc, argv, "n", dflt));
+}
+
+/* A 1-D f64 array of `length` elements, worker i's block first touched by
+ * worker i (BT_PLACE_BLOCKS), every element `value`. */
+static inline bt_array *kbench_vector(kbench *kb, long length, double value) {
+  int64_t shape[1] = {length};
+  bt_array *v;
+  BENCH_OK(bt_array_create(kb->rt, BT_F64, 1, shape, BT_PLACE_BLOCKS, &v));
+  BENCH_OK(bt_fill(kb->rt, v, value));
+  return v;
+}
+
+/* A matrix's element (i, j), for kbench_matrix. */
+typedef double (*kbench_entry)(long i, long j, const void *ctx);
+
+typedef struct kbench_fill_ctx {
+  kbench_entry entry;
+  const void *ctx;
+} kbench_fill_ctx;
+
+static inline int kbench_fill_part(bt_slice part, int worker, void *ctx) {
+  const kbench_fill_ctx *fc = ctx;
+  bt_view v;
+  int rc = bt_slice_view(part, &v);
+  if (rc != BT_OK) return rc;
+  double *d = v.data;
+  for (int64_t i = 0; i < v.shape[0]; i++)
+    for (int64_t j = 0; j < v.shape[1]; j++)
+      d[i * v.strides[0] + j * v.strides[1]] =
+          fc->entry((long)(v.origin[0] + i), (long)(v.origin[1] + j), fc->ctx);
+  (void)worker;
+  return BT_OK;
+}
+
+/* An order x order f64 array placed like kbench_vector's; each worker
+ * writes its own block with entry(i, j, ctx), or leaves the zeros of a new
+ * array where entry is NULL. */
+static inline bt_array *kbench_matrix(kbench *kb, long order,
+                                      kbench_entry entry, const void *ctx) {
+  int64_t shape[2] = {order, order};
+  bt_array *m;
+  BENCH_OK(bt_array_create(kb->rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &m));
+  if (entry) {
+    kbench_fill_ctx fc = {entry, ctx};
+    BENCH_OK(bt_parallel_slices(kb->rt, m, 0, 1, kbench_fill_part, &fc));
+  }
+  return m;
 }
 
 static inline void kbench_check(int ok, const char *what) {

@@ -39,16 +39,11 @@ int main(int argc, char **argv) {
   kbench kb;
   kbench_init(&kb, argc, argv, 40, 10);
   long length =
-      bench_opt(argc, argv, "length",
-                bench_opt(argc, argv, "n", kb.quick ? 1000000 : 10000000));
-  int64_t shape[1] = {length};
+      kbench_size(argc, argv, "length", kb.quick ? 1000000 : 10000000);
   nstream_run r = {.rt = kb.rt, .length = length};
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 1, shape, BT_PLACE_BLOCKS, &r.a));
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 1, shape, BT_PLACE_BLOCKS, &r.b));
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 1, shape, BT_PLACE_BLOCKS, &r.c));
-  BENCH_OK(bt_fill(kb.rt, r.a, 0.0));
-  BENCH_OK(bt_fill(kb.rt, r.b, 2.0));
-  BENCH_OK(bt_fill(kb.rt, r.c, 2.0));
+  r.a = kbench_vector(&kb, length, 0.0);
+  r.b = kbench_vector(&kb, length, 2.0);
+  r.c = kbench_vector(&kb, length, 2.0);
   r.pa = kbench_alloc((size_t)length);
   r.pb = kbench_alloc((size_t)length);
   r.pc = kbench_alloc((size_t)length);

@@ -33,6 +33,12 @@ static int add_one(bt_slice part, int worker, void *ctx) {
   return BT_OK;
 }
 
+/* IN(i,j) = i + j */
+static double in_entry(long i, long j, const void *ctx) {
+  (void)ctx;
+  return (double)(i + j);
+}
+
 static void baton_step(void *ctx) {
   stencil_run *r = ctx;
   BENCH_OK(bt_stencil(r->rt, r->radius, r->in, r->out));
@@ -70,18 +76,16 @@ static void omp_step(void *ctx) {
 int main(int argc, char **argv) {
   kbench kb;
   kbench_init(&kb, argc, argv, 20, 5);
-  long order = bench_opt(argc, argv, "order",
-                         bench_opt(argc, argv, "n", kb.quick ? 512 : 2000));
+  long order = kbench_size(argc, argv, "order", kb.quick ? 512 : 2000);
   int radius = (int)bench_opt(argc, argv, "radius", 2);
   if (radius < 1 || 2 * radius + 1 > order) {
     fprintf(stderr, "radius %d does not fit order %ld\n", radius, order);
     return 2;
   }
-  int64_t shape[2] = {order, order};
   size_t n2 = (size_t)order * (size_t)order;
   stencil_run r = {.rt = kb.rt, .order = order, .radius = radius};
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.in));
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.out));
+  r.in = kbench_matrix(&kb, order, in_entry, NULL);
+  r.out = kbench_matrix(&kb, order, NULL, NULL);
   r.weight = malloc(sizeof *r.weight * (size_t)(radius + 1));
   r.weight[0] = 0;
   for (int k = 1; k <= radius; k++) r.weight[k] = 1.0 / (2.0 * k * radius);
@@ -90,15 +94,7 @@ int main(int argc, char **argv) {
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < order; i++)
     for (long j = 0; j < order; j++)
-      r.pin[i * order + j] = (double)(i + j), r.pout[i * order + j] = 0;
-  {
-    bt_slice s;
-    bt_view v;
-    BENCH_OK(bt_array_own(r.in, NULL, 0, &s));
-    BENCH_OK(bt_slice_view(s, &v));
-    memcpy(v.data, r.pin, n2 * sizeof(double));
-    BENCH_OK(bt_slice_release(s));
-  }
+      r.pin[i * order + j] = in_entry(i, j, NULL), r.pout[i * order + j] = 0;
   stencil_run base = r;
 
   double tb, tl;

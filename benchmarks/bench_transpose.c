@@ -42,42 +42,26 @@ static void omp_step(void *ctx) {
   r->steps++;
 }
 
-typedef struct init_ctx {
-  long order;
-} init_ctx;
-
-static int init_a(bt_slice part, int worker, void *ctx) {
-  const init_ctx *ic = ctx;
-  bt_view v;
-  int rc = bt_slice_view(part, &v);
-  if (rc != BT_OK) return rc;
-  double *d = v.data;
-  for (int64_t i = 0; i < v.shape[0]; i++)
-    for (int64_t j = 0; j < v.shape[1]; j++)
-      d[i * v.strides[0] + j * v.strides[1]] =
-          (double)(ic->order * (v.origin[0] + i) + j);
-  (void)worker;
-  return BT_OK;
+/* A(i,j) = order * i + j; ctx: the order */
+static double a_entry(long i, long j, const void *ctx) {
+  const long *order = ctx;
+  return (double)(*order * i + j);
 }
 
 int main(int argc, char **argv) {
   kbench kb;
   kbench_init(&kb, argc, argv, 20, 5);
-  long order = bench_opt(argc, argv, "order",
-                         bench_opt(argc, argv, "n", kb.quick ? 512 : 2000));
-  int64_t shape[2] = {order, order};
+  long order = kbench_size(argc, argv, "order", kb.quick ? 512 : 2000);
   transpose_run r = {.rt = kb.rt, .order = order};
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.a));
-  BENCH_OK(bt_array_create(kb.rt, BT_F64, 2, shape, BT_PLACE_BLOCKS, &r.b));
-  init_ctx ic = {order};
-  BENCH_OK(bt_parallel_slices(kb.rt, r.a, 0, 1, init_a, &ic));
+  r.a = kbench_matrix(&kb, order, a_entry, &order);
+  r.b = kbench_matrix(&kb, order, NULL, NULL);
   size_t n2 = (size_t)order * (size_t)order;
   r.pa = kbench_alloc(n2);
   r.pb = kbench_alloc(n2);
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < order; i++)
     for (long j = 0; j < order; j++)
-      r.pa[i * order + j] = (double)(order * i + j), r.pb[i * order + j] = 0;
+      r.pa[i * order + j] = a_entry(i, j, &order), r.pb[i * order + j] = 0;
   transpose_run base = r;
   base.steps = 0;
 
@@ -94,7 +78,7 @@ int main(int argc, char **argv) {
   int ok = 1, base_ok = 1;
   for (long i = 0; i < order; i++)
     for (long j = 0; j < order; j++) {
-      double aji = (double)(order * j + i);
+      double aji = a_entry(j, i, &order);
       ok &= got[i * order + j] == r.steps * aji;
       base_ok &= base.pb[i * order + j] == base.steps * aji;
     }
