@@ -116,6 +116,18 @@ static void check_equal(const double *got, const double *want, int64_t n,
   }
 }
 
+/* The array's elements in row-major order against want. The copy starts
+ * as NaNs, so an element get() missed fails too. */
+static void check_array(bt_array *a, const double *want, double rel_tol) {
+  int64_t n = elements(a);
+  double *got = malloc(sizeof *got * (size_t)(n ? n : 1));
+  BT_CHECK(got != NULL);
+  for (int64_t i = 0; i < n; i++) got[i] = NAN;
+  get(a, got);
+  check_equal(got, want, n, rel_tol);
+  free(got);
+}
+
 static int same_bits(double a, double b) {
   return memcmp(&a, &b, sizeof a) == 0;
 }
@@ -356,66 +368,68 @@ static const int64_t shapes[][3] = {
 static const int shape_ndims[] = {2, 1, 3, 2};
 enum { NSHAPES = 4 };
 
-BT_TEST(fill_matches_reference) {
+/* One case on one runtime and one of the shapes above. */
+typedef void (*shape_case)(bt_runtime *rt, int ndim, const int64_t *shape);
+
+/* The case on every worker count (a fresh runtime each) and every shape. */
+static void on_every_shape(shape_case body) {
   for (int c = 0; c < NCOUNTS; c++) {
     bt_runtime *rt = make_runtime(worker_counts[c]);
-    for (int s = 0; s < NSHAPES; s++) {
-      bt_array *a = make_array(rt, BT_F64, shape_ndims[s], shapes[s]);
-      int64_t n = elements(a);
-      BT_CHECK_OK(bt_fill(rt, a, 2.5));
-      double *got = random_values(n);
-      get(a, got);
-      for (int64_t i = 0; i < n; i++) BT_CHECK(got[i] == 2.5);
-      free(got);
-      bt_array_release(a);
-    }
+    for (int s = 0; s < NSHAPES; s++) body(rt, shape_ndims[s], shapes[s]);
     bt_runtime_destroy(rt);
   }
+}
+
+static void fill_case(bt_runtime *rt, int ndim, const int64_t *shape) {
+  bt_array *a = make_array(rt, BT_F64, ndim, shape);
+  int64_t n = elements(a);
+  BT_CHECK_OK(bt_fill(rt, a, 2.5));
+  double *got = random_values(n);
+  get(a, got);
+  for (int64_t i = 0; i < n; i++) BT_CHECK(got[i] == 2.5);
+  free(got);
+  bt_array_release(a);
+}
+
+BT_TEST(fill_matches_reference) {
+  on_every_shape(fill_case);
+}
+
+static void nstream_case(bt_runtime *rt, int ndim, const int64_t *shape) {
+  double *va, *vb, *vc;
+  bt_array *a = random_array(rt, ndim, shape, &va);
+  bt_array *b = random_array(rt, ndim, shape, &vb);
+  bt_array *cc = random_array(rt, ndim, shape, &vc);
+  int64_t n = elements(a);
+  for (int it = 0; it < 3; it++) {
+    BT_CHECK_OK(bt_nstream(rt, a, b, cc, 3.0));
+    for (int64_t i = 0; i < n; i++) va[i] += vb[i] + 3.0 * vc[i];
+  }
+  check_array(a, va, 0); /* same operations, same order: exact */
+  free(va), free(vb), free(vc);
+  bt_array_release(a), bt_array_release(b), bt_array_release(cc);
 }
 
 BT_TEST(nstream_matches_reference) {
   seed();
-  for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
-    for (int s = 0; s < NSHAPES; s++) {
-      double *va, *vb, *vc;
-      bt_array *a = random_array(rt, shape_ndims[s], shapes[s], &va);
-      bt_array *b = random_array(rt, shape_ndims[s], shapes[s], &vb);
-      bt_array *cc = random_array(rt, shape_ndims[s], shapes[s], &vc);
-      int64_t n = elements(a);
-      for (int it = 0; it < 3; it++) {
-        BT_CHECK_OK(bt_nstream(rt, a, b, cc, 3.0));
-        for (int64_t i = 0; i < n; i++) va[i] += vb[i] + 3.0 * vc[i];
-      }
-      double *got = random_values(n);
-      get(a, got);
-      check_equal(got, va, n, 0); /* same operations, same order: exact */
-      free(got), free(va), free(vb), free(vc);
-      bt_array_release(a), bt_array_release(b), bt_array_release(cc);
-    }
-    bt_runtime_destroy(rt);
-  }
+  on_every_shape(nstream_case);
+}
+
+static void axpy_case(bt_runtime *rt, int ndim, const int64_t *shape) {
+  double *vx, *vy;
+  bt_array *x = random_array(rt, ndim, shape, &vx);
+  bt_array *y = random_array(rt, ndim, shape, &vy);
+  int64_t n = elements(x);
+  BT_CHECK_OK(bt_axpy(rt, -0.75, x, y));
+  for (int64_t i = 0; i < n; i++) vy[i] += -0.75 * vx[i];
+  check_array(y, vy, 0);
+  free(vx), free(vy);
+  bt_array_release(x), bt_array_release(y);
 }
 
 BT_TEST(axpy_matches_reference) {
   seed();
-  for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
-    for (int s = 0; s < NSHAPES; s++) {
-      double *vx, *vy;
-      bt_array *x = random_array(rt, shape_ndims[s], shapes[s], &vx);
-      bt_array *y = random_array(rt, shape_ndims[s], shapes[s], &vy);
-      int64_t n = elements(x);
-      BT_CHECK_OK(bt_axpy(rt, -0.75, x, y));
-      for (int64_t i = 0; i < n; i++) vy[i] += -0.75 * vx[i];
-      double *got = random_values(n);
-      get(y, got);
-      check_equal(got, vy, n, 0);
-      free(got), free(vx), free(vy);
-      bt_array_release(x), bt_array_release(y);
-    }
-    bt_runtime_destroy(rt);
-  }
+  on_every_shape(axpy_case);
 }
 
 /* A strided operand: y wraps a buffer as the transpose of a row-major
@@ -433,15 +447,14 @@ BT_TEST(elementwise_strided_operands) {
     for (int64_t j = 0; j < 53; j++)
       want[i * 53 + j] = buf[i + j * 37] + 2.0 * vx[i * 53 + j];
   BT_CHECK_OK(bt_axpy(rt, 2.0, x, y));
-  double *got = malloc(sizeof *got * 37 * 53), total = 0, sum = 0;
-  get(y, got);
-  check_equal(got, want, 37 * 53, 0);
+  check_array(y, want, 0);
+  double total = 0, sum = 0;
   BT_CHECK_OK(bt_sum(rt, y, &total));
   for (int64_t i = 0; i < 37 * 53; i++) sum += want[i];
   BT_CHECK_NEAR(total, sum, 1e-12 * 37 * 53);
   bt_array_release(x);
   bt_array_release(y);
-  free(got), free(want), free(vx), free(buf);
+  free(want), free(vx), free(buf);
   bt_runtime_destroy(rt);
 }
 
@@ -454,42 +467,39 @@ static double ref_dot(const double *x, const double *y, int64_t n) {
   return (double)s;
 }
 
+static void reductions_case(bt_runtime *rt, int ndim, const int64_t *shape) {
+  double *vx, *vy;
+  bt_array *x = random_array(rt, ndim, shape, &vx);
+  bt_array *y = random_array(rt, ndim, shape, &vy);
+  int64_t n = elements(x);
+  double ones_sum = 0, abs_sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    ones_sum += vx[i];
+    abs_sum += fabs(vx[i] * vy[i]) + fabs(vx[i]);
+  }
+  double dot, sum, nrm;
+  BT_CHECK_OK(bt_dot(rt, x, y, &dot));
+  BT_CHECK_NEAR(dot, ref_dot(vx, vy, n), 1e-15 * n * abs_sum);
+  BT_CHECK_OK(bt_sum(rt, x, &sum));
+  BT_CHECK_NEAR(sum, ones_sum, 1e-15 * n * abs_sum);
+  BT_CHECK_OK(bt_nrm2(rt, x, &nrm));
+  double ref = sqrt(ref_dot(vx, vx, n));
+  BT_CHECK_NEAR(nrm, ref, 1e-14 * ref);
+  /* the same worker count gives the same bits, run after run */
+  for (int rep = 0; rep < 20; rep++) {
+    double d2, s2, n2;
+    BT_CHECK_OK(bt_dot(rt, x, y, &d2));
+    BT_CHECK_OK(bt_sum(rt, x, &s2));
+    BT_CHECK_OK(bt_nrm2(rt, x, &n2));
+    BT_CHECK(same_bits(d2, dot) && same_bits(s2, sum) && same_bits(n2, nrm));
+  }
+  free(vx), free(vy);
+  bt_array_release(x), bt_array_release(y);
+}
+
 BT_TEST(reductions_match_reference) {
   seed();
-  for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
-    for (int s = 0; s < NSHAPES; s++) {
-      double *vx, *vy;
-      bt_array *x = random_array(rt, shape_ndims[s], shapes[s], &vx);
-      bt_array *y = random_array(rt, shape_ndims[s], shapes[s], &vy);
-      int64_t n = elements(x);
-      double ones_sum = 0, abs_sum = 0;
-      for (int64_t i = 0; i < n; i++) {
-        ones_sum += vx[i];
-        abs_sum += fabs(vx[i] * vy[i]) + fabs(vx[i]);
-      }
-      double dot, sum, nrm;
-      BT_CHECK_OK(bt_dot(rt, x, y, &dot));
-      BT_CHECK_NEAR(dot, ref_dot(vx, vy, n), 1e-15 * n * abs_sum);
-      BT_CHECK_OK(bt_sum(rt, x, &sum));
-      BT_CHECK_NEAR(sum, ones_sum, 1e-15 * n * abs_sum);
-      BT_CHECK_OK(bt_nrm2(rt, x, &nrm));
-      double ref = sqrt(ref_dot(vx, vx, n));
-      BT_CHECK_NEAR(nrm, ref, 1e-14 * ref);
-      /* the same worker count gives the same bits, run after run */
-      for (int rep = 0; rep < 20; rep++) {
-        double d2, s2, n2;
-        BT_CHECK_OK(bt_dot(rt, x, y, &d2));
-        BT_CHECK_OK(bt_sum(rt, x, &s2));
-        BT_CHECK_OK(bt_nrm2(rt, x, &n2));
-        BT_CHECK(same_bits(d2, dot) && same_bits(s2, sum) &&
-                 same_bits(n2, nrm));
-      }
-      free(vx), free(vy);
-      bt_array_release(x), bt_array_release(y);
-    }
-    bt_runtime_destroy(rt);
-  }
+  on_every_shape(reductions_case);
 }
 
 static double nrm2_of(bt_runtime *rt, const double *vals, int64_t n) {
@@ -574,10 +584,8 @@ BT_TEST(transpose_matches_reference) {
         for (int64_t i = 0; i < n; i++)
           for (int64_t j = 0; j < m; j++) vb[i * m + j] += va[j * n + i];
       }
-      double *got = malloc(sizeof *got * (size_t)(m * n));
-      get(b, got);
-      check_equal(got, vb, m * n, 0);
-      free(got), free(va), free(vb);
+      check_array(b, vb, 0);
+      free(va), free(vb);
       bt_array_release(a), bt_array_release(b);
     }
     bt_runtime_destroy(rt);
@@ -615,10 +623,8 @@ BT_TEST(stencil_matches_reference) {
         bt_array *out = random_array(rt, 2, shape, &vout);
         BT_CHECK_OK(bt_stencil(rt, r, in, out));
         ref_stencil(r, vin, vout, m, n);
-        double *got = malloc(sizeof *got * (size_t)(m * n));
-        get(out, got);
-        check_equal(got, vout, m * n, 1e-14);
-        free(got), free(vin), free(vout);
+        check_array(out, vout, 1e-14);
+        free(vin), free(vout);
         bt_array_release(in), bt_array_release(out);
       }
     bt_runtime_destroy(rt);
@@ -687,10 +693,7 @@ BT_TEST(gemm_matches_reference) {
       } else {
         BT_CHECK_OK(rc);
         ref_gemm(1.5, va, vb, -0.5, vc, m, n, k);
-        double *got = malloc(sizeof *got * (size_t)(m * n));
-        get(cc, got);
-        check_equal(got, vc, m * n, 1e-13 * (double)k);
-        free(got);
+        check_array(cc, vc, 1e-13 * (double)k);
       }
       free(va), free(vb), free(vc);
       bt_array_release(a), bt_array_release(b), bt_array_release(cc);
@@ -725,9 +728,7 @@ BT_TEST(gemm_column_major_operands) {
   BT_CHECK_OK(bt_array_wrap(rt, ccm, BT_F64, 2, sc, tc, &c));
   BT_CHECK_OK(bt_gemm(rt, 2.0, a, b, 1.0, c));
   ref_gemm(2.0, ra, rb, 1.0, rc_, m, n, k);
-  double *got = malloc(sizeof *got * (size_t)(m * n));
-  get(c, got);
-  check_equal(got, rc_, m * n, 1e-13 * (double)k);
+  check_array(c, rc_, 1e-13 * (double)k);
   /* a row-major a with a column-major b into a row-major c */
   bt_array *ar = make_array(rt, BT_F64, 2, sa),
            *cr = make_array(rt, BT_F64, 2, sc);
@@ -735,11 +736,10 @@ BT_TEST(gemm_column_major_operands) {
   BT_CHECK_OK(bt_gemm(rt, 1.0, ar, b, 0.0, cr));
   for (int64_t i = 0; i < m * n; i++) rc_[i] = 0;
   ref_gemm(1.0, ra, rb, 0.0, rc_, m, n, k);
-  get(cr, got);
-  check_equal(got, rc_, m * n, 1e-13 * (double)k);
+  check_array(cr, rc_, 1e-13 * (double)k);
   bt_array_release(ar), bt_array_release(cr);
   bt_array_release(a), bt_array_release(b), bt_array_release(c);
-  free(got), free(ca), free(cb), free(ccm), free(ra), free(rb), free(rc_);
+  free(ca), free(cb), free(ccm), free(ra), free(rb), free(rc_);
   bt_runtime_destroy(rt);
 }
 
