@@ -479,12 +479,10 @@ BT_TEST(freeze_needs_the_holder) {
 typedef struct churn {
   bt_box *root;
   long rounds;
-  pthread_barrier_t *start;
 } churn;
 
 static void *retain_release_churn(void *arg) {
   churn *c = arg;
-  pthread_barrier_wait(c->start);
   for (long i = 0; i < c->rounds; i++) {
     bt_box *mine = c->root;
     bt_box_retain(mine);
@@ -506,29 +504,16 @@ BT_TEST_STRESS(frozen_refcount_races) {
     BT_CHECK_OK(bt_box_link(root, i, k));
   }
   BT_CHECK_OK(bt_box_freeze(root));
-  pthread_barrier_t start;
-  pthread_barrier_init(&start, NULL, THREADS);
-  churn c = {root, bt_test_scaled(100000), &start};
-  pthread_t th[THREADS];
-  for (int i = 0; i < THREADS; i++)
-    BT_CHECK_EQ(pthread_create(&th[i], NULL, retain_release_churn, &c), 0);
-  for (int i = 0; i < THREADS; i++) BT_CHECK_EQ(pthread_join(th[i], NULL), 0);
-  pthread_barrier_destroy(&start);
+  churn c = {root, bt_test_scaled(100000)};
+  bt_test_threads(THREADS, retain_release_churn, &c, 0);
   BT_CHECK_EQ(bt__box_refs(root), 1);
   BT_CHECK_EQ(bt__box_refs(bt_box_child(root, 0)), 1);
   BT_CHECK_OK(bt__box_check(root));
   BT_CHECK_OK(bt_box_release(root));
 }
 
-typedef struct last_release {
-  bt_box *box;
-  pthread_barrier_t *start;
-} last_release;
-
 static void *release_after_barrier(void *arg) {
-  last_release *lr = arg;
-  pthread_barrier_wait(lr->start);
-  BT_CHECK_OK(bt_box_release(lr->box));
+  BT_CHECK_OK(bt_box_release(arg));
   return NULL;
 }
 
@@ -542,14 +527,7 @@ BT_TEST_STRESS(frozen_last_release_races) {
     BT_CHECK_OK(bt_box_link(root, 0, make_box(16, 0)));
     BT_CHECK_OK(bt_box_freeze(root));
     for (int i = 1; i < THREADS; i++) bt_box_retain(root);
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, THREADS);
-    last_release lr = {root, &start};
-    pthread_t th[THREADS];
-    for (int i = 0; i < THREADS; i++)
-      BT_CHECK_EQ(pthread_create(&th[i], NULL, release_after_barrier, &lr), 0);
-    for (int i = 0; i < THREADS; i++) BT_CHECK_EQ(pthread_join(th[i], NULL), 0);
-    pthread_barrier_destroy(&start);
+    bt_test_threads(THREADS, release_after_barrier, root, 0);
   }
 }
 
@@ -603,13 +581,11 @@ BT_TEST(detach_then_attach_once_in_another_thread) {
 
 typedef struct attach_race {
   void *ticket;
-  pthread_barrier_t *start;
   _Atomic int wins;
 } attach_race;
 
 static void *attach_racer(void *arg) {
   attach_race *ar = arg;
-  pthread_barrier_wait(ar->start);
   bt_box *b;
   int rc = bt_box_attach(ar->ticket, &b);
   if (rc == BT_OK) {
@@ -629,15 +605,8 @@ BT_TEST_STRESS(attach_race_has_one_winner) {
     bt_box *b = make_box(8, 0);
     attach_race ar;
     BT_CHECK_OK(bt_box_detach(b, BT_CHECKED, &ar.ticket));
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, THREADS);
-    ar.start = &start;
     atomic_init(&ar.wins, 0);
-    pthread_t th[THREADS];
-    for (int i = 0; i < THREADS; i++)
-      BT_CHECK_EQ(pthread_create(&th[i], NULL, attach_racer, &ar), 0);
-    for (int i = 0; i < THREADS; i++) BT_CHECK_EQ(pthread_join(th[i], NULL), 0);
-    pthread_barrier_destroy(&start);
+    bt_test_threads(THREADS, attach_racer, &ar, 0);
     BT_CHECK_EQ(atomic_load(&ar.wins), 1);
   }
 }
@@ -767,13 +736,11 @@ BT_TEST(slot_holds_detached_trees) {
 typedef struct slot_counter {
   bt_slot *slot;
   long increments;
-  pthread_barrier_t *start;
   _Atomic long failures;
 } slot_counter;
 
 static void *slot_incrementer(void *arg) {
   slot_counter *sc = arg;
-  pthread_barrier_wait(sc->start);
   uint64_t last_seen = 0;
   for (long i = 0; i < sc->increments; i++) {
     for (;;) {
@@ -809,15 +776,8 @@ BT_TEST_STRESS(slot_cas_contention_loses_no_update) {
   BT_CHECK_OK(bt_slot_create(&sc.slot));
   BT_CHECK_OK(bt_slot_swap(sc.slot, frozen_int(0), NULL, NULL));
   sc.increments = bt_test_scaled(3000);
-  pthread_barrier_t start;
-  pthread_barrier_init(&start, NULL, THREADS);
-  sc.start = &start;
   atomic_init(&sc.failures, 0);
-  pthread_t th[THREADS];
-  for (int i = 0; i < THREADS; i++)
-    BT_CHECK_EQ(pthread_create(&th[i], NULL, slot_incrementer, &sc), 0);
-  for (int i = 0; i < THREADS; i++) BT_CHECK_EQ(pthread_join(th[i], NULL), 0);
-  pthread_barrier_destroy(&start);
+  bt_test_threads(THREADS, slot_incrementer, &sc, 0);
   bt_box *final;
   uint64_t v;
   BT_CHECK_OK(bt_slot_load(sc.slot, &final, &v));
@@ -924,12 +884,9 @@ BT_TEST(locked_shared_by_threads_loses_no_update) {
   bt_locked *l;
   BT_CHECK_OK(bt_locked_create(2 * sizeof(int64_t), &l));
   locked_work lw = {l, bt_test_scaled(4000)};
-  pthread_t th[THREADS];
-  for (int i = 0; i < THREADS; i++) {
+  for (int i = 0; i < THREADS; i++)
     bt_locked_retain(l); /* each thread releases its own */
-    BT_CHECK_EQ(pthread_create(&th[i], NULL, locked_incrementer, &lw), 0);
-  }
-  for (int i = 0; i < THREADS; i++) BT_CHECK_EQ(pthread_join(th[i], NULL), 0);
+  bt_test_threads(THREADS, locked_incrementer, &lw, 0);
   const void *r;
   BT_CHECK_OK(bt_locked_read(l, 0, &r));
   long writes = lw.rounds - (lw.rounds + 1) / 4;

@@ -47,6 +47,36 @@ void bt_test_spawn(pthread_t *t, void *(*fn)(void *), void *arg) {
 
 void bt_test_join(pthread_t t) { BT_CHECK_EQ(pthread_join(t, NULL), 0); }
 
+typedef struct test_thread {
+  void *(*fn)(void *);
+  void *arg;
+  pthread_barrier_t *start;
+} test_thread;
+
+static void *test_thread_main(void *p) {
+  const test_thread *t = p;
+  pthread_barrier_wait(t->start);
+  return t->fn(t->arg);
+}
+
+void bt_test_threads(int n, void *(*fn)(void *), void *args, size_t stride) {
+  BT_CHECK_CMP(n, >, 0);
+  pthread_t *th = malloc(sizeof *th * (size_t)n);
+  test_thread *tt = malloc(sizeof *tt * (size_t)n);
+  BT_CHECK(th != NULL && tt != NULL);
+  pthread_barrier_t start;
+  BT_CHECK_EQ(pthread_barrier_init(&start, NULL, (unsigned)n), 0);
+  for (int i = 0; i < n; i++) {
+    void *arg = stride ? (char *)args + (size_t)i * stride : args;
+    tt[i] = (test_thread){fn, arg, &start};
+    bt_test_spawn(&th[i], test_thread_main, &tt[i]);
+  }
+  for (int i = 0; i < n; i++) bt_test_join(th[i]);
+  pthread_barrier_destroy(&start);
+  free(tt);
+  free(th);
+}
+
 void bt_test_nap_ms(int ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);

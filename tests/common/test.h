@@ -34,6 +34,11 @@ unsigned bt_test_seed(void);
  * short sleep so that another thread gets to block first. */
 void bt_test_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
 void bt_test_join(pthread_t t);
+/* Run fn on n threads at once and join them all (checked). Thread i gets
+ * (char *)args + i * stride as its argument (stride 0: all get args). The
+ * threads wait at a start barrier until all n have started, so that they
+ * race from the same moment. */
+void bt_test_threads(int n, void *(*fn)(void *), void *args, size_t stride);
 void bt_test_nap_ms(int ms);
 /* Called by main() before and after the cases (weak; MPI tests override). */
 void bt_test_init(int *argc, char ***argv);
