@@ -717,12 +717,9 @@ BT_TEST_STRESS(many_jobs_from_many_threads) {
   enum { THREADS = 4 };
   bt_runtime *rt = make_runtime(3, NULL);
   flood fl[THREADS];
-  pthread_t th[THREADS];
-  for (int i = 0; i < THREADS; i++) {
+  for (int i = 0; i < THREADS; i++)
     fl[i] = (flood){rt, bt_test_scaled(5000), i};
-    BT_CHECK_EQ(pthread_create(&th[i], NULL, flood_thread, &fl[i]), 0);
-  }
-  for (int i = 0; i < THREADS; i++) BT_CHECK_EQ(pthread_join(th[i], NULL), 0);
+  bt_test_threads(THREADS, flood_thread, fl, sizeof fl[0]);
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }
 
@@ -778,11 +775,8 @@ BT_TEST_STRESS(box_trees_round_trip_through_workers) {
   enum { THREADS = 4 };
   bt_runtime *rt = make_runtime(2, NULL);
   tree_trip tt[THREADS];
-  pthread_t th[THREADS];
-  for (int i = 0; i < THREADS; i++) {
+  for (int i = 0; i < THREADS; i++)
     tt[i] = (tree_trip){rt, bt_test_scaled(1000), i};
-    BT_CHECK_EQ(pthread_create(&th[i], NULL, tree_trip_thread, &tt[i]), 0);
-  }
-  for (int i = 0; i < THREADS; i++) BT_CHECK_EQ(pthread_join(th[i], NULL), 0);
+  bt_test_threads(THREADS, tree_trip_thread, tt, sizeof tt[0]);
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }

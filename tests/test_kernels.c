@@ -937,15 +937,10 @@ BT_TEST_STRESS(kernels_concurrent_callers) {
   int before = bt__blas_threads();
   enum { CALLERS = 3 };
   caller_ctx cc[CALLERS];
-  pthread_t th[CALLERS];
-  for (int i = 0; i < CALLERS; i++) {
+  for (int i = 0; i < CALLERS; i++)
     cc[i] = (caller_ctx){rt, shared, bt_test_scaled(200), i, 0};
-    BT_CHECK_EQ(pthread_create(&th[i], NULL, caller_main, &cc[i]), 0);
-  }
-  for (int i = 0; i < CALLERS; i++) {
-    pthread_join(th[i], NULL);
-    BT_CHECK_EQ(cc[i].failures, 0);
-  }
+  bt_test_threads(CALLERS, caller_main, cc, sizeof cc[0]);
+  for (int i = 0; i < CALLERS; i++) BT_CHECK_EQ(cc[i].failures, 0);
   BT_CHECK_EQ(bt__blas_threads(), before);
   BT_CHECK_OK(bt__regions_check(shared));
   bt_array_release(shared);

@@ -505,10 +505,7 @@ BT_TEST_STRESS(random_regions_many_threads) {
   st.a = make2d(ROWS, COLS);
   st.iters = bt_test_scaled(20000);
   BT_CHECK_OK(bt_chan_create(&bt_type_slice, 64, &st.mail));
-  pthread_t t[THREADS];
-  for (int i = 0; i < THREADS; i++)
-    BT_CHECK_EQ(pthread_create(&t[i], NULL, stress_thread, &st), 0);
-  for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+  bt_test_threads(THREADS, stress_thread, &st, 0);
   /* Slices still in the mailbox: received and released here. */
   bt_slice got;
   while (bt_try_recv(st.mail, &got) == BT_OK) release_checked(&st, got);
