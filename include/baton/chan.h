@@ -89,7 +89,11 @@ typedef struct bt_case {
  * @param chosen out: the index of the case that proceeded, also written when
  *        that case's channel was closed (return BT_ECLOSED).
  * @return BT_OK, BT_ECLOSED, BT_EAGAIN, BT_ETIMEDOUT, BT_EINVAL, or an
- *         on_send refusal of the chosen send case.
+ *         on_send refusal of the chosen send case. BT_EINVAL also when
+ *         every case is ignored (no case, or all channels NULL) and
+ *         timeout_ns is -1: unlike Go's empty select, which blocks forever,
+ *         that is reported as a mistake. With a timeout such a select just
+ *         waits it out (BT_ETIMEDOUT; BT_EAGAIN when timeout_ns is 0).
  */
 BT_API BT_NODISCARD int bt_select(bt_case *cases, int n, int64_t timeout_ns,
                                   int *chosen);
