@@ -1,6 +1,7 @@
 /* test_chan.c: channels (baton/chan.h), after the scenarios of Go's
  * runtime/chan_test.go, plus transfer-type hooks and remote channels. */
 #include "test.h"
+#include "token.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -503,83 +504,41 @@ BT_TEST(timeouts_race_completions) {
 
 /* ---- transfer-type hooks ------------------------------------------------- */
 
-/* A test handle: an index into a table of holders (thread ids, 0 in
- * flight). on_send refuses a handle the caller does not hold. */
-enum { NTOKENS = 64 };
-static _Atomic uint64_t token_holder[NTOKENS];
-static _Atomic int token_sends, token_recvs, token_drops[NTOKENS];
-
-static int token_on_send(void *elem, bt_transfer mode) {
-  (void)mode;
-  uint32_t id = *(uint32_t *)elem;
-  if (id >= NTOKENS) return bt__fail(BT_ETYPE, "token %u is no token", id);
-  uint64_t me = bt__thread_id();
-  if (!atomic_compare_exchange_strong(&token_holder[id], &me, 0))
-    return bt__fail(BT_EMOVED, "token %u is not held by this thread", id);
-  atomic_fetch_add(&token_sends, 1);
-  return BT_OK;
-}
-
-static void token_on_recv(void *elem) {
-  uint32_t id = *(uint32_t *)elem;
-  BT_CHECK_EQ(atomic_exchange(&token_holder[id], bt__thread_id()), 0);
-  atomic_fetch_add(&token_recvs, 1);
-}
-
-static void token_on_drop(void *elem) {
-  uint32_t id = *(uint32_t *)elem;
-  BT_CHECK_EQ(atomic_load(&token_holder[id]), 0);
-  atomic_fetch_add(&token_drops[id], 1);
-}
-
-static const bt_type token_type = {.name = "token",
-                                   .size = sizeof(uint32_t),
-                                   .on_send = token_on_send,
-                                   .on_recv = token_on_recv,
-                                   .on_drop = token_on_drop};
-
-static void tokens_reset(void) {
-  for (int i = 0; i < NTOKENS; i++) {
-    atomic_store(&token_holder[i], bt__thread_id());
-    atomic_store(&token_drops[i], 0);
-  }
-  atomic_store(&token_sends, 0);
-  atomic_store(&token_recvs, 0);
-}
+/* The handle type: tests/common/token.h. */
 
 BT_TEST(refused_send_moves_nothing) {
-  tokens_reset();
-  bt_chan *ch = mk(&token_type, 4);
-  uint32_t bad = NTOKENS + 3;
+  bt_test_tokens_reset();
+  bt_chan *ch = mk(&bt_test_token_type, 4);
+  uint32_t bad = BT_TEST_NTOKENS + 3;
   BT_CHECK_STATUS(bt_send(ch, &bad), BT_ETYPE);
   uint32_t id = 5;
-  atomic_store(&token_holder[id], 999999); /* someone else holds it */
+  atomic_store(&bt_test_token_holder[id], 999999); /* someone else holds it */
   BT_CHECK_STATUS(bt_send(ch, &id), BT_EMOVED);
   BT_CHECK_STATUS(bt_try_send(ch, &id), BT_EMOVED);
   BT_CHECK_EQ(bt_chan_len(ch), 0);
-  BT_CHECK_EQ(atomic_load(&token_sends), 0);
-  BT_CHECK_EQ(atomic_load(&token_recvs), 0);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_sends), 0);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_recvs), 0);
   BT_CHECK_OK(bt_chan_release(ch));
 }
 
 BT_TEST(send_and_receive_move_the_handle) {
-  tokens_reset();
-  bt_chan *ch = mk(&token_type, 2);
+  bt_test_tokens_reset();
+  bt_chan *ch = mk(&bt_test_token_type, 2);
   uint32_t id = 7, got = 0;
   BT_CHECK_OK(bt_send(ch, &id));
-  BT_CHECK_EQ(atomic_load(&token_holder[7]), 0); /* in flight */
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[7]), 0); /* in flight */
   BT_CHECK_STATUS(bt_send(ch, &id), BT_EMOVED);  /* the sender lost it */
   BT_CHECK_OK(bt_recv(ch, &got));
   BT_CHECK_EQ(got, 7);
-  BT_CHECK_EQ(atomic_load(&token_holder[7]), bt__thread_id());
-  BT_CHECK_EQ(atomic_load(&token_sends), 1);
-  BT_CHECK_EQ(atomic_load(&token_recvs), 1);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[7]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_sends), 1);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_recvs), 1);
   BT_CHECK_OK(bt_chan_release(ch));
 }
 
 BT_TEST(failed_send_returns_ownership) {
-  tokens_reset();
-  bt_chan *full = mk(&token_type, 1), *rv = mk(&token_type, 0);
+  bt_test_tokens_reset();
+  bt_chan *full = mk(&bt_test_token_type, 1), *rv = mk(&bt_test_token_type, 0);
   uint32_t a = 1, b = 2, c = 3, d = 4;
   BT_CHECK_OK(bt_send(full, &a));
   BT_CHECK_STATUS(bt_try_send(full, &b), BT_EAGAIN);
@@ -589,15 +548,15 @@ BT_TEST(failed_send_returns_ownership) {
   BT_CHECK_OK(bt_chan_close(rv));
   BT_CHECK_STATUS(bt_send(rv, &d), BT_ECLOSED);
   /* Every failed send was given back on this thread. */
-  BT_CHECK_EQ(atomic_load(&token_holder[2]), bt__thread_id());
-  BT_CHECK_EQ(atomic_load(&token_holder[3]), bt__thread_id());
-  BT_CHECK_EQ(atomic_load(&token_holder[4]), bt__thread_id());
-  BT_CHECK_EQ(atomic_load(&token_holder[1]), 0);
-  BT_CHECK_EQ(atomic_load(&token_sends), 6);
-  BT_CHECK_EQ(atomic_load(&token_recvs), 5);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[2]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[3]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[4]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[1]), 0);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_sends), 6);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_recvs), 5);
   BT_CHECK_OK(bt_chan_release(full));
   BT_CHECK_OK(bt_chan_release(rv));
-  BT_CHECK_EQ(atomic_load(&token_drops[1]), 1);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_drops[1]), 1);
 }
 
 typedef struct closing_arg {
@@ -607,20 +566,20 @@ typedef struct closing_arg {
 
 static void *blocked_token_sender(void *p) {
   closing_arg *a = p;
-  atomic_store(&token_holder[a->id], bt__thread_id());
+  atomic_store(&bt_test_token_holder[a->id], bt__thread_id());
   BT_CHECK_STATUS(bt_send(a->ch, &a->id), BT_ECLOSED);
   /* The blocked sender gets its handle back from a close. */
-  BT_CHECK_EQ(atomic_load(&token_holder[a->id]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[a->id]), bt__thread_id());
   return NULL;
 }
 
 BT_TEST(close_returns_ownership_to_blocked_sender) {
-  tokens_reset();
-  bt_chan *ch = mk(&token_type, 0);
+  bt_test_tokens_reset();
+  bt_chan *ch = mk(&bt_test_token_type, 0);
   closing_arg a = {ch, 9};
   pthread_t t;
   bt_test_spawn(&t, blocked_token_sender, &a);
-  while (atomic_load(&token_sends) == 0) bt_test_nap_ms(1);
+  while (atomic_load(&bt_test_token_sends) == 0) bt_test_nap_ms(1);
   bt_test_nap_ms(2);
   BT_CHECK_OK(bt_chan_close(ch));
   bt_test_join(t);
@@ -628,8 +587,8 @@ BT_TEST(close_returns_ownership_to_blocked_sender) {
 }
 
 BT_TEST(on_drop_at_last_release) {
-  tokens_reset();
-  bt_chan *ch = mk(&token_type, 8);
+  bt_test_tokens_reset();
+  bt_chan *ch = mk(&bt_test_token_type, 8);
   for (uint32_t i = 0; i < 8; i++) BT_CHECK_OK(bt_send(ch, &i));
   uint32_t got;
   BT_CHECK_OK(bt_recv(ch, &got)); /* 0 is delivered, 1..7 stay */
@@ -638,12 +597,12 @@ BT_TEST(on_drop_at_last_release) {
   BT_CHECK_OK(bt_send(ch, &again)); /* wraps around the ring */
   bt_chan_retain(ch);
   BT_CHECK_OK(bt_chan_release(ch));
-  BT_CHECK_EQ(atomic_load(&token_drops[2]), 0);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_drops[2]), 0);
   BT_CHECK_OK(bt_chan_close(ch));
   BT_CHECK_OK(bt_chan_release(ch));
-  BT_CHECK_EQ(atomic_load(&token_drops[0]), 1);
-  BT_CHECK_EQ(atomic_load(&token_drops[1]), 0);
-  for (int i = 2; i < 8; i++) BT_CHECK_EQ(atomic_load(&token_drops[i]), 1);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_drops[0]), 1);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_drops[1]), 0);
+  for (int i = 2; i < 8; i++) BT_CHECK_EQ(atomic_load(&bt_test_token_drops[i]), 1);
 }
 
 /* Handles through many threads: each token has exactly one holder. */
@@ -657,17 +616,17 @@ static void *token_relay(void *p) {
   for (int i = 0; i < a->n; i++) {
     uint32_t id;
     BT_CHECK_OK(bt_recv(a->in, &id));
-    BT_CHECK_EQ(atomic_load(&token_holder[id]), bt__thread_id());
+    BT_CHECK_EQ(atomic_load(&bt_test_token_holder[id]), bt__thread_id());
     BT_CHECK_OK(bt_send(a->out, &id));
   }
   return NULL;
 }
 
 BT_TEST(handles_relay) {
-  tokens_reset();
+  bt_test_tokens_reset();
   enum { R = 3, TOK = 16 };
   int n = SCALED(2000);
-  bt_chan *a = mk(&token_type, TOK), *b = mk(&token_type, 0);
+  bt_chan *a = mk(&bt_test_token_type, TOK), *b = mk(&bt_test_token_type, 0);
   relay_arg ra = {a, b, n * TOK / R};
   pthread_t t[R];
   int per = (n * TOK) / R;
@@ -680,14 +639,14 @@ BT_TEST(handles_relay) {
     uint32_t id;
     BT_CHECK_OK(bt_recv(b, &id));
     got++;
-    BT_CHECK_EQ(atomic_load(&token_holder[id]), bt__thread_id());
+    BT_CHECK_EQ(atomic_load(&bt_test_token_holder[id]), bt__thread_id());
     if (sent < R * per) {
       BT_CHECK_OK(bt_send(a, &id));
       sent++;
     }
   }
   for (int i = 0; i < R; i++) bt_test_join(t[i]);
-  BT_CHECK_EQ(atomic_load(&token_sends), atomic_load(&token_recvs));
+  BT_CHECK_EQ(atomic_load(&bt_test_token_sends), atomic_load(&bt_test_token_recvs));
   BT_CHECK_OK(bt_chan_release(a));
   BT_CHECK_OK(bt_chan_release(b));
 }

@@ -1,6 +1,7 @@
 /* test_select.c: bt_select (baton/chan.h), after the select scenarios of
  * Go's runtime/chan_test.go and select tests. */
 #include "test.h"
+#include "token.h"
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -562,39 +563,14 @@ BT_TEST(timeouts_race_completions) {
 
 /* ---- handles through select ---------------------------------------------- */
 
-enum { NTOKENS = 16 };
-static _Atomic uint64_t token_holder[NTOKENS];
-static _Atomic int token_sends, token_recvs;
-
-static int token_on_send(void *elem, bt_transfer mode) {
-  (void)mode;
-  uint32_t id = *(uint32_t *)elem;
-  if (id >= NTOKENS) return bt__fail(BT_ETYPE, "token %u is no token", id);
-  uint64_t me = bt__thread_id();
-  if (!atomic_compare_exchange_strong(&token_holder[id], &me, 0))
-    return bt__fail(BT_EMOVED, "token %u is not held by this thread", id);
-  atomic_fetch_add(&token_sends, 1);
-  return BT_OK;
-}
-
-static void token_on_recv(void *elem) {
-  uint32_t id = *(uint32_t *)elem;
-  BT_CHECK_EQ(atomic_exchange(&token_holder[id], bt__thread_id()), 0);
-  atomic_fetch_add(&token_recvs, 1);
-}
-
-static const bt_type token_type = {.name = "token",
-                                   .size = sizeof(uint32_t),
-                                   .on_send = token_on_send,
-                                   .on_recv = token_on_recv};
+/* The handle type: tests/common/token.h. */
 
 BT_TEST(select_moves_handles) {
-  for (int i = 0; i < NTOKENS; i++)
-    atomic_store(&token_holder[i], bt__thread_id());
+  bt_test_tokens_reset();
   bt_chan *full = NULL, *room = NULL, *closed = NULL;
-  BT_CHECK_OK(bt_chan_create(&token_type, 1, &full));
-  BT_CHECK_OK(bt_chan_create(&token_type, 1, &room));
-  BT_CHECK_OK(bt_chan_create(&token_type, 1, &closed));
+  BT_CHECK_OK(bt_chan_create(&bt_test_token_type, 1, &full));
+  BT_CHECK_OK(bt_chan_create(&bt_test_token_type, 1, &room));
+  BT_CHECK_OK(bt_chan_create(&bt_test_token_type, 1, &closed));
   uint32_t t0 = 0, t1 = 1, t2 = 2, t3 = 3;
   BT_CHECK_OK(bt_send(full, &t0));
   BT_CHECK_OK(bt_chan_close(closed));
@@ -603,18 +579,18 @@ BT_TEST(select_moves_handles) {
   int chosen = -1;
   BT_CHECK_OK(bt_select(cases, 2, -1, &chosen));
   BT_CHECK_EQ(chosen, 1);
-  BT_CHECK_EQ(atomic_load(&token_holder[1]), bt__thread_id());
-  BT_CHECK_EQ(atomic_load(&token_holder[2]), 0);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[1]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[2]), 0);
   /* Nothing ready: everything comes back. */
   bt_case none[] = {{full, BT_OP_SEND, &t1}, {room, BT_OP_SEND, &t3}};
   BT_CHECK_STATUS(bt_select(none, 2, 0, &chosen), BT_EAGAIN);
   BT_CHECK_STATUS(bt_select(none, 1, 1000000, &chosen), BT_ETIMEDOUT);
-  BT_CHECK_EQ(atomic_load(&token_holder[1]), bt__thread_id());
-  BT_CHECK_EQ(atomic_load(&token_holder[3]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[1]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[3]), bt__thread_id());
   /* A closed send case: the element stays with the sender. */
   bt_case cl[] = {{closed, BT_OP_SEND, &t3}};
   BT_CHECK_STATUS(bt_select(cl, 1, -1, &chosen), BT_ECLOSED);
-  BT_CHECK_EQ(atomic_load(&token_holder[3]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[3]), bt__thread_id());
   /* A refused element is the select's answer; nothing moves. */
   bt_case refused[] = {{room, BT_OP_RECV, &t0}, {full, BT_OP_SEND, &t2}};
   chosen = -1;
@@ -625,13 +601,13 @@ BT_TEST(select_moves_handles) {
   BT_CHECK_OK(bt_recv(full, &t0));
   bt_case twice[] = {{full, BT_OP_SEND, &t1}, {full, BT_OP_SEND, &t1}};
   BT_CHECK_OK(bt_select(twice, 2, -1, &chosen));
-  BT_CHECK_EQ(atomic_load(&token_holder[1]), 0);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[1]), 0);
   uint32_t got = 99;
   bt_case rc[] = {{room, BT_OP_RECV, &got}};
   BT_CHECK_OK(bt_select(rc, 1, -1, &chosen));
   BT_CHECK_EQ(got, 2);
-  BT_CHECK_EQ(atomic_load(&token_holder[2]), bt__thread_id());
-  BT_CHECK_EQ(atomic_load(&token_sends) - atomic_load(&token_recvs), 1);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[2]), bt__thread_id());
+  BT_CHECK_EQ(atomic_load(&bt_test_token_sends) - atomic_load(&bt_test_token_recvs), 1);
   BT_CHECK_OK(bt_chan_release(full));
   BT_CHECK_OK(bt_chan_release(room));
   BT_CHECK_OK(bt_chan_release(closed));
