@@ -10,6 +10,7 @@
  * sleeper or the sleeper sees the task. */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,11 +67,22 @@ static void run(bt__worker *w, bt__task *t) {
       memory_order_release);
 }
 
+/* Pauses per yield in an idle spin (a yield is a system call). */
+enum { YIELD_SHARE = 16 };
+
 /* Spin briefly before sleeping, as long as the spin policy says another
  * core could post meanwhile: a task that follows soon then costs no futex
  * wake on either side. Returns 1 if work or a close arrived. */
 static int spin_idle(bt__worker *w) {
   int spins = bt__spin_begin(), found = 0;
+  /* When the workers fill every core, the thread that posts the next task
+   * or waits for this one's result shares a core with a worker: a pause
+   * loop would keep it off that core until the spin ends (100+ us after
+   * every kernel call), a yield hands the core over at once and still
+   * catches a task that follows soon. A yield costs a system call, so
+   * fewer of them. */
+  int yield = w->rt->nworkers >= bt__ncpu();
+  if (yield) spins /= YIELD_SHARE;
   for (int i = 0; i < spins; i++) {
     /* relaxed: a hint only; pop() takes the lock, which synchronizes. */
     if (atomic_load_explicit(&w->queued, memory_order_relaxed) > 0 ||
@@ -78,7 +90,10 @@ static int spin_idle(bt__worker *w) {
       found = 1;
       break;
     }
-    bt__cpu_relax();
+    if (yield)
+      sched_yield();
+    else
+      bt__cpu_relax();
   }
   bt__spin_end();
   return found;
