@@ -175,6 +175,7 @@ static int recs_alloc(int n, uint32_t *idx) {
   }
   for (int k = 0; k < n; k++) {
     slice_rec *r = rec_at(idx[k]);
+    BT_ASSERT(r != NULL); /* cached indexes are records of the table */
     atomic_store_explicit(&r->numa, NUMA_UNKNOWN, memory_order_relaxed);
     /* relaxed: a fresh record is reached by others only through a handle
      * that this thread publishes later (channel, lock). */

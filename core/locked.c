@@ -186,7 +186,7 @@ int bt_locked_write(bt_locked *l, int64_t timeout_ns, void **data) {
 }
 
 int bt_locked_read(bt_locked *l, int64_t timeout_ns, const void **data) {
-  void *p;
+  void *p = NULL; /* set by lock() on success; NULL keeps -O3 quiet */
   if (data == NULL) return bt__fail(BT_EINVAL, "bt_locked_read: NULL output");
   int rc = lock(l, 0, timeout_ns, &p);
   if (rc == BT_OK) *data = p;

@@ -100,7 +100,7 @@ err_release:
 
 int bt__box_wire_unpack(const unsigned char *buf, size_t len, bt_box **b) {
   reader r = {buf, buf + len};
-  bt_box *root;
+  bt_box *root = NULL; /* set by unpack() on success */
   int rc = unpack(&r, 0, 0, &root);
   if (rc != BT_OK) return rc;
   if (r.p != r.end) {
