@@ -107,6 +107,13 @@ void bt__waitq_push(bt_chan *ch, bt__waiter *w) {
     q->head = w;
   q->tail = w;
   w->queued = true;
+  if (ch->polled) {
+    bt__parker *p = w->parker;
+    bool listed = false;
+    for (int i = 0; i < p->npolls && !listed; i++)
+      listed = p->polls[i] == ch->polled;
+    if (!listed && p->npolls < BT__POLL_MAX) p->polls[p->npolls++] = ch->polled;
+  }
   /* relaxed: written under the lock; lock-free readers see it through the
    * acquire CAS on head/tail that pairs with bt__chan_unlock(). */
   atomic_fetch_add_explicit(
@@ -420,7 +427,39 @@ int bt__chan_recv_locked(bt_chan *ch, void *elem) {
 
 /* ---- parking ------------------------------------------------------------ */
 
+/* Caller-driven progress: poll the transports of p->polls while p waits,
+ * until every one stops, p is completed (by one of them, maybe) or the
+ * deadline passes. */
+static void park_poll(bt__parker *p, int64_t deadline_ns) {
+  const bt__chan_remote *const *r = p->polls;
+  int n = p->npolls, left = 0;
+  bool began[BT__POLL_MAX], polling[BT__POLL_MAX];
+  for (int i = 0; i < n; i++) {
+    began[i] = polling[i] = r[i]->wait_begin(r[i]->ctx) != 0;
+    left += polling[i];
+  }
+  if (left == 0) return;
+  int64_t since = bt__now_ns();
+  /* relaxed: a hint; bt__park() decides with an acquire load. */
+  while (left > 0 && atomic_load_explicit(&p->state, memory_order_relaxed) ==
+                         BT__PARK_WAITING) {
+    for (int i = 0; i < n; i++) {
+      if (polling[i] && !r[i]->wait_poll(r[i]->ctx, since)) {
+        polling[i] = false;
+        left--;
+      }
+    }
+    if (deadline_ns >= 0 && bt__now_ns() >= deadline_ns) break;
+  }
+  /* relaxed: a hint for the transport (whether it must take over). */
+  int completed = atomic_load_explicit(&p->state, memory_order_relaxed) !=
+                  BT__PARK_WAITING;
+  for (int i = 0; i < n; i++)
+    if (began[i]) r[i]->wait_end(r[i]->ctx, completed);
+}
+
 int bt__park(bt__parker *p, int64_t deadline_ns) {
+  if (p->npolls > 0) park_poll(p, deadline_ns);
   spin sp;
   spin_start(&sp, PARK_SPIN);
   /* relaxed: a hint; the acquire load below decides. */
@@ -538,6 +577,8 @@ int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
   bt_chan_retain(out);
   bt_chan_retain(in);
   c->remote = copy;
+  if (copy->wait_begin && copy->wait_poll && copy->wait_end)
+    out->polled = in->polled = copy;
   *ch = c;
   return BT_OK;
 
@@ -563,6 +604,7 @@ int bt_chan_release(bt_chan *ch) {
     return BT_OK;
   if (c->remote) {
     bt__chan_remote *r = c->remote;
+    r->out->polled = r->in->polled = NULL;
     if (r->destroy) r->destroy(r->ctx);
     bt_chan_release(r->out);
     bt_chan_release(r->in);
@@ -584,8 +626,7 @@ int bt_chan_release(bt_chan *ch) {
 /* ---- operations ---------------------------------------------------------- */
 
 /* Blocks in the locked path: queue a waiter and park. */
-static int chan_wait(bt_chan *c, int op, void *elem, int64_t timeout_ns) {
-  int64_t deadline = bt__deadline(timeout_ns);
+static int chan_wait(bt_chan *c, int op, void *elem, int64_t deadline) {
   bt__parker p = {.chosen = 0, .status = BT_OK};
   atomic_init(&p.state, BT__PARK_WAITING);
   bt__waiter w = {.op = op, .index = 0, .elem = elem, .parker = &p};
@@ -614,17 +655,21 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
   }
   if (BT_UNLIKELY(bt__debug_checks())) BT_ASSERT(bt__chan_check(c) == BT_OK);
 
+  int64_t deadline = bt__deadline(timeout_ns);
   rc = SLOW;
   if (c->cap > 0) {
     rc = op == BT_OP_SEND ? fast_send(c, elem) : fast_recv(c, elem);
     if (rc == BT_EAGAIN && timeout_ns != 0) {
       /* Spin on the ring before queueing: the other side is often a
-       * moment away. */
-      spin sp;
-      spin_start(&sp, RING_SPIN);
-      while (rc == BT_EAGAIN && spin_next(&sp))
-        rc = op == BT_OP_SEND ? fast_send(c, elem) : fast_recv(c, elem);
-      spin_stop(&sp);
+       * moment away. Not for a transport that polls on this thread: what
+       * the spin would wait for is that polling. */
+      if (!c->polled) {
+        spin sp;
+        spin_start(&sp, RING_SPIN);
+        while (rc == BT_EAGAIN && spin_next(&sp))
+          rc = op == BT_OP_SEND ? fast_send(c, elem) : fast_recv(c, elem);
+        spin_stop(&sp);
+      }
       if (rc == BT_EAGAIN) rc = SLOW;
     }
   }
@@ -633,7 +678,7 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
     rc = op == BT_OP_SEND ? bt__chan_send_locked(c, elem)
                           : bt__chan_recv_locked(c, elem);
     if (rc == BT_EAGAIN && timeout_ns != 0)
-      rc = chan_wait(c, op, elem, timeout_ns); /* unlocks */
+      rc = chan_wait(c, op, elem, deadline); /* unlocks */
     else
       bt__chan_unlock(c);
   }

@@ -57,11 +57,21 @@ enum {
   BT__PARK_CANCELLED = 4 /* the owner timed out first */
 };
 
+/* The most transports one wait polls (a select of more remote channels
+ * polls those of its first cases). */
+enum { BT__POLL_MAX = 8 };
+
 /* The wait state of one blocked thread; lives on its stack. */
 typedef struct bt__parker {
   _Atomic uint32_t state; /* atomic: see the enum */
   int chosen;             /* written by the completer before DONE */
   int status;             /* BT_OK or BT_ECLOSED, idem */
+  /* Owner only: the remote channels whose transports poll on waiting
+   * threads (bt__chan_remote's wait hooks) among those the owner queued
+   * waiters on (bt__waitq_push() gathers them); bt__park() polls them
+   * before it spins and sleeps. Zero-initialised. */
+  int npolls;
+  const bt__chan_remote *polls[BT__POLL_MAX];
 } bt__parker;
 
 /* One blocked operation on one channel ("sudog"); lives on the stack of
@@ -104,6 +114,11 @@ struct bt_chan {
   size_t stride;           /* bytes per ring slot; immutable */
   uint64_t cap_mask;       /* cap - 1 if cap is a power of two, else 0 */
   bt__chan_remote *remote; /* immutable; NULL for a local channel */
+  /* The remote channel this one is the out or in of, when its transport
+   * has wait hooks, else NULL: set by bt__chan_create_remote() before the
+   * remote channel is published, cleared at its last release; read by
+   * threads queueing a waiter here (always through the remote channel). */
+  const bt__chan_remote *polled;
   unsigned char *slots;    /* the ring (cap > 0): see above */
   _Atomic int refs;        /* atomic */
   BT_ALIGNED_CL _Atomic uint64_t tail; /* atomic: senders' position+flags */
@@ -142,7 +157,9 @@ void bt__waitq_remove(bt_chan *ch, bt__waiter *w);
 
 /* Block until the parker is completed (returns the completer's status) or
  * the absolute deadline passes (-1: never; returns BT_ETIMEDOUT, and the
- * parker is then CANCELLED so no completer will touch its waiters). */
+ * parker is then CANCELLED so no completer will touch its waiters). First,
+ * the transports in p->polls may complete it on this thread (see
+ * bt__chan_remote's wait_begin). No channel lock may be held. */
 int bt__park(bt__parker *p, int64_t deadline_ns);
 
 /* The local channel a case acts on: a remote channel's out (send) or in

@@ -143,6 +143,21 @@ typedef struct bt__chan_remote {
    * calling thread. Receives (bt_recv, try, timeout, a select's chosen
    * case) and sends alike. */
   int (*closed_status)(void *ctx, int op);
+  /* Optional, all three or none (NULL: none): caller-driven progress. A
+   * thread about to park in an operation on the remote chan (a bt_send,
+   * bt_recv or timed operation that must wait, or a bt_select with a case
+   * on it) first calls wait_begin(ctx); if that returns nonzero, it calls
+   * wait_poll(ctx, since_ns) again and again, since_ns being when the wait
+   * began, while its operation is not complete and its deadline has not
+   * passed, until wait_poll returns 0; then wait_end(ctx, completed) once,
+   * and parks if the operation is still not complete. The calls are made
+   * with no channel lock held and the caller's waiter queued on out (send)
+   * or in (receive), so the transport may complete the operation itself
+   * (take from out, deliver into in) instead of leaving it to its own
+   * thread. */
+  int (*wait_begin)(void *ctx);
+  int (*wait_poll)(void *ctx, int64_t since_ns);
+  void (*wait_end)(void *ctx, int completed);
 } bt__chan_remote;
 int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
                            bt_chan **ch);

@@ -65,6 +65,16 @@ void bt__mpi_kick(bt_mpi *m) {
   if (atomic_load(&m->sleeping)) bt__futex_wake(&m->wake, 1);
 }
 
+void bt__mpi_kick_lazy(bt_mpi *m) {
+  /* seq_cst: ordered as the loads in bt__mpi_kick(); a stale 0 only costs a
+   * wake-up, a stale 1 a delay the progress thread bounds (it naps for
+   * pollers at most BT__MPI_DEFER_NS, then polls). */
+  if (m->direct &&
+      (atomic_load(&m->pollers) > 0 || atomic_load(&m->deferring) != 0))
+    return;
+  bt__mpi_kick(m);
+}
+
 void bt__mpi_unref(bt_mpi *m) {
   /* acq_rel: the last reference sees every holder's writes (pairs with the
    * other holders' fetch_sub). */
@@ -171,13 +181,80 @@ static int poll_once(bt_mpi *m) {
   return work;
 }
 
+/* ---- caller-driven progress (direct mode) ------------------------------ */
+
+int bt__mpi_wait_begin(bt_mpi *m) {
+  if (!m->direct) return 0;
+  /* seq_cst: ordered before the progress thread's later load of pollers,
+   * so it naps instead of competing for the core. */
+  atomic_fetch_add(&m->pollers, 1);
+  return 1;
+}
+
+int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
+  /* Per waiting thread: polls in a row that found nothing. */
+  static _Thread_local unsigned idle;
+  if (bt__now_ns() - since_ns > m->spin_ns) return 0;
+  int work = 0;
+  if (pthread_mutex_trylock(&m->lock) == 0) {
+    int detaching = m->detaching;
+    if (!detaching) work = poll_once(m);
+    pthread_mutex_unlock(&m->lock);
+    if (detaching) return 0; /* detach drains with the progress thread */
+  }
+  /* On a shared core, let other threads (other ranks when oversubscribed)
+   * run now and then; alone on its core, sched_yield returns at once. */
+  if (work)
+    idle = 0;
+  else if (++idle % 16 == 0 && bt__ncpu() <= 2)
+    sched_yield();
+  else
+    bt__cpu_relax();
+  return 1;
+}
+
+void bt__mpi_wait_end(bt_mpi *m, int completed) {
+  /* seq_cst: pairs with the progress thread's load of pollers before its
+   * nap (with the bump of wake in bt__mpi_kick(), a Dekker pair). */
+  if (atomic_fetch_sub(&m->pollers, 1) != 1) return; /* others still poll */
+  /* The waiter parks: the progress thread takes over now. Or it got what it
+   * waited for, but transfers are still under way: they need MPI polled. */
+  int wake = !completed;
+  if (!wake && pthread_mutex_trylock(&m->lock) == 0) {
+    wake = m->nactive > 0;
+    pthread_mutex_unlock(&m->lock);
+  }
+  if (wake) bt__mpi_kick(m);
+}
+
 static void *progress_main(void *arg) {
   bt_mpi *m = arg;
   int64_t idle_since = bt__now_ns(), nap_ns = 0;
   int few_cpus = bt__ncpu() <= 2;
+  uint32_t polled_at = 0; /* the wake count when we last polled */
+  bool polled = false;
   for (;;) {
     /* acquire: pairs with the seq_cst bump in bt__mpi_kick(). */
     uint32_t seen = atomic_load_explicit(&m->wake, memory_order_acquire);
+    /* seq_cst: pairs with the fetch_add in bt__mpi_wait_begin(). A user
+     * thread polls for us: nap, unless kicked since our last poll. Kicks
+     * still wake us (sleeping), the last poller leaving does too. */
+    if (m->direct && polled && seen == polled_at &&
+        atomic_load(&m->pollers) > 0) {
+      atomic_store(&m->deferring, 1); /* seq_cst: see bt__mpi_kick_lazy() */
+      atomic_store(&m->sleeping, 1);  /* seq_cst: see bt__mpi_kick() */
+      if (atomic_load(&m->wake) == seen && atomic_load(&m->pollers) > 0)
+        (void)bt__futex_wait(&m->wake, seen, bt__now_ns() + BT__MPI_DEFER_NS);
+      atomic_store(&m->sleeping, 0);
+      atomic_store(&m->deferring, 0);
+      /* relaxed: as below. */
+      if (atomic_load_explicit(&m->stop, memory_order_relaxed)) break;
+      idle_since = bt__now_ns();
+      nap_ns = 0;
+      continue;
+    }
+    polled_at = seen;
+    polled = true;
     pthread_mutex_lock(&m->lock);
     /* A transfer in progress needs MPI polled on both sides (rendezvous
      * protocols): no nap while one is outstanding. */
@@ -243,6 +320,8 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   atomic_init(&m->wake, 0);
   atomic_init(&m->sleeping, 0);
   atomic_init(&m->stop, 0);
+  atomic_init(&m->pollers, 0);
+  atomic_init(&m->deferring, 0);
   m->comm = m->hdr_comm = m->data_comm = MPI_COMM_NULL;
   if (pthread_mutex_init(&m->lock, NULL) != 0) {
     free(m);

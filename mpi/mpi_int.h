@@ -8,7 +8,10 @@
  * All MPI calls are made under the bridge's lock `lock`: by the progress
  * thread, which polls every request, posts receives, returns credits and
  * drains `out`; and, in direct mode (MPI_THREAD_MULTIPLE), also by the user
- * thread that just sent, so a send reaches MPI without a thread hop.
+ * thread that just sent, so a send reaches MPI without a thread hop, and by
+ * user threads waiting on a remote channel, which poll the bridge
+ * themselves (caller-driven progress), so a receive needs no thread hop
+ * either.
  *
  * Messages. Between the two ends of a channel (peer, tag) travel, on the
  * header communicator with the user's tag, fixed-layout headers: DATA (one
@@ -59,6 +62,8 @@ typedef struct bt__mpi_hdr {
 } bt__mpi_hdr;
 
 #define BT__MPI_INLINE_MAX 4096
+/* Longest nap of the progress thread while user threads poll for it. */
+#define BT__MPI_DEFER_NS 200000
 #define BT__MPI_HDR_BUF (sizeof(bt__mpi_hdr) + BT__MPI_INLINE_MAX)
 
 typedef enum {
@@ -173,6 +178,11 @@ struct bt_mpi {
   _Atomic int sleeping;  /* atomic: the progress thread may sleep on wake */
   _Atomic int stop;      /* atomic: the progress thread exits */
   int64_t spin_ns;       /* immutable: busy polling before sleeping */
+  /* Caller-driven progress (direct mode): user threads waiting on a remote
+   * channel poll the bridge themselves, and the progress thread, which
+   * shares their core when a rank is bound to one, stays off it. */
+  _Atomic int pollers;   /* atomic: user threads polling now */
+  _Atomic int deferring; /* atomic: the progress thread naps for them */
 };
 
 /* Exported under the internal prefix (as core's bt__ functions) so the
@@ -193,6 +203,19 @@ int bt__mpi_track(struct bt_mpi *m, bt__mpi_op *op, MPI_Request req);
 void bt__mpi_kick(struct bt_mpi *m);
 /* Drop a bridge reference; the last frees it. */
 void bt__mpi_unref(struct bt_mpi *m);
+/* Wake the progress thread unless a user thread polls, or it naps for one
+ * and comes back within BT__MPI_DEFER_NS: for work that can wait that long
+ * (credits), so a ping-pong pays no wake-up. */
+void bt__mpi_kick_lazy(struct bt_mpi *m);
+/* Caller-driven progress, direct mode only: a user thread waiting on a
+ * remote channel of m (core's wait_begin / wait_poll / wait_end hooks).
+ * begin counts it among the pollers; poll runs one round of the progress
+ * thread's work if the lock is free and returns 0 once the thread has
+ * polled spin_ns since since_ns (it then parks); end uncounts it and wakes
+ * the progress thread when it must take over. */
+int bt__mpi_wait_begin(struct bt_mpi *m);
+int bt__mpi_wait_poll(struct bt_mpi *m, int64_t since_ns);
+void bt__mpi_wait_end(struct bt_mpi *m, int completed);
 
 /* ---- rchan.c ----------------------------------------------------------- */
 

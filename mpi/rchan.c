@@ -397,6 +397,10 @@ static void deliver(bt__rchan *c) {
         if (it->holds) bt__rchan_dispose(c, it->elem);
         c->to_return++;
       } else {
+        /* The thread that made the element (decoded the header, unpacked
+         * the payload) may not be this one: in direct mode any thread that
+         * waits polls. Adopt it, so that the send's check passes. */
+        if (it->holds && c->type->on_recv) c->type->on_recv(it->elem);
         /* `in` has room: the peer sends only with our credits. */
         int rc = bt_try_send(c->in, it->elem);
         if (rc != BT_OK) {
@@ -735,8 +739,23 @@ static void hook_after_recv(void *ctx) {
    * release: pairs with the acquire exchange in fold_returned(). */
   uint32_t owed =
       atomic_fetch_add_explicit(&c->returned, 1, memory_order_release) + 1;
-  /* Wake it when a credit message is due (see credit_due()). */
-  if (owed * 2 >= c->window || bt_chan_len(c->in) == 0) bt__mpi_kick(c->m);
+  /* Wake it when a credit message is due (see credit_due()); lazily: the
+   * thread that polls or sends next carries the credits as well. */
+  if (owed * 2 >= c->window || bt_chan_len(c->in) == 0)
+    bt__mpi_kick_lazy(c->m);
+}
+
+/* Caller-driven progress (direct mode): see bt__mpi_wait_begin(). */
+static int hook_wait_begin(void *ctx) {
+  return bt__mpi_wait_begin(((bt__rchan *)ctx)->m);
+}
+
+static int hook_wait_poll(void *ctx, int64_t since_ns) {
+  return bt__mpi_wait_poll(((bt__rchan *)ctx)->m, since_ns);
+}
+
+static void hook_wait_end(void *ctx, int completed) {
+  bt__mpi_wait_end(((bt__rchan *)ctx)->m, completed);
 }
 
 static int hook_close(void *ctx) {
@@ -915,6 +934,11 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
                        .destroy = hook_destroy,
                        .ctx = c,
                        .closed_status = hook_closed_status};
+  if (m->direct) {
+    r.wait_begin = hook_wait_begin;
+    r.wait_poll = hook_wait_poll;
+    r.wait_end = hook_wait_end;
+  }
   bt_chan *user;
   rc = bt__chan_create_remote(t, &r, &user);
   if (rc != BT_OK) {

@@ -1,8 +1,9 @@
 /* test_mpi_slice.c: slices and boxes across ranks: contiguous and strided
  * regions, 1-D to 4-D, 64 MiB, region unlock when MPI completes, mutable and
  * frozen box trees, a ring of slices through 4 ranks, a stress with
- * checksums. */
+ * checksums, a ping-pong of slices beside a second thread's. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -456,4 +457,87 @@ static void stress(bt_runtime *rt, bt_mpi *m) {
 
 BT_TEST_MPI(stress_checksums, 2) {
   mt_both_modes(stress);
+}
+
+/* Ping-pong of a 64 KiB slice (header, then a payload message) while a
+ * second thread of each rank ping-pongs values on another channel of the
+ * same bridge: in direct mode both threads poll the bridge while they wait,
+ * so an element is often decoded by one thread and delivered by another.
+ * Each rank adds one to every element before it sends the slice back. */
+typedef struct pong_values {
+  bt_chan *ch;
+  long count;
+  long bad;
+} pong_values;
+
+static void *pong_values_main(void *arg) {
+  pong_values *pv = arg;
+  int me = mt_rank();
+  for (long k = 0; k < pv->count; k++) {
+    int64_t v = me == 0 ? 2 * k : -1;
+    if (me == 0) {
+      if (bt_send(pv->ch, &v) != BT_OK || bt_recv(pv->ch, &v) != BT_OK ||
+          v != 2 * k + 1)
+        pv->bad++;
+    } else {
+      if (bt_recv(pv->ch, &v) != BT_OK || v != 2 * k) pv->bad++;
+      v++;
+      if (bt_send(pv->ch, &v) != BT_OK) pv->bad++;
+    }
+  }
+  return NULL;
+}
+
+static void pingpong_threads(bt_runtime *rt, bt_mpi *m) {
+  int me = mt_rank(), peer = 1 - me;
+  long count = bt_test_scaled(200);
+  enum { N = 8192 }; /* f64: 64 KiB, well past the inline limit */
+  bt_chan *data;
+  pong_values pv = {.count = count, .bad = 0};
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 80, &bt_type_slice, 2, &data));
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 81, &bt_type_i64, 1, &pv.ch));
+  pthread_t th;
+  BT_CHECK_EQ(pthread_create(&th, NULL, pong_values_main, &pv), 0);
+  bt_slice s = {0};
+  if (me == 0) {
+    int64_t len = N;
+    bt_array *a;
+    BT_CHECK_OK(bt_array_create(rt, BT_F64, 1, &len, BT_PLACE_LOCAL, &a));
+    BT_CHECK_OK(bt_array_own(a, NULL, 0, &s));
+    BT_CHECK_OK(bt_array_release(a));
+    bt_view v;
+    BT_CHECK_OK(bt_slice_view(s, &v));
+    for (int64_t i = 0; i < N; i++) ((double *)v.data)[i] = (double)i;
+  }
+  for (long k = 0; k < 2 * count; k++) {
+    /* Turn k is rank k % 2's: it sends, the other receives. */
+    if (k % 2 == me) {
+      bt_view v;
+      BT_CHECK_OK(bt_slice_view(s, &v));
+      for (int64_t i = 0; i < N; i++) ((double *)v.data)[i] += 1;
+      BT_CHECK_OK(bt_send(data, &s));
+    } else {
+      BT_CHECK_OK(bt_recv(data, &s));
+      bt_view v;
+      BT_CHECK_OK(bt_slice_view(s, &v));
+      BT_CHECK_EQ(v.shape[0], (int64_t)N);
+      long bad = 0;
+      for (int64_t i = 0; i < N; i++)
+        bad += ((double *)v.data)[i] != (double)(i + k + 1);
+      BT_CHECK_EQ(bad, 0);
+    }
+  }
+  /* Rank 1 sent last: rank 0 holds the slice, rank 1's handle moved. */
+  if (me == 0)
+    BT_CHECK_OK(bt_slice_release(s));
+  else
+    BT_CHECK_STATUS(bt_slice_release(s), BT_EMOVED);
+  pthread_join(th, NULL);
+  BT_CHECK_EQ(pv.bad, 0);
+  BT_CHECK_OK(bt_chan_release(data));
+  BT_CHECK_OK(bt_chan_release(pv.ch));
+}
+
+BT_TEST_MPI(pingpong_threads, 2) {
+  mt_both_modes(pingpong_threads);
 }
