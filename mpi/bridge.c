@@ -192,9 +192,15 @@ int bt__mpi_wait_begin(bt_mpi *m) {
 }
 
 int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
-  /* Per waiting thread: polls in a row that found nothing. */
+  /* Per waiting thread: polls in a row that found nothing, and whether this
+   * wait is long (the clock is read every 16 polls: it is not free). */
   static _Thread_local unsigned idle;
-  if (bt__now_ns() - since_ns > m->spin_ns) return 0;
+  static _Thread_local bool long_wait;
+  if (idle % 16 == 0) {
+    int64_t waited = bt__now_ns() - since_ns;
+    if (waited > m->spin_ns) return 0;
+    long_wait = waited > BT__MPI_YIELD_AFTER_NS;
+  }
   int work = 0;
   if (pthread_mutex_trylock(&m->lock) == 0) {
     int detaching = m->detaching;
@@ -202,14 +208,17 @@ int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
     pthread_mutex_unlock(&m->lock);
     if (detaching) return 0; /* detach drains with the progress thread */
   }
-  /* On a shared core, let other threads (other ranks when oversubscribed)
-   * run now and then; alone on its core, sched_yield returns at once. */
-  if (work)
+  /* A long wait on a shared core lets other threads (other ranks when
+   * oversubscribed) run now and then; a short one (a ping-pong) never
+   * yields: the switch would cost more than the wait. */
+  if (work) {
     idle = 0;
-  else if (++idle % 16 == 0 && bt__ncpu() <= 2)
+    long_wait = false;
+  } else if (++idle % 16 == 0 && long_wait && bt__ncpu() <= 2) {
     sched_yield();
-  else
+  } else {
     bt__cpu_relax();
+  }
   return 1;
 }
 

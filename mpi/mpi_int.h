@@ -64,6 +64,8 @@ typedef struct bt__mpi_hdr {
 #define BT__MPI_INLINE_MAX 4096
 /* Longest nap of the progress thread while user threads poll for it. */
 #define BT__MPI_DEFER_NS 200000
+/* A user thread polling on a shared core yields now and then after that. */
+#define BT__MPI_YIELD_AFTER_NS 20000
 #define BT__MPI_HDR_BUF (sizeof(bt__mpi_hdr) + BT__MPI_INLINE_MAX)
 
 typedef enum {
