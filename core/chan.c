@@ -570,7 +570,7 @@ int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
                     t->name, t->size, out->size, in->size);
   bt__chan_remote *copy = malloc(sizeof *copy);
   if (!copy) return bt__fail(BT_ENOMEM, "remote channel: out of memory");
-  bt_chan *c;
+  bt_chan *c = NULL; /* set by chan_alloc() on success */
   int rc = chan_alloc(t, 0, &c);
   if (rc != BT_OK) goto err_free_copy;
   *copy = *r;
