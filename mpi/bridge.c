@@ -242,6 +242,10 @@ static void *progress_main(void *arg) {
   int few_cpus = bt__ncpu() <= 2;
   uint32_t polled_at = 0; /* the wake count when we last polled */
   bool polled = false;
+  /* User threads polled lately, and nobody kicked us since: idle, we nap
+   * at once instead of spinning, since a spin (sched_yield on few CPUs)
+   * would preempt them between their waits on a shared core. */
+  bool quiet = false;
   for (;;) {
     /* acquire: pairs with the seq_cst bump in bt__mpi_kick(). */
     uint32_t seen = atomic_load_explicit(&m->wake, memory_order_acquire);
@@ -258,10 +262,11 @@ static void *progress_main(void *arg) {
       atomic_store(&m->deferring, 0);
       /* relaxed: as below. */
       if (atomic_load_explicit(&m->stop, memory_order_relaxed)) break;
-      idle_since = bt__now_ns();
+      quiet = true;
       nap_ns = 0;
       continue;
     }
+    if (seen != polled_at) quiet = false;
     polled_at = seen;
     polled = true;
     pthread_mutex_lock(&m->lock);
@@ -278,7 +283,7 @@ static void *progress_main(void *arg) {
       nap_ns = 0;
       continue;
     }
-    if (now - idle_since < m->spin_ns) {
+    if (!quiet && now - idle_since < m->spin_ns) {
       if (few_cpus)
         sched_yield();
       else

@@ -388,6 +388,25 @@ int bt__rchan_pump(bt__rchan *c) {
 
 /* ---- receiving --------------------------------------------------------- */
 
+/* Hand one received element to `in` (to a waiting receiver, maybe). */
+static void hand_over(bt__rchan *c, void *elem, bool holds) {
+  /* The thread that made the element (decoded the header, unpacked the
+   * payload) may not be this one: in direct mode any thread that waits
+   * polls. Adopt it, so that the send's check passes. */
+  if (holds && c->type->on_recv) c->type->on_recv(elem);
+  /* `in` has room: the peer sends only with our credits. */
+  int rc = bt_try_send(c->in, elem);
+  if (rc != BT_OK) {
+    if (holds) bt__rchan_dispose(c, elem);
+    c->to_return++;
+    if (rc == BT_EAGAIN)
+      failf(c, BT_EMPI,
+            "remote channel to rank %d, tag %d: the peer overran the "
+            "credit window of %" PRIu32,
+            c->peer, c->tag, c->window);
+  }
+}
+
 /* Deliver, in order, what arrived complete. */
 static void deliver(bt__rchan *c) {
   bt__rq_item *it;
@@ -397,21 +416,7 @@ static void deliver(bt__rchan *c) {
         if (it->holds) bt__rchan_dispose(c, it->elem);
         c->to_return++;
       } else {
-        /* The thread that made the element (decoded the header, unpacked
-         * the payload) may not be this one: in direct mode any thread that
-         * waits polls. Adopt it, so that the send's check passes. */
-        if (it->holds && c->type->on_recv) c->type->on_recv(it->elem);
-        /* `in` has room: the peer sends only with our credits. */
-        int rc = bt_try_send(c->in, it->elem);
-        if (rc != BT_OK) {
-          if (it->holds) bt__rchan_dispose(c, it->elem);
-          c->to_return++;
-          if (rc == BT_EAGAIN)
-            failf(c, BT_EMPI,
-                  "remote channel to rank %d, tag %d: the peer overran the "
-                  "credit window of %" PRIu32,
-                  c->peer, c->tag, c->window);
-        }
+        hand_over(c, it->elem, it->holds);
       }
     } else {
       (void)bt_chan_close(c->in); /* CLOSE or FAIL */
@@ -516,12 +521,20 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
           c->peer, c->tag, (unsigned long long)h->seq,
           (unsigned long long)c->recv_seq);
   c->recv_seq = h->seq + 1;
+  size_t payload = (size_t)h->payload_bytes;
+  /* The common small value, complete in its header, with nothing queued
+   * before it: straight to `in`, no queue item. */
+  if (c->kind == BT__RK_VALUE && c->rq_head == NULL && c->error == BT_OK &&
+      !c->discard && h->type_hash == c->type_hash && payload == 0 &&
+      h->inline_bytes == t->size && got == sizeof *h + t->size) {
+    hand_over(c, (void *)(h + 1), false);
+    return;
+  }
   bt__rq_item *it = item_new(c, BT__RQ_READY);
   if (!it) {
     failf(c, BT_ENOMEM, "remote channel: out of memory");
     return;
   }
-  size_t payload = (size_t)h->payload_bytes;
   if (h->type_hash != c->type_hash && c->error == BT_OK) {
     char name[sizeof h->type_name + 1];
     memcpy(name, h->type_name, sizeof h->type_name);
