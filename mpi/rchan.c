@@ -183,6 +183,10 @@ err_free:
 
 /* Lock held: count the credits users returned without the lock. */
 static void fold_returned(bt__rchan *c) {
+  /* relaxed: a look before the exchange, which every poll of every
+   * channel would otherwise make; a credit returned after it is folded by
+   * the next poll (hook_after_recv() kicks or a poller comes). */
+  if (atomic_load_explicit(&c->returned, memory_order_relaxed) == 0) return;
   /* acquire: pairs with the release fetch_add in hook_after_recv(). */
   c->to_return +=
       atomic_exchange_explicit(&c->returned, 0, memory_order_acquire);
@@ -363,7 +367,10 @@ int bt__rchan_post(bt__rchan *c) {
 
 int bt__rchan_pump(bt__rchan *c) {
   int work = bt__rchan_post(c);
-  while (c->credits > 0 && !c->close_sent) {
+  /* A buffered out that looks empty is: an element put after the look is
+   * followed by its sender's hook_after_send(), which pumps or kicks. */
+  bool empty = c->cap > 0 && bt_chan_len(c->out) == 0;
+  while (!empty && c->credits > 0 && !c->close_sent) {
     if (bt_try_recv(c->out, c->scratch) != BT_OK) break;
     /* Taking it made this thread the holder (in direct mode, the very
      * sender): a slice in flight is held by nobody until MPI is done. */
