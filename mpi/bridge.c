@@ -183,8 +183,16 @@ static int poll_once(bt_mpi *m) {
 
 /* ---- caller-driven progress (direct mode) ------------------------------ */
 
+/* The calling thread's current wait: polls in a row that found nothing,
+ * and whether the wait is long (the clock is read every 16 polls: it is
+ * not free). */
+static _Thread_local unsigned wait_idle;
+static _Thread_local bool wait_long;
+
 int bt__mpi_wait_begin(bt_mpi *m) {
   if (!m->direct) return 0;
+  wait_idle = 0;
+  wait_long = false;
   /* seq_cst: ordered before the progress thread's later load of pollers,
    * so it naps instead of competing for the core. */
   atomic_fetch_add(&m->pollers, 1);
@@ -192,14 +200,10 @@ int bt__mpi_wait_begin(bt_mpi *m) {
 }
 
 int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
-  /* Per waiting thread: polls in a row that found nothing, and whether this
-   * wait is long (the clock is read every 16 polls: it is not free). */
-  static _Thread_local unsigned idle;
-  static _Thread_local bool long_wait;
-  if (idle % 16 == 0) {
+  if (wait_idle % 16 == 0) {
     int64_t waited = bt__now_ns() - since_ns;
     if (waited > m->spin_ns) return 0;
-    long_wait = waited > BT__MPI_YIELD_AFTER_NS;
+    wait_long = waited > BT__MPI_YIELD_AFTER_NS;
   }
   int work = 0;
   if (pthread_mutex_trylock(&m->lock) == 0) {
@@ -212,9 +216,8 @@ int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
    * oversubscribed) run now and then; a short one (a ping-pong) never
    * yields: the switch would cost more than the wait. */
   if (work) {
-    idle = 0;
-    long_wait = false;
-  } else if (++idle % 16 == 0 && long_wait && bt__ncpu() <= 2) {
+    wait_idle = 0;
+  } else if (++wait_idle % 16 == 0 && wait_long && bt__ncpu() <= 2) {
     sched_yield();
   } else {
     bt__cpu_relax();
