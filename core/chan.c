@@ -452,8 +452,8 @@ static void park_poll(bt__parker *p, int64_t deadline_ns) {
     if (deadline_ns >= 0 && bt__now_ns() >= deadline_ns) break;
   }
   /* relaxed: a hint for the transport (whether it must take over). */
-  int completed = atomic_load_explicit(&p->state, memory_order_relaxed) !=
-                  BT__PARK_WAITING;
+  int completed =
+      atomic_load_explicit(&p->state, memory_order_relaxed) != BT__PARK_WAITING;
   for (int i = 0; i < n; i++)
     if (began[i]) r[i]->wait_end(r[i]->ctx, completed);
 }

@@ -761,8 +761,7 @@ static void hook_after_recv(void *ctx) {
       atomic_fetch_add_explicit(&c->returned, 1, memory_order_release) + 1;
   /* Wake it when a credit message is due (see credit_due()); lazily: the
    * thread that polls or sends next carries the credits as well. */
-  if (owed * 2 >= c->window || bt_chan_len(c->in) == 0)
-    bt__mpi_kick_lazy(c->m);
+  if (owed * 2 >= c->window || bt_chan_len(c->in) == 0) bt__mpi_kick_lazy(c->m);
 }
 
 /* Caller-driven progress (direct mode): see bt__mpi_wait_begin(). */
