@@ -71,11 +71,53 @@ static int array_alloc(bt_runtime *rt, bt_dtype t, int ndim,
 }
 
 static void array_free(bt_array *a) {
-  if (a->map_bytes) munmap(a->data, a->map_bytes);
+  if (a->map_bytes &&
+      /* relaxed: see bt_slice_migrate(); the last reference drop (acq_rel)
+       * ordered every store before this free. */
+      !(atomic_load_explicit(&a->recycle, memory_order_relaxed) &&
+        bt__recycle_give(a->data, a->map_bytes, a->numa)))
+    munmap(a->data, a->map_bytes);
   free(a->blocks);
   bt__regions_fini(&a->regions);
   a->magic = 0;
   free(a);
+}
+
+/* The mapped length of an array of elems elements of t: whole pages, one
+ * at least. */
+static int map_size(bt_dtype t, size_t elems, size_t *map) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t bytes = elems * bt_dtype_size(t);
+  if (bytes > SIZE_MAX - page) return bt__fail(BT_EINVAL, "array too large");
+  *map = bytes ? (bytes + page - 1) / page * page : page;
+  return BT_OK;
+}
+
+int bt__array_create_recv(bt_runtime *rt, bt_dtype t, int ndim,
+                          const int64_t *shape, bt_array **out) {
+  size_t elems, map = 0;
+  int rc = check_shape(t, ndim, shape, &elems);
+  if (rc != BT_OK || (rc = map_size(t, elems, &map)) != BT_OK) return rc;
+  int numa = bt__place_numa_here(rt);
+  void *data = bt__recycle_take(map, numa);
+  bt_array *a;
+  if (data == NULL) {
+    rc = bt_array_create(rt, t, ndim, shape, BT_PLACE_LOCAL, &a);
+    if (rc != BT_OK) return rc;
+  } else {
+    rc = array_alloc(rt, t, ndim, shape, &a);
+    if (rc != BT_OK) {
+      munmap(data, map);
+      return rc;
+    }
+    a->data = data;
+    a->map_bytes = map;
+  }
+  /* relaxed: a is not published yet. */
+  atomic_store_explicit(&a->recycle, 1, memory_order_relaxed);
+  a->numa = numa;
+  *out = a;
+  return BT_OK;
 }
 
 int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim, const int64_t *shape,
@@ -90,10 +132,8 @@ int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim, const int64_t *shape,
   if (!rt && place != BT_PLACE_LOCAL)
     return bt__fail(BT_EINVAL, "placement %s needs a runtime",
                     place == BT_PLACE_BLOCKS ? "BLOCKS" : "INTERLEAVE");
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t bytes = elems * bt_dtype_size(t);
-  if (bytes > SIZE_MAX - page) return bt__fail(BT_EINVAL, "array too large");
-  size_t map = bytes ? (bytes + page - 1) / page * page : page;
+  size_t map = 0;
+  if ((rc = map_size(t, elems, &map)) != BT_OK) return rc;
 
   bt_array *a;
   rc = array_alloc(rt, t, ndim, shape, &a);

@@ -27,6 +27,17 @@ int bt__regions_check(const bt_array *a);
 int bt__slice_new_array(bt_runtime *rt, bt_dtype t, int ndim,
                         const int64_t *shape, bt_slice *s);
 
+/* As bt__slice_new_array, but the array's contents are unspecified: it may
+ * reuse the memory of an earlier such array of the same mapped size and
+ * NUMA node, freed since (array/recycle.c), which saves the page faults of
+ * a new mapping. Only for a caller that overwrites every byte before anyone
+ * reads it: the MPI receiver. */
+int bt__slice_recv_array(bt_runtime *rt, bt_dtype t, int ndim,
+                         const int64_t *shape, bt_slice *s);
+
+/* Unmap every mapping recycle.c keeps; returns how many there were. */
+int bt__recycle_drain(void);
+
 /* The view of a live slice whoever holds it, in flight included (generation
  * checked, holder not): the MPI sender reads the data of a slice that
  * bt_send() already moved. BT_OK or BT_EMOVED. */
@@ -116,6 +127,10 @@ struct bt_array {
                            together while there is any */
   _Atomic int frozen;   /* atomic: set once by bt_array_freeze */
   bt_place place;
+  _Atomic int recycle; /* atomic: made for a receive: free gives the
+                          mapping to recycle.c; cleared by a migration
+                          (slices of one array may migrate at once) */
+  int numa;    /* with recycle: the node the mapping was touched on */
   int nblocks; /* BT_PLACE_BLOCKS plan, set at create */
   bt__block *blocks;
   bt__regions regions;
@@ -153,6 +168,19 @@ int bt__place_numa_of(const bt_array *a, const void *addr);
 /* Move [addr, addr+len) to node numa. BT_OK, BT_EINVAL, BT_ENOTSUP. */
 int bt__place_migrate(const bt_array *a, const void *addr, size_t len,
                       int numa);
+/* The NUMA node (runtime's logical index) of the CPU the caller runs on
+ * now; -1 when rt is NULL or does not describe this machine. */
+int bt__place_numa_here(const bt_runtime *rt);
+
+/* recycle.c: keep the mapping of a freed receive array (1), or refuse it
+ * (0: the caller unmaps it); take one of exactly `map` bytes touched on
+ * node numa, or NULL. */
+int bt__recycle_give(void *data, size_t map, int numa);
+void *bt__recycle_take(size_t map, int numa);
+
+/* array.c: an array for a receive (see bt__slice_recv_array). */
+int bt__array_create_recv(bt_runtime *rt, bt_dtype t, int ndim,
+                          const int64_t *shape, bt_array **out);
 
 #endif /* BATON_ARRAY_MODULE */
 

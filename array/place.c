@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <hwloc.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,6 +174,21 @@ int bt__place_numa_of(const bt_array *a, const void *addr) {
   }
   hwloc_bitmap_free(set);
   return numa;
+}
+
+int bt__place_numa_here(const bt_runtime *rt) {
+  if (!rt || !bt__runtime_is_this_machine(rt)) return -1;
+  hwloc_topology_t topo = bt__runtime_topology(rt);
+  if (hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE) == 1) {
+    hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, 0);
+    return node ? bt__runtime_numa_from_os(rt, (int)node->os_index) : -1;
+  }
+  int cpu = sched_getcpu();
+  hwloc_obj_t pu =
+      cpu >= 0 ? hwloc_get_pu_obj_by_os_index(topo, (unsigned)cpu) : NULL;
+  if (!pu || !pu->nodeset) return -1;
+  int os = hwloc_bitmap_first(pu->nodeset);
+  return os >= 0 ? bt__runtime_numa_from_os(rt, os) : -1;
 }
 
 int bt__place_migrate(const bt_array *a, const void *addr, size_t len,

@@ -437,22 +437,38 @@ int bt_slice_migrate(bt_slice s, int numa) {
   const char *start = (const char *)v.data + lo_off * (int64_t)r->array->elem;
   size_t len = (size_t)(last + 1) * r->array->elem;
   int rc = bt__place_migrate(r->array, start, len, numa);
-  if (rc == BT_OK)
+  if (rc == BT_OK) {
     atomic_store_explicit(&r->numa, NUMA_UNKNOWN, memory_order_relaxed);
+    /* Its pages are no longer where a receive array's were touched.
+     * relaxed: array_free() reads it after the last release, which the
+     * acq_rel reference drops order after this store. */
+    atomic_store_explicit(&r->array->recycle, 0, memory_order_relaxed);
+  }
   return rc;
+}
+
+/* The slice holding the only reference of a: owned whole, or a is freed. */
+static int own_only(bt_array *a, bt_slice *s) {
+  bt_slice tmp;
+  int rc = bt_array_own(a, NULL, 0, &tmp);
+  bt_array_release(a); /* the slice's grant keeps it alive */
+  if (rc != BT_OK) return rc;
+  *s = tmp;
+  return BT_OK;
 }
 
 int bt__slice_new_array(bt_runtime *rt, bt_dtype t, int ndim,
                         const int64_t *shape, bt_slice *s) {
   bt_array *a;
   int rc = bt_array_create(rt, t, ndim, shape, BT_PLACE_LOCAL, &a);
-  if (rc != BT_OK) return rc;
-  bt_slice tmp;
-  rc = bt_array_own(a, NULL, 0, &tmp);
-  bt_array_release(a); /* the slice's grant keeps it alive */
-  if (rc != BT_OK) return rc;
-  *s = tmp;
-  return BT_OK;
+  return rc != BT_OK ? rc : own_only(a, s);
+}
+
+int bt__slice_recv_array(bt_runtime *rt, bt_dtype t, int ndim,
+                         const int64_t *shape, bt_slice *s) {
+  bt_array *a;
+  int rc = bt__array_create_recv(rt, t, ndim, shape, &a);
+  return rc != BT_OK ? rc : own_only(a, s);
 }
 
 /* ---- the transfer type ------------------------------------------------- */
