@@ -19,13 +19,20 @@
  * types.
  *
  * Thread levels: with MPI_THREAD_MULTIPLE the thread that sends hands the
- * element to MPI itself and a progress thread does the rest; with
- * MPI_THREAD_SERIALIZED every MPI call of the bridge is made by its
- * progress thread (the application then makes no MPI call while attached);
- * FUNNELED and SINGLE are refused (BT_ENOTSUP). BATON_MPI_PROGRESS=thread
- * forces the progress-thread path under MULTIPLE too; BATON_MPI_SPIN_US
- * (default 200) is how long an idle progress thread polls before napping
- * (up to 1 ms). BATON_MPI_DEBUG=1 prints each channel failure.
+ * element to MPI itself, a thread that waits on a remote channel (send,
+ * receive, select) polls the bridge itself before it sleeps, so a message
+ * reaches it without a thread hop, and a progress thread does the rest
+ * (requests nobody waits on, credits); with MPI_THREAD_SERIALIZED every
+ * MPI call of the bridge is made by its progress thread (the application
+ * then makes no MPI call while attached); FUNNELED and SINGLE are refused
+ * (BT_ENOTSUP). BATON_MPI_PROGRESS=thread forces the progress-thread path
+ * under MULTIPLE too; BATON_MPI_SPIN_US (default 200) is how long a waiting
+ * thread, or the idle progress thread, polls before it sleeps (the progress
+ * thread naps up to 1 ms). BATON_MPI_DEBUG=1 prints each channel failure.
+ *
+ * A received slice's array may reuse the memory of an earlier received
+ * array of the same size that was freed since (no page faults); its
+ * contents are all the sender's data either way.
  *
  * Thread-safety: bt_mpi_chan_create, rank and size are thread-safe; attach
  * and detach are collective over the communicator.
