@@ -6,10 +6,9 @@
  *    preallocated buffers (the baseline) vs the same through a baton remote
  *    channel: plain values (bt_type_value, up to 64 KiB) and 1-D u8 slices
  *    (every size; the receiver gets a new array each time, as the contract
- *    says). One-way latency = round trip / 2; bandwidth = size / one-way.
- *    Beside it, what one new array (create, own, first touch, release)
- *    costs alone on the same ranks: the part of a slice's time that is not
- *    MPI's nor the bridge's.
+ *    says, whose memory may be that of an earlier received array freed
+ *    since: array/recycle.c). One-way latency = round trip / 2; bandwidth =
+ *    size / one-way.
  * 2. One-way streaming of 2-D f64 slices: a contiguous region (whole rows)
  *    and a strided one (the left half of every row of an array twice as
  *    wide), baton vs raw MPI with the same datatype; and strided vs
@@ -125,28 +124,6 @@ static double slice_pingpong(size_t bytes, int n) {
   }
   if (rank == 0) bt_slice_release(s);
   BENCH_OK(bt_chan_release(ch));
-  return best;
-}
-
-/* What the receiver of a slice pays besides MPI: a new array of `bytes`
- * bytes (create, own the whole, first touch, release), in a loop on this
- * thread. Seconds per array. */
-static double new_array_cycle(size_t bytes, int n) {
-  int64_t len = (int64_t)bytes;
-  double best = 1e30;
-  for (int round = 0; round < 3; round++) {
-    double t0 = bench_now();
-    for (int i = 0; i < n; i++) {
-      bt_array *a;
-      bt_slice s;
-      BENCH_OK(bt_array_create(rt, BT_U8, 1, &len, BT_PLACE_LOCAL, &a));
-      BENCH_OK(bt_array_own(a, NULL, 0, &s));
-      bt_array_release(a);
-      bt_slice_release(s);
-    }
-    double t = (bench_now() - t0) / n;
-    if (t < best) best = t;
-  }
   return best;
 }
 
@@ -283,15 +260,11 @@ int main(int argc, char **argv) {
     sizes[nsizes++] = (size_t)max;
   /* 64 KiB is where the bandwidth target starts: measure it exactly. */
   double lat_raw[MAXSIZES], lat_val[MAXSIZES], lat_slice[MAXSIZES];
-  double new_array[MAXSIZES];
   for (int k = 0; k < nsizes; k++) {
     int n = reps_for(sizes[k], reps);
     lat_raw[k] = raw_pingpong(sizes[k], n);
     lat_val[k] = sizes[k] <= 65536 ? value_pingpong(sizes[k], n) : 0;
     lat_slice[k] = slice_pingpong(sizes[k], n);
-    /* Both ranks at once, as in the ping-pong (one core each). */
-    MPI_Barrier(MPI_COMM_WORLD);
-    new_array[k] = new_array_cycle(sizes[k], n);
   }
   if (rank == 0) {
     char h[32], what[64];
@@ -324,22 +297,6 @@ int main(int argc, char **argv) {
                        "bandwidth_MBps", bw, raw, 1);
         }
       }
-    }
-  }
-
-  if (rank == 0) {
-    char h[32], what[64];
-    bench_table_header(
-        "Slice ping-pong: the receiver's new array (create + own + first "
-        "touch + release, alone) vs the bridge's extra time over raw MPI "
-        "(us)");
-    for (int k = 0; k < nsizes; k++) {
-      human(sizes[k], h, sizeof h);
-      snprintf(what, sizeof what, "new array %s", h);
-      double extra = lat_slice[k] - lat_raw[k];
-      bench_table_row(what, "us", new_array[k] * 1e6, extra * 1e6, 0);
-      bench_result("mpi_pingpong", "new_array", 1, 2, (long long)sizes[k],
-                   "latency_us", new_array[k] * 1e6, extra * 1e6, 0);
     }
   }
 
