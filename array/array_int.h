@@ -172,9 +172,10 @@ int bt__place_migrate(const bt_array *a, const void *addr, size_t len,
  * now; -1 when rt is NULL or does not describe this machine. */
 int bt__place_numa_here(const bt_runtime *rt);
 
-/* recycle.c: keep the mapping of a freed receive array (1), or refuse it
- * (0: the caller unmaps it); take one of exactly `map` bytes touched on
- * node numa, or NULL. */
+/* recycle.c: keep the mapping of a freed receive array (1; the oldest kept
+ * ones are unmapped if the cache is full), or refuse it (0: larger than the
+ * whole cache; the caller unmaps it); take one of exactly `map` bytes
+ * touched on node numa, or NULL. */
 int bt__recycle_give(void *data, size_t map, int numa);
 void *bt__recycle_take(size_t map, int numa);
 
