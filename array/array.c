@@ -93,50 +93,12 @@ static int map_size(bt_dtype t, size_t elems, size_t *map) {
   return BT_OK;
 }
 
-int bt__array_create_recv(bt_runtime *rt, bt_dtype t, int ndim,
-                          const int64_t *shape, bt_array **out) {
-  size_t elems, map = 0;
-  int rc = check_shape(t, ndim, shape, &elems);
-  if (rc != BT_OK || (rc = map_size(t, elems, &map)) != BT_OK) return rc;
-  int numa = bt__place_numa_here(rt);
-  void *data = bt__recycle_take(map, numa);
+/* An array of a checked shape on a fresh mapping of `map` bytes, placed. */
+static int array_map(bt_runtime *rt, bt_dtype t, int ndim,
+                     const int64_t *shape, size_t map, bt_place place,
+                     bt_array **out) {
   bt_array *a;
-  if (data == NULL) {
-    rc = bt_array_create(rt, t, ndim, shape, BT_PLACE_LOCAL, &a);
-    if (rc != BT_OK) return rc;
-  } else {
-    rc = array_alloc(rt, t, ndim, shape, &a);
-    if (rc != BT_OK) {
-      munmap(data, map);
-      return rc;
-    }
-    a->data = data;
-    a->map_bytes = map;
-  }
-  /* relaxed: a is not published yet. */
-  atomic_store_explicit(&a->recycle, 1, memory_order_relaxed);
-  a->numa = numa;
-  *out = a;
-  return BT_OK;
-}
-
-int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim, const int64_t *shape,
-                    bt_place place, bt_array **out) {
-  size_t elems;
-  int rc = check_shape(t, ndim, shape, &elems);
-  if (rc != BT_OK) return rc;
-  if (!out) return bt__fail(BT_EINVAL, "output pointer is NULL");
-  if (place != BT_PLACE_LOCAL && place != BT_PLACE_INTERLEAVE &&
-      place != BT_PLACE_BLOCKS)
-    return bt__fail(BT_EINVAL, "invalid placement %d", (int)place);
-  if (!rt && place != BT_PLACE_LOCAL)
-    return bt__fail(BT_EINVAL, "placement %s needs a runtime",
-                    place == BT_PLACE_BLOCKS ? "BLOCKS" : "INTERLEAVE");
-  size_t map = 0;
-  if ((rc = map_size(t, elems, &map)) != BT_OK) return rc;
-
-  bt_array *a;
-  rc = array_alloc(rt, t, ndim, shape, &a);
+  int rc = array_alloc(rt, t, ndim, shape, &a);
   if (rc != BT_OK) return rc;
   /* Anonymous pages are zero and page-aligned; nothing is resident until
    * placement touches it, which decides each page's NUMA node. */
@@ -160,6 +122,50 @@ int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim, const int64_t *shape,
 err_free_array:
   array_free(a);
   return rc;
+}
+
+int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim, const int64_t *shape,
+                    bt_place place, bt_array **out) {
+  size_t elems;
+  int rc = check_shape(t, ndim, shape, &elems);
+  if (rc != BT_OK) return rc;
+  if (!out) return bt__fail(BT_EINVAL, "output pointer is NULL");
+  if (place != BT_PLACE_LOCAL && place != BT_PLACE_INTERLEAVE &&
+      place != BT_PLACE_BLOCKS)
+    return bt__fail(BT_EINVAL, "invalid placement %d", (int)place);
+  if (!rt && place != BT_PLACE_LOCAL)
+    return bt__fail(BT_EINVAL, "placement %s needs a runtime",
+                    place == BT_PLACE_BLOCKS ? "BLOCKS" : "INTERLEAVE");
+  size_t map = 0;
+  if ((rc = map_size(t, elems, &map)) != BT_OK) return rc;
+  return array_map(rt, t, ndim, shape, map, place, out);
+}
+
+int bt__array_create_recv(bt_runtime *rt, bt_dtype t, int ndim,
+                          const int64_t *shape, bt_array **out) {
+  size_t elems, map = 0;
+  int rc = check_shape(t, ndim, shape, &elems);
+  if (rc != BT_OK || (rc = map_size(t, elems, &map)) != BT_OK) return rc;
+  int numa = bt__place_numa_here(rt);
+  void *data = bt__recycle_take(map, numa);
+  bt_array *a;
+  if (data == NULL) {
+    rc = array_map(rt, t, ndim, shape, map, BT_PLACE_LOCAL, &a);
+    if (rc != BT_OK) return rc;
+  } else {
+    rc = array_alloc(rt, t, ndim, shape, &a);
+    if (rc != BT_OK) {
+      munmap(data, map);
+      return rc;
+    }
+    a->data = data;
+    a->map_bytes = map;
+  }
+  /* relaxed: a is not published yet. */
+  atomic_store_explicit(&a->recycle, 1, memory_order_relaxed);
+  a->numa = numa;
+  *out = a;
+  return BT_OK;
 }
 
 int bt_array_wrap(bt_runtime *rt, void *data, bt_dtype t, int ndim,

@@ -152,16 +152,20 @@ int bt__place_array(bt_array *a) {
   return bt__fail(BT_EINVAL, "invalid placement %d", (int)a->place);
 }
 
+/* The logical index of the machine's one NUMA node (-1 if hwloc has none). */
+static int only_node(const bt_runtime *rt, hwloc_topology_t topo) {
+  hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, 0);
+  return node ? bt__runtime_numa_from_os(rt, (int)node->os_index) : -1;
+}
+
 int bt__place_numa_of(const bt_array *a, const void *addr) {
   if (!a->rt || !bt__runtime_is_this_machine(a->rt)) return -1;
   hwloc_topology_t topo = bt__runtime_topology(a->rt);
   /* One node in the machine: every page baton mapped and touched is there,
    * no need to ask the kernel (a syscall per view). */
   if (a->map_bytes > 0 &&
-      hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE) == 1) {
-    hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, 0);
-    return node ? bt__runtime_numa_from_os(a->rt, (int)node->os_index) : -1;
-  }
+      hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE) == 1)
+    return only_node(a->rt, topo);
   size_t page = page_size();
   const void *start = (const void *)((uintptr_t)addr / page * page);
   hwloc_nodeset_t set = hwloc_bitmap_alloc();
@@ -179,10 +183,8 @@ int bt__place_numa_of(const bt_array *a, const void *addr) {
 int bt__place_numa_here(const bt_runtime *rt) {
   if (!rt || !bt__runtime_is_this_machine(rt)) return -1;
   hwloc_topology_t topo = bt__runtime_topology(rt);
-  if (hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE) == 1) {
-    hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, 0);
-    return node ? bt__runtime_numa_from_os(rt, (int)node->os_index) : -1;
-  }
+  if (hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE) == 1)
+    return only_node(rt, topo);
   int cpu = sched_getcpu();
   hwloc_obj_t pu =
       cpu >= 0 ? hwloc_get_pu_obj_by_os_index(topo, (unsigned)cpu) : NULL;
