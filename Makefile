@@ -15,18 +15,30 @@ NP ?= 2
 
 # Debian/Ubuntu packages baton builds and tests with.
 PACKAGES := build-essential cmake pkg-config libhwloc-dev hwloc \
-            libopenmpi-dev openmpi-bin libopenblas-dev gnuplot-nox
+            libopenmpi-dev openmpi-bin libopenblas-dev gnuplot-nox \
+            gfortran libpng-dev
+# What only the test suite needs beyond them: MPICH beside Open MPI, clang
+# for libFuzzer, Go for the channel baseline, Concurrency Kit, and the
+# Debian packaging tools for the packaging test.
+TEST_PACKAGES := libmpich-dev mpich clang libclang-rt-14-dev golang-go \
+                 libck-dev dpkg-dev debhelper lintian fakeroot
 
 # mpirun refuses root without these; set only on the demo's command line.
 MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
 MPIRUN_OVERSUB := $(shell [ $$(nproc) -lt $(NP) ] && echo OMPI_MCA_rmaps_base_oversubscribe=1)
 
-.PHONY: all deps build release test test-asan test-tsan demo bench install clean
+.PHONY: all deps deps-test install-packages build release test test-asan test-tsan demo bench install clean
 
 all: build
 
 deps:
-	@missing=""; for p in $(PACKAGES); do \
+	@$(MAKE) --no-print-directory install-packages WANT="$(PACKAGES)"
+
+deps-test:
+	@$(MAKE) --no-print-directory install-packages WANT="$(PACKAGES) $(TEST_PACKAGES)"
+
+install-packages:
+	@missing=""; for p in $(WANT); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -44,7 +56,7 @@ release: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
 
-test: build
+test: deps-test build
 	ctest --preset ci
 
 test-asan: deps
