@@ -32,14 +32,17 @@
     if (BT_UNLIKELY(!(cond)))                               \
       bt__assert_fail(#cond, __FILE__, __LINE__, __func__); \
   } while (0)
-_Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
-                               const char *func);
 
-/* bt__ functions are exported from libbaton (under their internal prefix)
- * so that libbaton_mpi and the tests can call them; they are not API. */
+/* bt__ functions have default visibility so that a shared libbaton can
+ * export the few that libbaton_mpi calls, under the private version node
+ * BATON_PRIVATE_<soversion> (cmake/BatonAbi.cmake); the rest stay local.
+ * They are not API. */
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility push(default)
 #endif
+
+_Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
+                               const char *func);
 
 /* ---- errors (core/status.c) ------------------------------------------- */
 

@@ -21,11 +21,21 @@
 #define BT_API
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
+/*
+ * BT_NODISCARD marks the calls whose status must be looked at. Define
+ * BATON_NO_NODISCARD before including baton (or -DBATON_NO_NODISCARD) to
+ * switch it off. To drop one status on purpose (draining a channel with
+ * bt_try_recv), write BT_IGNORE(call): a cast to void alone does not
+ * silence GCC's warn_unused_result.
+ */
+#if defined(BATON_NO_NODISCARD)
+#define BT_NODISCARD
+#elif defined(__GNUC__) || defined(__clang__)
 #define BT_NODISCARD __attribute__((warn_unused_result))
 #else
 #define BT_NODISCARD
 #endif
+#define BT_IGNORE(call) ((void)!(call))
 
 #ifdef __cplusplus
 extern "C" {

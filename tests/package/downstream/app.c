@@ -4,6 +4,8 @@
 #include <stdio.h>
 
 static int produce(void *arg, void *result, void *ctx) {
+  (void)arg;
+  (void)result;
   bt_chan *ch = ctx;
   for (int64_t i = 1; i <= 100; i++)
     if (bt_send(ch, &i) != BT_OK) return BT_ESTATE;
