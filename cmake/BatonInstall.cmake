@@ -17,9 +17,6 @@ install(TARGETS ${baton_targets} EXPORT batonTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-if(COMMAND baton_install_fortran)
-  baton_install_fortran()
-endif()
 install(EXPORT batonTargets NAMESPACE baton::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/baton)
 

@@ -69,6 +69,14 @@ typedef struct bt_wire {
  */
 BT_API BT_NODISCARD int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm,
                                       bt_mpi **m);
+/**
+ * @brief bt_mpi_attach() from a Fortran communicator handle (the INTEGER
+ *        of `use mpi`, or the MPI_VAL of an mpi_f08 type(MPI_Comm)),
+ *        converted with MPI_Comm_f2c: the entry of the Fortran module
+ *        baton_mpi. @return as bt_mpi_attach().
+ */
+BT_API BT_NODISCARD int bt_mpi_attach_f(bt_runtime *rt, MPI_Fint comm,
+                                        bt_mpi **m);
 /** @brief Stop the bridge, free the duplicate. NULL accepted. Collective.
  *  Channels still open are closed: what was already sent is delivered or,
  *  if it arrives during detach, dropped; elements buffered on this rank
