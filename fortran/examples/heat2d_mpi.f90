@@ -60,7 +60,7 @@ program heat2d_mpi
   logical :: check
   type(bt_options) :: opt
   type(c_ptr) :: rt, m, column, left, right, block
-  real(c_double) :: change, global_change, err
+  real(c_double) :: change, global_change, err, global_err
   real(c_double), allocatable :: ref(:, :), refn(:, :)
   character(64) :: arg
 
@@ -143,11 +143,11 @@ program heat2d_mpi
       ref = refn
     end do
     err = maxval(abs(ref(1:n, j0 + 1:j0 + nl) - u(1:n, 1:nl)))
-    call MPI_Allreduce(MPI_IN_PLACE, err, 1, MPI_DOUBLE_PRECISION, MPI_MAX, &
+    call MPI_Allreduce(err, global_err, 1, MPI_DOUBLE_PRECISION, MPI_MAX, &
                        MPI_COMM_WORLD, ierr)
     if (rank == 0) print '(a, es10.3)', "check: max difference from serial ", &
-        err
-    if (err > 1e-12_c_double) error stop 1
+        global_err
+    if (global_err > 1e-12_c_double) error stop 1
   end if
 
   call ok(bt_array_release(block), "bt_array_release")
