@@ -259,6 +259,8 @@ out:
 
 int bt__regions_check(const bt_array *ca) {
   bt_array *a = bt__array_get(ca);
+  if (a == NULL)
+    return bt__fail(BT_ESTATE, "%p is not a live array", (const void *)ca);
   bt__regions *r = &a->regions;
   int rc = BT_OK;
   pthread_mutex_lock(&r->lock);
