@@ -56,6 +56,11 @@ int bt__bad_handle(const char *op, const char *kind, const void *handle);
 /* What a freed object's magic word is overwritten with, so that a released
  * handle is told from a live one in every build type ("dead"). */
 #define BT__MAGIC_DEAD 0x64656164u
+/* Poison a magic word just before its object is freed. Volatile: a plain
+ * store right before free() is a dead store the compiler removes. */
+static inline void bt__magic_kill(uint32_t *magic) {
+  *(volatile uint32_t *)magic = BT__MAGIC_DEAD;
+}
 
 /* The largest element a type may describe (channels, jobs, the bridge). */
 #define BT__TYPE_MAX_SIZE ((size_t)1 << 30)

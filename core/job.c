@@ -80,7 +80,7 @@ static void future_unref(bt_future *f) {
       f->result_type->on_drop != NULL)
     f->result_type->on_drop(f->result);
   free(f->message);
-  f->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&f->magic);
   free(f);
 }
 
