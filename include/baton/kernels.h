@@ -63,7 +63,9 @@ BT_API BT_NODISCARD int bt_sum(bt_runtime *rt, bt_array *x, double *out);
 /** b += a^T (2-D) */
 BT_API BT_NODISCARD int bt_transpose(bt_runtime *rt, bt_array *a,
                                      bt_array *b);
-/** out += star stencil of radius r of in, on the interior (PRK weights) */
+/** out += star stencil of radius r of in, on the interior (PRK weights).
+ *  BT_EINVAL when 2 r + 1 exceeds both extents (no axis holds the stencil);
+ *  an empty interior otherwise leaves out as it is. */
 BT_API BT_NODISCARD int bt_stencil(bt_runtime *rt, int radius, bt_array *in,
                                    bt_array *out);
 /** c = alpha a b + beta c; BT_ENOTSUP in a build without BLAS.
