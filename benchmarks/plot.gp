@@ -9,6 +9,7 @@
 #   mode 'size':   size  value  baseline    (log-log, baseline dashed)
 #   mode 'strong': workers  speedup  efficiency   (with the ideal y = p)
 #   mode 'weak':   workers  speedup  efficiency   (efficiency, ideal 1)
+#   mode 'ratio':  size  ratio                   (log x; the parity line 1)
 # meta, when given, is a gnuplot file benchmarks/run writes that may set:
 #   T[i], B[i]  the title of series i and the name of its baseline
 #   ylab        the axis title with its unit and "higher/lower is better"
@@ -44,6 +45,16 @@ if (strlen(stamp) > 0) {
 bytes_tick(k) = k < 10 ? sprintf("%d B", 2**k) : k < 20 ? sprintf("%d KiB", 2**(k - 10)) : \
                 k < 30 ? sprintf("%d MiB", 2**(k - 20)) : sprintf("%d GiB", 2**(k - 30))
 
+if (mode eq 'ratio') {
+  set logscale x 10
+  set format x "%.0s%c"
+  set xlabel 'size (elements)'
+  set ylabel 'ratio to the baseline (above 1: baton faster)'
+  set yrange [0:*]
+  plot for [i = 0:n - 1] data index i using 1:2 lw 2 pt 7 lc i + 1 title word(titles, i + 1), \
+       1 with lines dt 3 lc rgb 'black' title 'parity', \
+       0.9 with lines dt 2 lc rgb 'gray' title '0.9'
+} else {
 if (mode eq 'size') {
   if (xkind eq 'bytes') {
     set logscale x 2
@@ -81,4 +92,5 @@ if (mode eq 'size') {
     plot for [i = 0:n - 1] data index i using 1:3 lw 2 pt 7 title T[i + 1], \
          1 with lines dt 3 lc rgb 'black' title 'ideal'
   }
+}
 }
