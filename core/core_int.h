@@ -95,6 +95,14 @@ typedef struct bt__task {
 /* Queue t on worker (0 .. workers-1) and wake it. Thread-safe. Returns
  * BT_OK, BT_EINVAL (worker out of range), BT_ESTATE (runtime stopping). */
 int bt__worker_post(bt_runtime *rt, int worker, bt__task *t);
+/* Take t back from worker's queue if it is still there (not yet popped):
+ * 1 if it was removed (the caller owns it again and it will not run there),
+ * 0 if the worker took it already or it was never posted. Thread-safe; O(the
+ * queue's length). */
+int bt__worker_unpost(bt_runtime *rt, int worker, bt__task *t);
+/* The longest an idle worker spins looking for its next task before it
+ * parks on its futex (a quarter of it when workers outnumber cores). */
+#define BT__IDLE_SPIN_NS (100 * 1000)
 /* Tasks queued or running on worker now (a snapshot for least-loaded). */
 int bt__worker_load(const bt_runtime *rt, int worker);
 /* Called on worker `worker` of rt (bt_self() == worker): run one queued task

@@ -67,36 +67,41 @@ static void run(bt__worker *w, bt__task *t) {
       memory_order_release);
 }
 
-/* Pauses per yield in an idle spin (a yield is a system call). */
-enum { YIELD_SHARE = 16 };
+/* The idle spin: how long a worker that ran out of tasks keeps looking
+ * for the next one before it parks on its futex (BT__IDLE_SPIN_NS, see
+ * core_int.h and docs/runtime.md). Back-to-back kernel calls and job
+ * batches then find their workers awake and pay no futex wake on either
+ * side; a worker left idle parks after the bound, so an idle runtime costs
+ * at most that much CPU per worker after each burst of work. */
+enum {
+  CLOCK_EVERY = 64,      /* pause steps between reads of the clock */
+  CLOCK_EVERY_YIELD = 4, /* yields between reads (a yield is a syscall) */
+};
 
-/* Spin briefly before sleeping, as long as the spin policy says another
- * core could post meanwhile: a task that follows soon then costs no futex
- * wake on either side. Returns 1 if work or a close arrived. */
+/* Returns 1 if work or a close arrived within the bound. */
 static int spin_idle(bt__worker *w) {
-  int spins = bt__spin_begin(), found = 0;
   /* When the workers fill every core, the thread that posts the next task
    * or waits for this one's result shares a core with a worker: a pause
-   * loop would keep it off that core until the spin ends (100+ us after
-   * every kernel call), a yield hands the core over at once and still
-   * catches a task that follows soon. A yield costs a system call, so
-   * fewer of them. */
-  int yield = w->rt->nworkers >= bt__ncpu();
-  if (yield) spins /= YIELD_SHARE;
-  for (int i = 0; i < spins; i++) {
+   * loop would keep it off that core until the spin ends, a yield hands
+   * the core over at once and still catches a task that follows soon.
+   * Oversubscribed (more workers than cores), each spinner takes a core
+   * slice from a worker with work: spin a quarter as long. */
+  int ncpu = bt__ncpu(), n = w->rt->nworkers;
+  int yield = n >= ncpu;
+  int64_t bound = n > ncpu ? BT__IDLE_SPIN_NS / 4 : BT__IDLE_SPIN_NS;
+  int every = yield ? CLOCK_EVERY_YIELD : CLOCK_EVERY;
+  int64_t until = bt__now_ns() + bound;
+  for (int i = 1;; i++) {
     /* relaxed: a hint only; pop() takes the lock, which synchronizes. */
     if (atomic_load_explicit(&w->queued, memory_order_relaxed) > 0 ||
-        atomic_load_explicit(&w->closed, memory_order_relaxed)) {
-      found = 1;
-      break;
-    }
+        atomic_load_explicit(&w->closed, memory_order_relaxed))
+      return 1;
     if (yield)
       sched_yield();
     else
       bt__cpu_relax();
+    if (i % every == 0 && bt__now_ns() >= until) return 0;
   }
-  bt__spin_end();
-  return found;
 }
 
 static void sleep_idle(bt__worker *w) {
@@ -291,6 +296,32 @@ int bt__worker_load(const bt_runtime *rt, int worker) {
    * is a snapshot; the tasks themselves are published by the lock. */
   int queued = atomic_load_explicit(&w->queued, memory_order_acquire);
   return queued + atomic_load_explicit(&w->running, memory_order_acquire);
+}
+
+int bt__worker_unpost(bt_runtime *rt, int worker, bt__task *t) {
+  if (!rt || !t || worker < 0 || worker >= rt->nworkers) return 0;
+  bt__worker *w = &rt->workers[worker];
+  int found = 0;
+  bt__lock_acquire(&w->lock);
+  bt__task *prev = NULL;
+  for (bt__task *q = w->head; q; prev = q, q = q->next) {
+    if (q != t) continue;
+    if (prev)
+      prev->next = q->next;
+    else
+      w->head = q->next;
+    if (w->tail == q) w->tail = prev;
+    q->next = NULL;
+    /* release: as in pop(), pairs with the acquire in bt__worker_load().
+     * relaxed load: queued changes only under lock, which we hold. */
+    atomic_store_explicit(
+        &w->queued, atomic_load_explicit(&w->queued, memory_order_relaxed) - 1,
+        memory_order_release);
+    found = 1;
+    break;
+  }
+  bt__lock_release(&w->lock);
+  return found;
 }
 
 int bt__worker_run_one(bt_runtime *rt, int worker) {
