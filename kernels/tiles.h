@@ -1,6 +1,7 @@
 /*
- * tiles.h: 2-D tiles of a matrix for kernels that cut both axes (gemm),
- * and running a kernel on per-part regions. Private to kernels/.
+ * tiles.h: 2-D tiles of a matrix for kernels that cut both axes (gemm);
+ * bt__parallel_regions (parallel.c) runs a kernel on them. Private to
+ * kernels/.
  *
  * bt__parallel (parallel.c) cuts one axis; a square gemm on 16 workers
  * would get 16 thin row bands, each reading all of B. Here C is cut into a
@@ -39,22 +40,6 @@ typedef struct bt__tile {
  * non-empty tiles. */
 int bt__tile_grid(int64_t m, int64_t n, int workers, const int *worker_node,
                   bt__tile *tiles, int *grid_cols);
-
-/* An operand of bt__parallel_regions. */
-typedef struct bt__region_op {
-  bt_array *array;
-  int writable; /* 1: owned for each part; 0: borrowed */
-} bt__region_op;
-
-/* bt__parallel for regions chosen per part: part p runs on worker
- * worker[p] (distinct workers) with operand k's region
- * regions + (p * nops + k) * BT_MAX_DIMS (one range per dimension) locked
- * for it (own or borrow, timeout 0). The same lock, hand-over, join and
- * error rules as bt__parallel; part->index is p and part->start/stop are
- * unused. Called from a thread that is not one of rt's workers. */
-int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
-                         int nparts, const int *worker, const bt_range *regions,
-                         bt__part_fn fn, void *ctx);
 
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop

@@ -177,6 +177,7 @@ static void gemm_on(const char *topology, int workers, int64_t m, int64_t n,
 BT_TEST(gemm_on_a_2d_grid) {
   gemm_on(NULL, 4, 64, 64, 33); /* 2 x 2 tiles */
   gemm_on(NULL, 6, 37, 91, 20); /* wide: column tiles */
+  gemm_on(NULL, 4, 1, 3, 5);    /* too small for a tile each: bands */
 }
 
 BT_TEST_TOPO(gemm_on_two_numa_nodes) {
