@@ -78,6 +78,8 @@ static int best_supported(void) {
 
 int bt__simd_parse(const char *value, int supported, int *valid, char *why,
                    unsigned len) {
+  if (supported < 0) supported = 0;
+  if (supported >= NVARIANTS) supported = NVARIANTS - 1;
   if (valid) *valid = 1;
   if (why && len) why[0] = '\0';
   if (!value || !value[0] || strcasecmp(value, "auto") == 0) {
