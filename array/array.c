@@ -1,4 +1,4 @@
-/* array.c: arrays: creation, wrapping, references, freezing. */
+/* array.c: arrays: creation, wrapping, sub-arrays, references, freezing. */
 #define BATON_ARRAY_MODULE 1
 #include <inttypes.h>
 #include <stdlib.h>
@@ -66,11 +66,19 @@ static int array_alloc(bt_runtime *rt, bt_dtype t, int ndim,
   atomic_init(&a->refs, 1);
   atomic_init(&a->frozen, 0);
   a->place = BT_PLACE_LOCAL;
+  a->root = a;
   *out = a;
   return BT_OK;
 }
 
 static void array_free(bt_array *a) {
+  if (a->parent) { /* a sub-array: its parent keeps memory and table */
+    bt_array *parent = a->parent;
+    a->magic = 0;
+    free(a);
+    bt_array_release(parent);
+    return;
+  }
   if (a->map_bytes &&
       /* relaxed: see bt_slice_migrate(); the last reference drop (acq_rel)
        * ordered every store before this free. */
@@ -185,6 +193,63 @@ int bt_array_wrap(bt_runtime *rt, void *data, bt_dtype t, int ndim,
   return BT_OK;
 }
 
+int bt_array_sub(bt_array *a, const bt_range *region, bt_array **sub) {
+  if (!a) return bt__fail(BT_EINVAL, "bt_array_sub: the parent array is NULL");
+  if (!sub) return bt__fail(BT_EINVAL, "bt_array_sub: output pointer is NULL");
+  bt_array *p = bt__array_get(a);
+  int64_t lo[BT_MAX_DIMS], hi[BT_MAX_DIMS];
+  for (int d = 0; d < p->ndim; d++) {
+    lo[d] = region ? region[d].start : 0;
+    hi[d] = region ? region[d].stop : p->shape[d];
+    if (lo[d] < 0 || hi[d] > p->shape[d] || lo[d] >= hi[d]) {
+      char box[256];
+      bt__box_format(box, sizeof box, d + 1, lo, hi);
+      return bt__fail(BT_EINVAL,
+                      "bt_array_sub: region %s: axis %d range [%" PRId64
+                      ":%" PRId64 ") is empty or outside [0:%" PRId64 ")",
+                      box, d, lo[d], hi[d], p->shape[d]);
+    }
+  }
+  bt_array *s = calloc(1, sizeof *s);
+  if (!s) return bt__fail(BT_ENOMEM, "cannot allocate a sub-array header");
+  s->magic = BT__ARRAY_MAGIC;
+  s->rt = p->rt;
+  s->dtype = p->dtype;
+  s->ndim = p->ndim;
+  s->elem = p->elem;
+  int64_t offset = 0;
+  for (int d = 0; d < p->ndim; d++) {
+    s->shape[d] = hi[d] - lo[d];
+    s->strides[d] = p->strides[d];
+    s->off[d] = p->off[d] + lo[d];
+    offset += lo[d] * p->strides[d];
+  }
+  s->data = p->data + offset * (int64_t)p->elem;
+  atomic_init(&s->refs, 1);
+  atomic_init(&s->frozen, 0);
+  atomic_init(&s->recycle, 0);
+  s->place = p->root->place;
+  s->root = p->root;
+  bt_array_retain(p);
+  s->parent = p;
+  *sub = s;
+  return BT_OK;
+}
+
+int bt__array_alias(const bt_array *a, const bt_array *b) {
+  const bt_array *x = bt__array_get(a), *y = bt__array_get(b);
+  if (x == y) return BT__ALIAS_SAME;
+  if (x->root != y->root) return BT__ALIAS_NONE;
+  int same = x->ndim == y->ndim;
+  for (int d = 0; d < x->ndim; d++) {
+    int64_t xlo = x->off[d], xhi = xlo + x->shape[d];
+    int64_t ylo = y->off[d], yhi = ylo + y->shape[d];
+    if (!(xlo < yhi && ylo < xhi)) return BT__ALIAS_NONE;
+    same = same && xlo == ylo && xhi == yhi;
+  }
+  return same ? BT__ALIAS_SAME : BT__ALIAS_PARTIAL;
+}
+
 void bt_array_retain(bt_array *a) {
   if (!a) return;
   /* relaxed: a new reference is made from one the caller already holds. */
@@ -203,6 +268,10 @@ int bt_array_release(bt_array *a) {
 
 int bt_array_freeze(bt_array *a) {
   if (!a) return bt__fail(BT_EINVAL, "array is NULL");
+  if (bt__array_get(a)->parent)
+    return bt__fail(BT_ENOTSUP,
+                    "bt_array_freeze: a sub-array shares its parent's lock "
+                    "table; freeze the parent");
   return bt__regions_freeze(bt__array_get(a));
 }
 
