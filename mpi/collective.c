@@ -74,11 +74,16 @@ int bt__coll_wait(bt_mpi *m, MPI_Request *req, int64_t timeout_ns,
 
 MPI_Datatype bt__mpi_dtype(bt_dtype t) {
   switch (t) {
-    case BT_F64: return MPI_DOUBLE;
-    case BT_F32: return MPI_FLOAT;
-    case BT_I64: return MPI_INT64_T;
-    case BT_I32: return MPI_INT32_T;
-    case BT_U8: return MPI_UINT8_T;
+    case BT_F64:
+      return MPI_DOUBLE;
+    case BT_F32:
+      return MPI_FLOAT;
+    case BT_I64:
+      return MPI_INT64_T;
+    case BT_I32:
+      return MPI_INT32_T;
+    case BT_U8:
+      return MPI_UINT8_T;
   }
   return MPI_DATATYPE_NULL;
 }
@@ -130,11 +135,13 @@ int bt_mpi_allreduce(bt_mpi *mpi, bt_op op, bt_dtype t, const void *in,
   bt_mpi *m = bt__mpi_valid(mpi);
   if (!m) return bt__fail(BT_EINVAL, "%s: not a bridge", who);
   if (op != BT_SUM && op != BT_MAX && op != BT_MIN)
-    return bt__fail(BT_EINVAL, "%s: operator %d is not BT_SUM, BT_MAX or "
-                    "BT_MIN", who, (int)op);
+    return bt__fail(BT_EINVAL,
+                    "%s: operator %d is not BT_SUM, BT_MAX or "
+                    "BT_MIN",
+                    who, (int)op);
   if (t != BT_F64 && t != BT_F32 && t != BT_I64 && t != BT_I32)
-    return bt__fail(BT_EINVAL, "%s: dtype %d is not f64, f32, i64 or i32",
-                    who, (int)t);
+    return bt__fail(BT_EINVAL, "%s: dtype %d is not f64, f32, i64 or i32", who,
+                    (int)t);
   if (count < 0) return bt__fail(BT_EINVAL, "%s: count %d < 0", who, count);
   if (count > 0 && (in == NULL || out == NULL))
     return bt__fail(BT_EINVAL, "%s: %s buffer is NULL with count %d", who,
@@ -154,8 +161,9 @@ int bt_mpi_allreduce(bt_mpi *mpi, bt_op op, bt_dtype t, const void *in,
   int rc;
   if (bt__mpi_free_calls(m)) {
     rc = MPI_Allreduce(send, recv, count, dt, mop, m->comm);
-    st = rc == MPI_SUCCESS ? BT_OK
-                           : bt__mpi_fail(rc, "bt_mpi_allreduce: MPI_Allreduce");
+    st = rc == MPI_SUCCESS
+             ? BT_OK
+             : bt__mpi_fail(rc, "bt_mpi_allreduce: MPI_Allreduce");
   } else {
     MPI_Request req;
     pthread_mutex_lock(&m->lock);
@@ -177,7 +185,8 @@ int bt_mpi_barrier(bt_mpi *mpi) {
   if (st != BT_OK) return st;
   if (bt__mpi_free_calls(m)) {
     int rc = MPI_Barrier(m->comm);
-    st = rc == MPI_SUCCESS ? BT_OK : bt__mpi_fail(rc, "bt_mpi_barrier: MPI_Barrier");
+    st = rc == MPI_SUCCESS ? BT_OK
+                           : bt__mpi_fail(rc, "bt_mpi_barrier: MPI_Barrier");
   } else {
     MPI_Request req;
     pthread_mutex_lock(&m->lock);
@@ -212,7 +221,8 @@ int bt_mpi_bcast(bt_mpi *mpi, int root, void *buf, size_t bytes) {
     void *p = bytes ? buf : &dummy;
     if (bt__mpi_free_calls(m)) {
       rc = MPI_Bcast(p, count, dt, root, m->comm);
-      st = rc == MPI_SUCCESS ? BT_OK : bt__mpi_fail(rc, "bt_mpi_bcast: MPI_Bcast");
+      st = rc == MPI_SUCCESS ? BT_OK
+                             : bt__mpi_fail(rc, "bt_mpi_bcast: MPI_Bcast");
     } else {
       MPI_Request req;
       pthread_mutex_lock(&m->lock);

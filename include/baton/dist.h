@@ -89,8 +89,7 @@ BT_API bt_array *bt_darray_local(bt_darray *da);
 BT_API bt_array *bt_darray_interior(bt_darray *da);
 /** @brief The owned cells' global ranges, global[0..ndim-1]. @return BT_OK,
  *  BT_EINVAL. */
-BT_API BT_NODISCARD int bt_darray_owned(const bt_darray *da,
-                                        bt_range *global);
+BT_API BT_NODISCARD int bt_darray_owned(const bt_darray *da, bt_range *global);
 /** @brief This rank's coordinates in the grid, coords[0..ndim-1]; the grid
  *  itself via bt_darray_dist. @return BT_OK, BT_EINVAL. */
 BT_API BT_NODISCARD int bt_darray_coords(const bt_darray *da, int *coords);
@@ -115,8 +114,7 @@ BT_API BT_NODISCARD int bt_darray_halo_end(bt_darray *da, int64_t timeout_ns);
  * @return BT_OK, BT_EINVAL (a bad handle, or x and y of different layouts:
  *         the sentence names both), BT_EBUSY, BT_ESTATE, BT_EMPI.
  */
-BT_API BT_NODISCARD int bt_darray_dot(bt_darray *x, bt_darray *y,
-                                      double *out);
+BT_API BT_NODISCARD int bt_darray_dot(bt_darray *x, bt_darray *y, double *out);
 /** @brief Global 2-norm of the owned cells (scaled: no overflow), as dot. */
 BT_API BT_NODISCARD int bt_darray_nrm2(bt_darray *x, double *out);
 /** @brief Global sum of the owned cells, as dot. */

@@ -6,7 +6,9 @@
 #include "mpitest.h"
 
 /* Rank r contributes value(r, i) at index i. */
-static int64_t value(int r, int i) { return (int64_t)((r * 7 + i * 3) % 11) - 5; }
+static int64_t value(int r, int i) {
+  return (int64_t)((r * 7 + i * 3) % 11) - 5;
+}
 
 static void check_allreduce(bt_mpi *m) {
   int size = bt_mpi_size(m), rank = bt_mpi_rank(m);
@@ -35,10 +37,18 @@ static void check_allreduce(bt_mpi *m) {
         int64_t v = value(rank, i);
         in.f64[i] = 0;
         switch (types[k]) {
-          case BT_F64: in.f64[i] = (double)v; break;
-          case BT_F32: in.f32[i] = (float)v; break;
-          case BT_I64: in.i64[i] = v; break;
-          default: in.i32[i] = (int32_t)v; break;
+          case BT_F64:
+            in.f64[i] = (double)v;
+            break;
+          case BT_F32:
+            in.f32[i] = (float)v;
+            break;
+          case BT_I64:
+            in.i64[i] = v;
+            break;
+          default:
+            in.i32[i] = (int32_t)v;
+            break;
         }
       }
       /* Out of place, then in place. */
@@ -46,8 +56,8 @@ static void check_allreduce(bt_mpi *m) {
         memset(&out, 0, sizeof out);
         if (inplace) out = in;
         BT_CHECK_OK(bt_mpi_allreduce(m, ops[o], types[k],
-                                     inplace ? (void *)&out : (void *)&in,
-                                     &out, N));
+                                     inplace ? (void *)&out : (void *)&in, &out,
+                                     N));
         for (int i = 0; i < N; i++) {
           int64_t got = types[k] == BT_F64   ? (int64_t)out.f64[i]
                         : types[k] == BT_F32 ? (int64_t)out.f32[i]
@@ -83,7 +93,9 @@ static void body(bt_runtime *rt, bt_mpi *m) {
   check_bcast_barrier(m);
 }
 
-BT_TEST_MPI(ops_and_types, 3) { mt_both_modes(body); }
+BT_TEST_MPI(ops_and_types, 3) {
+  mt_both_modes(body);
+}
 
 /* Collectives mixed with remote-channel traffic: they never match it. */
 static void mixed_body(bt_runtime *rt, bt_mpi *m) {
@@ -107,7 +119,9 @@ static void mixed_body(bt_runtime *rt, bt_mpi *m) {
   BT_CHECK_OK(bt_chan_release(from));
 }
 
-BT_TEST_MPI(with_channels, 3) { mt_both_modes(mixed_body); }
+BT_TEST_MPI(with_channels, 3) {
+  mt_both_modes(mixed_body);
+}
 
 /* A worker reduces: the job calls the collective on the worker's thread. */
 static int job_reduce(void *arg, void *result, void *ctx) {
@@ -133,7 +147,9 @@ static void worker_body(bt_runtime *rt, bt_mpi *m) {
   }
 }
 
-BT_TEST_MPI(from_worker, 2) { mt_both_modes(worker_body); }
+BT_TEST_MPI(from_worker, 2) {
+  mt_both_modes(worker_body);
+}
 
 /* MPI_THREAD_SERIALIZED: the application calls no MPI while attached; the
  * collectives go through the bridge's serialization, from workers too. */
@@ -160,14 +176,22 @@ BT_TEST_MPI(bad_arguments, 2) {
     const char *what;
     int got, want;
   } table[] = {
-      {"allreduce NULL bridge", bt_mpi_allreduce(NULL, BT_SUM, BT_F64, &x, &y, 1), BT_EINVAL},
-      {"allreduce forged bridge", bt_mpi_allreduce(forged, BT_SUM, BT_F64, &x, &y, 1), BT_EINVAL},
-      {"allreduce bad op", bt_mpi_allreduce(m, (bt_op)7, BT_F64, &x, &y, 1), BT_EINVAL},
-      {"allreduce bad dtype", bt_mpi_allreduce(m, BT_SUM, (bt_dtype)42, &x, &y, 1), BT_EINVAL},
-      {"allreduce u8", bt_mpi_allreduce(m, BT_SUM, BT_U8, &x, &y, 1), BT_EINVAL},
-      {"allreduce count < 0", bt_mpi_allreduce(m, BT_SUM, BT_F64, &x, &y, -1), BT_EINVAL},
-      {"allreduce NULL in", bt_mpi_allreduce(m, BT_SUM, BT_F64, NULL, &y, 1), BT_EINVAL},
-      {"allreduce NULL out", bt_mpi_allreduce(m, BT_MAX, BT_F64, &x, NULL, 1), BT_EINVAL},
+      {"allreduce NULL bridge",
+       bt_mpi_allreduce(NULL, BT_SUM, BT_F64, &x, &y, 1), BT_EINVAL},
+      {"allreduce forged bridge",
+       bt_mpi_allreduce(forged, BT_SUM, BT_F64, &x, &y, 1), BT_EINVAL},
+      {"allreduce bad op", bt_mpi_allreduce(m, (bt_op)7, BT_F64, &x, &y, 1),
+       BT_EINVAL},
+      {"allreduce bad dtype",
+       bt_mpi_allreduce(m, BT_SUM, (bt_dtype)42, &x, &y, 1), BT_EINVAL},
+      {"allreduce u8", bt_mpi_allreduce(m, BT_SUM, BT_U8, &x, &y, 1),
+       BT_EINVAL},
+      {"allreduce count < 0", bt_mpi_allreduce(m, BT_SUM, BT_F64, &x, &y, -1),
+       BT_EINVAL},
+      {"allreduce NULL in", bt_mpi_allreduce(m, BT_SUM, BT_F64, NULL, &y, 1),
+       BT_EINVAL},
+      {"allreduce NULL out", bt_mpi_allreduce(m, BT_MAX, BT_F64, &x, NULL, 1),
+       BT_EINVAL},
       {"barrier NULL", bt_mpi_barrier(NULL), BT_EINVAL},
       {"barrier forged", bt_mpi_barrier(forged), BT_EINVAL},
       {"bcast NULL bridge", bt_mpi_bcast(NULL, 0, buf, 4), BT_EINVAL},
