@@ -4,7 +4,9 @@
  * in both progress modes (direct and progress thread) unless noted. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "mpitest.h"
 
@@ -696,4 +698,40 @@ BT_TEST_MPI(late_wakeup, 2) {
     BT_CHECK_OK(bt_mpi_detach(m));
   }
   BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+/* One rank of two dies (SIGKILL) with BATON_MPI_PEER_TIMEOUT=2: the
+ * survivor's blocked receive, its sends and its detach answer BT_EMPI naming
+ * the dead rank, within about the timeout. Open MPI reports nothing itself
+ * (its receives just stay pending), so the heartbeats decide. Registered by
+ * hand in tests/CMakeLists.txt (mpirun must be told not to kill the
+ * survivor); the survivor prints the line CTest looks for and ends without
+ * MPI_Finalize, which would wait for the dead rank. */
+BT_TEST_DEFINE_(peer_killed) {
+  setenv("BATON_MPI_PEER_TIMEOUT", "2", 1);
+  bt_runtime *rt = mt_runtime();
+  bt_mpi *m = mt_attach(rt, "direct");
+  int me = mt_rank(), peer = 1 - me;
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 7, &bt_type_i64, 4, &ch));
+  int64_t x = me;
+  BT_CHECK_OK(bt_send(ch, &x));
+  BT_CHECK_OK(bt_recv(ch, &x));
+  BT_CHECK_EQ(x, peer);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (me == 1) raise(SIGKILL);
+  long long t0 = mt_now_ns();
+  BT_CHECK_STATUS(bt_recv(ch, &x), BT_EMPI);
+  double waited = (double)(mt_now_ns() - t0) / 1e9;
+  BT_CHECK(strstr(bt_errmsg(), "rank 1") != NULL);
+  fprintf(stderr, "  bt_recv: after %.2f s: %s\n", waited, bt_errmsg());
+  BT_CHECK_STATUS(bt_send(ch, &x), BT_EMPI);
+  BT_CHECK_STATUS(bt_mpi_detach(m), BT_EMPI);
+  fprintf(stderr, "  bt_mpi_detach: %s\n", bt_errmsg());
+  double total = (double)(mt_now_ns() - t0) / 1e9;
+  BT_CHECK_CMP(total, <, 30.0); /* the CTest timeout is the real bound */
+  printf("survivor ended in %.2f s\n", total);
+  fflush(stdout);
+  fflush(stderr);
+  _exit(0);
 }
