@@ -13,6 +13,10 @@
 #pragma GCC visibility push(default)
 #endif
 
+/* BT_OK if a is a live array, else BT_EINVAL naming op and the pointer
+ * (bt__bad_handle): every entry point that takes an array calls it. */
+int bt__array_check(const bt_array *a, const char *op);
+
 /* Invariant checker of an array's region lock table: BT_OK or BT_ESTATE
  * with bt_errmsg() naming the broken rule. */
 int bt__regions_check(const bt_array *a);
@@ -158,9 +162,10 @@ struct bt_array {
   bt__regions regions;      /* the root's only */
 };
 
+/* The struct of a handle, NULL unless a is a live array (magic checked in
+ * every build; a freed array's magic is BT__MAGIC_DEAD). */
 static inline bt_array *bt__array_get(const bt_array *a) {
-  BT_ASSERT(a->magic == BT__ARRAY_MAGIC);
-  return (bt_array *)a;
+  return a != NULL && a->magic == BT__ARRAY_MAGIC ? (bt_array *)a : NULL;
 }
 
 /* The array holding a's memory and lock table (a itself unless a is a

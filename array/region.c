@@ -264,6 +264,8 @@ out:
 }
 
 int bt__regions_check(const bt_array *ca) {
+  if (bt__array_get(ca) == NULL)
+    return bt__fail(BT_ESTATE, "%p is not a live array", (const void *)ca);
   bt_array *a = bt__array_root(ca); /* a sub-array's table is its root's */
   bt__regions *r = &a->regions;
   int rc = BT_OK;

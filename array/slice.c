@@ -253,9 +253,10 @@ static int check_region(const bt_array *a, const bt_range *region, int64_t *lo,
 
 static int take(bt_array *a, const bt_range *region, int64_t timeout_ns,
                 int owned, bt_slice *s) {
-  if (!a) return bt__fail(BT_EINVAL, "array is NULL");
-  if (!s) return bt__fail(BT_EINVAL, "output slice is NULL");
+  const char *op = owned ? "bt_array_own" : "bt_array_borrow";
   bt_array *x = bt__array_get(a);
+  if (!x) return bt__bad_handle(op, "array", a);
+  if (!s) return bt__fail(BT_EINVAL, "%s: the output slice is NULL", op);
   int64_t lo[BT_MAX_DIMS], hi[BT_MAX_DIMS];
   int rc = check_region(x, region, lo, hi);
   if (rc != BT_OK) return rc;

@@ -64,6 +64,11 @@ BT_API BT_NODISCARD int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim,
  * @brief Wrap user memory without copying. strides (in elements) may be
  *        NULL for row-major. The user keeps the memory valid while the array
  *        lives and touches it only through slices meanwhile.
+ * @return BT_OK, BT_EINVAL (bad dtype, ndim or shape; data NULL; strides
+ *         under which two elements share memory (a zero stride, or an axis
+ *         that lands inside a smaller one's reach), whose offsets overflow,
+ *         or whose first or last element lies outside mapped memory),
+ *         BT_ENOMEM.
  */
 BT_API BT_NODISCARD int bt_array_wrap(bt_runtime *rt, void *data, bt_dtype t,
                                       int ndim, const int64_t *shape,
@@ -102,10 +107,15 @@ BT_API int bt_array_release(bt_array *a);
 /** @brief Make the array read-only for ever: later owns answer BT_EFROZEN,
  *  borrows succeed. @return BT_OK, BT_EBUSY (a region is owned). */
 BT_API BT_NODISCARD int bt_array_freeze(bt_array *a);
+/** @brief Number of axes; 0 when a is not a live array (NULL, released). */
 BT_API int bt_array_ndim(const bt_array *a);
+/** @brief Element type; (bt_dtype)-1 when a is not a live array. */
 BT_API bt_dtype bt_array_dtype(const bt_array *a);
-/** @brief Copy the shape into shape[0..ndim-1]. */
+/** @brief Copy the shape into shape[0..ndim-1]; nothing when a is not a
+ *  live array or shape is NULL. */
 BT_API void bt_array_shape(const bt_array *a, int64_t *shape);
+/** @brief The runtime given at creation; NULL when none or a is not a live
+ *  array. */
 BT_API bt_runtime *bt_array_runtime(const bt_array *a);
 
 /** A slice handle: a value, copied freely; only the holder may use it. */

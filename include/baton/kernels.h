@@ -63,7 +63,9 @@ BT_API BT_NODISCARD int bt_sum(bt_runtime *rt, bt_array *x, double *out);
 /** b += a^T (2-D) */
 BT_API BT_NODISCARD int bt_transpose(bt_runtime *rt, bt_array *a,
                                      bt_array *b);
-/** out += star stencil of radius r of in, on the interior (PRK weights) */
+/** out += star stencil of radius r of in, on the interior (PRK weights).
+ *  BT_EINVAL when 2 r + 1 exceeds both extents (no axis holds the stencil);
+ *  an empty interior otherwise leaves out as it is. */
 BT_API BT_NODISCARD int bt_stencil(bt_runtime *rt, int radius, bt_array *in,
                                    bt_array *out);
 /** c = alpha a b + beta c; BT_ENOTSUP in a build without BLAS.
@@ -104,9 +106,9 @@ BT_API BT_NODISCARD int bt_waxpby(bt_runtime *rt, double alpha, bt_array *x,
  * Points of out whose stencil reaches outside in are left untouched (the
  * boundary: a ghost layer, or values the caller sets). The sum runs over
  * the points in the order given, except for the 3x3x3 box (27 points, any
- * order), which has a faster path that sums it in three interleaved groups
- * of nine. Parts are cut along axis 0; each borrows the rows of in it
- * reads.
+ * order, unit stride along the last axis), whose faster path sums it in
+ * (dz, dy, dx) order. Parts are cut along axis 0; each borrows the rows of
+ * in it reads.
  * @param npoints number of stencil points, 1 or more.
  * @param offsets npoints x ndim offsets, row-major; each offset's magnitude
  *        must be below the extent of its axis.
