@@ -745,6 +745,79 @@ static void *progress_main(void *arg) {
   return NULL;
 }
 
+/* ---- ranks sharing a node ----------------------------------------------
+ * The runtime took its share of the node from the launcher's local-rank
+ * variables (core/share.c), before MPI. At attach, MPI_COMM_TYPE_SHARED
+ * says which ranks really share the node: a launcher rank that disagrees
+ * is reported, and so are ranks of the node whose bound workers sit on the
+ * same PUs (the lowest rank of the node reports, once per bridge). */
+
+static void check_share(bt_mpi *m) {
+  MPI_Comm node;
+  if (m->rt == NULL || MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0,
+                                           MPI_INFO_NULL, &node) != MPI_SUCCESS)
+    return;
+  int nr = 0, ns = 1, same = MPI_UNEQUAL;
+  MPI_Comm_rank(node, &nr);
+  MPI_Comm_size(node, &ns);
+  MPI_Comm_compare(m->comm, MPI_COMM_WORLD, &same);
+  int lr = -1, ls = 0;
+  if (bt__runtime_local_rank(m->rt, &lr, &ls) && ls > 1 &&
+      (same == MPI_IDENT || same == MPI_CONGRUENT) && (lr != nr || ls != ns))
+    fprintf(stderr,
+            "baton: rank %d: the launcher's node-local rank %d of %d differs "
+            "from MPI_COMM_TYPE_SHARED's %d of %d: the runtime's share of the "
+            "node may overlap another rank's\n",
+            m->rank, lr, ls, nr, ns);
+  /* Each rank: its bound workers' PUs (none when it does not bind). */
+  int nw = bt_runtime_bound(m->rt) ? bt_runtime_workers(m->rt) : 0;
+  int *counts = calloc((size_t)ns * 2, sizeof *counts);
+  int *mine = malloc((size_t)(nw ? nw : 1) * sizeof *mine);
+  int *all = NULL;
+  /* Every rank takes part in the same collectives, whatever its memory. */
+  int ok = counts && mine, all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+  if (!all_ok) goto out;
+  for (int w = 0; w < nw; w++) mine[w] = bt_worker_cpu(m->rt, w);
+  if (MPI_Allgather(&nw, 1, MPI_INT, counts, 1, MPI_INT, node) != MPI_SUCCESS)
+    goto out;
+  int total = 0;
+  for (int r = 0; r < ns; r++) {
+    counts[ns + r] = total;
+    total += counts[r];
+  }
+  all = malloc((size_t)(total ? total : 1) * sizeof *all);
+  ok = all != NULL;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+  if (!all_ok ||
+      MPI_Allgatherv(mine, nw, MPI_INT, all, counts, counts + ns, MPI_INT,
+                     node) != MPI_SUCCESS ||
+      nr != 0)
+    goto out;
+  int reported = 0;
+  for (int a = 0; a < ns && reported < 4; a++)
+    for (int b = a + 1; b < ns && reported < 4; b++)
+      for (int i = 0; i < counts[a]; i++) {
+        int cpu = all[counts[ns + a] + i], hit = 0;
+        for (int j = 0; j < counts[b] && !hit; j++)
+          hit = all[counts[ns + b] + j] == cpu;
+        if (!hit) continue;
+        fprintf(stderr,
+                "baton: node-local ranks %d and %d of %d pin workers on the "
+                "same PU %d: ranks take shares of a node's cores when "
+                "launched unbound (--bind-to none) and the node has a PU "
+                "per rank\n",
+                a, b, ns, cpu);
+        reported++;
+        break;
+      }
+out:
+  free(all);
+  free(mine);
+  free(counts);
+  MPI_Comm_free(&node);
+}
+
 /* ---- attach and detach ------------------------------------------------- */
 
 static int attach_peer_timeout(bt_mpi *m) {
@@ -832,6 +905,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   m->tag_ub = rc == MPI_SUCCESS && flag && ub ? *ub : 32767;
   if (m->peer_timeout_ns > 0 && (rc = attach_peer_timeout(m)) != BT_OK)
     goto err_free;
+  check_share(m);
 
   if (pthread_create(&m->progress, NULL, progress_main, m) != 0) {
     rc = bt__fail(BT_ENOMEM,
