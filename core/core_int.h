@@ -47,6 +47,24 @@ _Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
  * so error paths read `return bt__fail(BT_EINVAL, "axis %d of %d", ...)`. */
 int bt__fail(int code, const char *fmt, ...) BT_PRINTF(2, 3);
 
+/* The failure of a call given a bad handle: BT_EINVAL with a sentence that
+ * names the call, the kind of handle and the pointer ("bt_send: 0x5618...
+ * is not a live channel (released, or never one)"). Every handle check
+ * (bt__chan_get, bt__box_get, bt__runtime_check...) answers through it. */
+int bt__bad_handle(const char *op, const char *kind, const void *handle);
+
+/* What a freed object's magic word is overwritten with, so that a released
+ * handle is told from a live one in every build type ("dead"). */
+#define BT__MAGIC_DEAD 0x64656164u
+
+/* The largest element a type may describe (channels, jobs, the bridge). */
+#define BT__TYPE_MAX_SIZE ((size_t)1 << 30)
+
+/* BT_OK if t is NULL (no element) or a type with a size in 1 ..
+ * BT__TYPE_MAX_SIZE, else BT_EINVAL naming op, the type and its size.
+ * Checked before any size arithmetic. */
+int bt__type_check(const bt_type *t, const char *op);
+
 /* Whether BATON_DEBUG_CHECK=1: invariant checkers then run on every
  * operation. Read once per process. */
 bool bt__debug_checks(void);
@@ -103,6 +121,9 @@ int bt__worker_load(const bt_runtime *rt, int worker);
 int bt__worker_run_one(bt_runtime *rt, int worker);
 /* The runtime the calling thread is a worker of, NULL on other threads. */
 bt_runtime *bt__self_runtime(void);
+/* BT_OK if rt is a live runtime, else bt__bad_handle(op, "runtime", rt):
+ * every entry point that takes a runtime calls it first. */
+int bt__runtime_check(const bt_runtime *rt, const char *op);
 /* The least loaded worker, among those on NUMA node numa (-1: any). */
 int bt__least_loaded(const bt_runtime *rt, int numa);
 

@@ -79,8 +79,9 @@ int bt__placement_check(const bt__placement *p);
 
 /* Load a topology: desc NULL is this machine; else the path of an existing
  * XML file, or an hwloc synthetic description. Returns BT_OK, BT_EINVAL
- * (desc names no readable file and is not a valid synthetic description,
- * or the XML does not parse), BT_ETOPO (this machine cannot be read). */
+ * (desc names no regular file and is not a valid synthetic description: a
+ * bad option value), BT_ETOPO (the XML file does not parse, hwloc cannot
+ * load the description, or this machine cannot be read). */
 int bt__topology_load(const char *desc, struct hwloc_topology **topo);
 void bt__topology_free(struct hwloc_topology *topo);
 /* Whether hwloc says topo describes the running system (false for a

@@ -837,6 +837,7 @@ static int attach_peer_timeout(bt_mpi *m) {
 }
 
 int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
+  if (bt__runtime_check(rt, "bt_mpi_attach") != BT_OK) return BT_EINVAL;
   if (out == NULL || comm == MPI_COMM_NULL)
     return bt__fail(BT_EINVAL, "bt_mpi_attach: %s",
                     out == NULL ? "NULL out-parameter" : "MPI_COMM_NULL");
@@ -990,9 +991,7 @@ int bt_mpi_detach(bt_mpi *mpi) {
     return bt__fail(BT_ESTATE, "bt_mpi_detach: %p is already detached",
                     (const void *)mpi);
   bt_mpi *m = mpi_get(mpi);
-  if (!m)
-    return bt__fail(BT_EINVAL, "bt_mpi_detach: %p is not a bridge",
-                    (const void *)mpi);
+  if (!m) return bt__bad_handle("bt_mpi_detach", "MPI bridge", mpi);
   pthread_mutex_lock(&m->lock);
   if (m->detaching) {
     pthread_mutex_unlock(&m->lock);
