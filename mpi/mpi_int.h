@@ -35,7 +35,7 @@
 
 #define BT__MPI_MAGIC 0x6d706962u     /* "mpib": attached */
 #define BT__MPI_DETACHED 0x6d706964u  /* "mpid": detached, memory kept */
-#define BT__MPI_DEAD 0x64656164u      /* "dead": in the handle pool */
+#define BT__MPI_DEAD BT__MAGIC_DEAD    /* "dead": in the handle pool */
 #define BT__MPI_HDR_MAGIC 0x62746d31u /* "btm1" */
 
 /* How a channel's elements travel. */
