@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # baton: the two set-up commands of the README, and a few helpers.
 #
 #   make demo   installs what is missing (apt-get), builds, runs the heat

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* array.c: arrays: creation, wrapping, sub-arrays, references, freezing. */
 #define BATON_ARRAY_MODULE 1
 #include <errno.h>

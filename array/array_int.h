@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * array_int.h: array's private interface, for array, kernels and mpi.
  * Never installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* region.c: the region lock table of an array.
  *
  * A mutex and a dense vector of granted boxes, scanned linearly: tables hold

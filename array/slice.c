@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* slice.c: slices, the capabilities that reach an array's data.
  *
  * A slice handle is an index into a process-wide table of records and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_solver_kernels: the kernels of an iterative solver (bt_axpby,
  * bt_waxpby, bt_stencil_apply with the 27-point 3-D operator, bt_spmv)
  * against OpenMP loops, same thread count, same run: the same bodies for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* common.c: timing, statistics and output of the benchmarks. */
 #include "common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * common.h: what every benchmark shares: timing, statistics, and the two
  * output forms (machine-readable lines and a human table).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # plot.gp: the plots of benchmarks/run (gnuplot 5.4).
 #
 #   gnuplot -e "mode='size'; data='x.dat'; titles='a b'; out='x.png'; \

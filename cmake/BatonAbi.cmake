@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The ABI of the shared libraries.
 #
 # - While the version is 0.x every minor release may break the ABI: the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Dependencies, found the field's way. A missing one stops configure with a
 # sentence naming the dependency and the Debian package that provides it.
 set(THREADS_PREFER_PTHREAD_FLAG ON)

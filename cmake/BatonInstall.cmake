@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Install and export: find_package(baton) gives baton::baton (and baton::mpi,
 # baton::fortran); pkg-config gives baton (and baton-mpi).
 include(CMakePackageConfigHelpers)

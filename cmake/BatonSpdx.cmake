@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The SPDX license line of every source file.
 #
 #   cmake -P cmake/BatonSpdx.cmake            list the files that lack it

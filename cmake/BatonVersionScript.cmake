@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Write a linker version script (see BatonAbi.cmake). Arguments: OUT, NM,
 # NODE, PRIVATE_NODE, OBJECTS (the objects whose undefined bt__ symbols the
 # library exports under PRIVATE_NODE; may be empty).

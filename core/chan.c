@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* chan.c: typed channels with Go's semantics (see chan_int.h for the
  * design): the lock, waiter queues, parking, the lock-free ring of buffered
  * channels, and remote channels. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * chan_int.h: the channel struct and the pieces that chan.c and select.c
  * share. Private to core (not even core_int.h exposes it).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * core_int.h: core's private interface, for core, array, kernels and mpi.
  * Never installed. Only modules above core (array, kernels, mpi) see it.

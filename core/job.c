@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* job.c: jobs run on workers, their outcomes returned through futures
  * (after Kotlin/Native's Worker.execute).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* runtime.c: options and environment, create and destroy, queries. */
 #include <errno.h>
 #include <limits.h>

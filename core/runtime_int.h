@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * runtime_int.h: the runtime's private parts, for core/runtime.c,
  * core/worker.c, core/topology.c, core/placement.c, tools/baton-info.c and

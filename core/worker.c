@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* worker.c: worker threads, their task queues, and the idle sleep.
  *
  * Each worker owns a FIFO of intrusive tasks behind a lock (the spinning

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * heat2d.h: the numerics shared by examples/heat2d.c (one process) and
  * examples/mpi_heat2d.c (rows across MPI ranks): the explicit 2-D heat

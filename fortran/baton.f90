@@ -1,3 +1,4 @@
+! SPDX-License-Identifier: BSD-3-Clause
 ! baton: the Fortran interface (ISO_C_BINDING) to baton's runtime, arrays,
 ! slices, views, kernels and channels of values and slices.
 !

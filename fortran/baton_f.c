@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The C side of the Fortran module baton: transfer types as handles, so
  * that Fortran never depends on the layout of bt_type. */
 #include <stdlib.h>

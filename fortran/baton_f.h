@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* baton_f.h: the C glue of the Fortran modules (fortran/baton_f.c). Not a
  * public header: Fortran code reaches these through module baton. */
 #ifndef BATON_F_H

@@ -1,3 +1,4 @@
+! SPDX-License-Identifier: BSD-3-Clause
 ! baton_mpi: the Fortran interface to baton's MPI bridge: attach from a
 ! Fortran communicator handle, remote channels, collectives on the bridge
 ! and distributed arrays (baton/mpi.h, baton/dist.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton.h
  * @brief Umbrella header: everything but the MPI bridge (baton/mpi.h).

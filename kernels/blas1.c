@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blas1.c: the vector updates of an iterative solver: copy, scal, axpby,
  * waxpby, element by element over parts cut along axis 0.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* csr.c: sparse matrices in compressed sparse rows, and y = A x.
  *
  * The matrix is cut into row blocks by the rule that cuts y in bt_spmv

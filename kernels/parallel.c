@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* parallel.c: the one mechanism every kernel runs on: lock the operands,
  * cut them into one part per worker, hand each worker its part's slices,
  * join on a countdown, take the slices back and release them. */

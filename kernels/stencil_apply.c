@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* stencil_apply.c: out[i] = sum_k w[k] in[i + off_k] over the points i whose
  * whole stencil lies inside in, for any ndim and any set of offsets.
  *

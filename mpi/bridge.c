@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bridge.c: attach and detach, the handle pool, the environment, the
  * request table, failure detection and the progress thread.
  *

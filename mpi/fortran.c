@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The C side of the Fortran module baton_mpi: attach from a Fortran
  * communicator handle. */
 #include "baton/mpi.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mpi_int.h: the MPI bridge's private interface, shared by the files of
  * mpi/. Never installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* rchan.c: remote channels: the two local channels, the hooks core calls,
  * credits, close, and what travels for each kind of element.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_kernels_solver.c: the solver kernels (copy, scal, axpby, waxpby,
  * stencil_apply, csr/spmv) against serial references: 1-D, 2-D, 3-D and
  * odd shapes, 1, 2, 3 and 5 workers, plain and sub-array operands (whose

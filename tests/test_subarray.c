@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_subarray.c: sub-arrays (bt_array_sub): views of a region of a parent
  * with its memory and lock table; nested; through channels and kernels;
  * release order; misuse. */

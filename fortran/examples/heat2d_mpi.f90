@@ -1,3 +1,4 @@
+! SPDX-License-Identifier: BSD-3-Clause
 ! The heat equation on an n x n plate, in Fortran, over MPI ranks and
 ! baton's pinned workers: the example of module baton_mpi.
 !

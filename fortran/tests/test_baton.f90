@@ -1,3 +1,4 @@
+! SPDX-License-Identifier: BSD-3-Clause
 ! The Fortran module baton against the library: runtime, arrays with
 ! reversed axes, slices and views, kernels, a Fortran callback on the
 ! workers, channels of values and of slices, status strings.

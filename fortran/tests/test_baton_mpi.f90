@@ -1,3 +1,4 @@
+! SPDX-License-Identifier: BSD-3-Clause
 ! The Fortran module baton_mpi on 2 ranks: attach from MPI_COMM_WORLD,
 ! the bridge's collectives, a distributed array (reversed axes), its halo
 ! exchange and global reductions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/array.h
  * @brief N-d arrays whose data is reached only through owned or borrowed

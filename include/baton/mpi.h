@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/mpi.h
  * @brief The MPI bridge: the channel API across ranks. Link baton::mpi.

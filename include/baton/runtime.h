@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/runtime.h
  * @brief The runtime: a set of worker threads pinned with hwloc.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/status.h
  * @brief Status codes, error messages and the portability macros every

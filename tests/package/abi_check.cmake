@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The ABI of the installed shared libraries against the public headers:
 # every BT_API declaration of include/baton/*.h is exported under the
 # version node BATON_<soversion> (by libbaton_mpi.so for baton/mpi.h and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # debian/: build the binary packages with dpkg-buildpackage -us -uc -b from a
 # copy of the source tree, check them with lintian (no error allowed), and
 # look inside: the versioned shared libraries in the multiarch libdir, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # baton as a distribution ships it: a shared build of this source tree with
 # a multiarch libdir, installed to a stage, then checked the way packagers
 # and users meet it:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A downstream program built against the installed baton: a runtime, a
  * channel between a worker job and main, and a slice moved zero-copy. */
 #include <baton.h>

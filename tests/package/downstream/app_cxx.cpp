@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 // A C++ consumer of the installed headers, built with -pedantic-errors:
 // BT_OPTIONS_DEFAULT, the extern "C" declarations, BT_IGNORE.
 #include <baton.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Spack package for baton. Use it from this source tree:
 #   spack repo add packaging/spack
 #   spack install baton@main +mpi +blas +fortran
