@@ -44,11 +44,14 @@ typedef int (*bt_slice_fn)(bt_slice part, int worker, void *ctx);
  *
  * The parts are the balanced partition (the remainder to the first parts);
  * with fewer indices along axis than workers, only the first workers get a
- * part. The caller waits (spins briefly, then sleeps) until every part is
- * done, then releases them.
+ * part. The caller runs a part itself when it is one of rt's workers (its
+ * own part: kernels nest), when rt has fewer workers than the process has
+ * cores (the last part), or when the process has a single core (no part
+ * could run beside it); it waits for the others (spins for a bounded time,
+ * then sleeps), then releases them.
  * @return BT_OK, BT_EBUSY (timeout 0: a region of a is held), BT_EFROZEN,
- *         BT_EINVAL, BT_ESTATE (called from one of rt's workers), or the
- *         error fn returned for the lowest-numbered part that failed.
+ *         BT_EINVAL, or the error fn returned for the lowest-numbered part
+ *         that failed.
  */
 BT_API BT_NODISCARD int bt_parallel_slices(bt_runtime *rt, bt_array *a,
                                            int axis, int writable,
