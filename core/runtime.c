@@ -114,14 +114,24 @@ err_free_allowed:
 err_free_topo:
   bt__topology_free(rt->topo);
 err_free_rt:
-  rt->magic = 0;
+  bt__magic_kill(&rt->magic);
   free(rt);
   return rc;
 }
 
+/* The runtime of a handle, NULL unless it is a live one. */
+static inline const bt_runtime *runtime_get(const bt_runtime *rt) {
+  return rt != NULL && rt->magic == BT_RUNTIME_MAGIC ? rt : NULL;
+}
+
+int bt__runtime_check(const bt_runtime *rt, const char *op) {
+  return runtime_get(rt) ? BT_OK : bt__bad_handle(op, "runtime", rt);
+}
+
 int bt_runtime_destroy(bt_runtime *rt) {
   if (!rt) return BT_OK;
-  BT_ASSERT(rt->magic == BT_RUNTIME_MAGIC);
+  if (!runtime_get(rt))
+    return bt__bad_handle("bt_runtime_destroy", "runtime", rt);
   if (bt__self_runtime() == rt)
     return bt__fail(BT_ESTATE,
                     "worker %d cannot destroy its own runtime: it would wait "
@@ -131,34 +141,36 @@ int bt_runtime_destroy(bt_runtime *rt) {
   bt__placement_free(&rt->place);
   bt__cpuset_free(rt->allowed);
   bt__topology_free(rt->topo);
-  rt->magic = 0;
+  bt__magic_kill(&rt->magic);
   free(rt);
   return BT_OK;
 }
 
 int bt_runtime_workers(const bt_runtime *rt) {
-  return rt ? rt->nworkers : 0;
+  return runtime_get(rt) ? rt->nworkers : 0;
 }
 
 int bt_runtime_numa_nodes(const bt_runtime *rt) {
-  return rt ? rt->place.numa_nodes : 0;
+  return runtime_get(rt) ? rt->place.numa_nodes : 0;
 }
 
 int bt_worker_numa(const bt_runtime *rt, int worker) {
-  if (!rt || worker < 0 || worker >= rt->nworkers) return -1;
+  if (!runtime_get(rt) || worker < 0 || worker >= rt->nworkers) return -1;
   return rt->place.slot[worker].numa;
 }
 
 int bt_worker_cpu(const bt_runtime *rt, int worker) {
-  if (!rt || worker < 0 || worker >= rt->nworkers) return -1;
+  if (!runtime_get(rt) || worker < 0 || worker >= rt->nworkers) return -1;
   return rt->place.slot[worker].pu_os;
 }
 
 int bt_worker_describe(const bt_runtime *rt, int worker, char *buf,
                        size_t len) {
-  if (!rt || !buf || len == 0)
-    return bt__fail(BT_EINVAL, "bt_worker_describe: %s",
-                    !rt ? "rt is NULL" : "no buffer");
+  if (!runtime_get(rt))
+    return bt__bad_handle("bt_worker_describe", "runtime", rt);
+  if (!buf || len == 0)
+    return bt__fail(BT_EINVAL, "bt_worker_describe: no buffer (%p, %zu bytes)",
+                    (void *)buf, len);
   if (worker < 0 || worker >= rt->nworkers)
     return bt__fail(BT_EINVAL, "worker %d out of range: the runtime has %d",
                     worker, rt->nworkers);
@@ -174,11 +186,11 @@ int bt_worker_describe(const bt_runtime *rt, int worker, char *buf,
 }
 
 int bt_runtime_bound(const bt_runtime *rt) {
-  return rt ? rt->bound : 0;
+  return runtime_get(rt) ? rt->bound : 0;
 }
 
 int bt_runtime_oversubscribed(const bt_runtime *rt) {
-  return rt ? rt->place.oversubscribed : 0;
+  return runtime_get(rt) ? rt->place.oversubscribed : 0;
 }
 
 void *bt__runtime_topology(const bt_runtime *rt) {

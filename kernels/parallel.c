@@ -311,17 +311,17 @@ static int slices_part(const bt__part *part, void *ctx) {
 }
 
 int bt__check_caller(const char *kernel, const bt_runtime *rt) {
-  if (!rt) return bt__fail(BT_EINVAL, "%s: the runtime is NULL", kernel);
-  return BT_OK;
+  /* A worker of rt may call a kernel: it runs a part itself (nested). */
+  return bt__runtime_check(rt, kernel);
 }
 
 int bt_parallel_slices(bt_runtime *rt, bt_array *a, int axis, int writable,
                        bt_slice_fn fn, void *ctx) {
   int rc = bt__check_caller("bt_parallel_slices", rt);
   if (rc != BT_OK) return rc;
-  if (!a || !fn)
-    return bt__fail(BT_EINVAL, "bt_parallel_slices: %s is NULL",
-                    !a ? "the array" : "the body fn");
+  if ((rc = bt__array_check(a, "bt_parallel_slices")) != BT_OK) return rc;
+  if (!fn)
+    return bt__fail(BT_EINVAL, "bt_parallel_slices: the body fn is NULL");
   int ndim = bt_array_ndim(a);
   if (axis < 0 || axis >= ndim)
     return bt__fail(BT_EINVAL,
@@ -337,6 +337,9 @@ int bt_parallel_slices(bt_runtime *rt, bt_array *a, int axis, int writable,
 
 int bt__check_f64(const char *kernel, const char *role, const bt_array *a) {
   if (!a) return bt__fail(BT_EINVAL, "%s: %s is NULL", kernel, role);
+  if (bt__array_check(a, kernel) != BT_OK)
+    return bt__fail(BT_EINVAL, "%s: %s (%p) is not a live array", kernel, role,
+                    (const void *)a);
   bt_dtype t = bt_array_dtype(a);
   if (t != BT_F64)
     return bt__fail(BT_EINVAL, "%s: %s is %s, want f64", kernel, role,

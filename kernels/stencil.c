@@ -64,6 +64,16 @@ int bt_stencil(bt_runtime *rt, int radius, bt_array *in, bt_array *out) {
                     "array cannot be read in the same call");
   int64_t shape[2];
   bt_array_shape(in, shape);
+  /* Checked before the weights are allocated: a stencil wider than both
+   * axes is a mistake (radius INT_MAX allocated 16 GiB); one that leaves no
+   * interior point on one axis only changes nothing. */
+  int64_t widest = shape[0] > shape[1] ? shape[0] : shape[1];
+  if ((int64_t)radius > (widest - 1) / 2)
+    return bt__fail(BT_EINVAL,
+                    "bt_stencil: radius %d is wider than the %lld x %lld "
+                    "array (at most %lld)",
+                    radius, (long long)shape[0], (long long)shape[1],
+                    (long long)(widest - 1) / 2);
   double *weight = malloc(sizeof *weight * ((size_t)radius + 1));
   if (!weight)
     return bt__fail(BT_ENOMEM, "bt_stencil: cannot allocate %d weights",

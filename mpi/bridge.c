@@ -82,7 +82,7 @@ void bt__mpi_unref(bt_mpi *m) {
   pthread_mutex_destroy(&m->lock);
   free(m->reqs);
   free(m->ops);
-  m->magic = 0;
+  bt__magic_kill(&m->magic);
   free(m);
 }
 
@@ -305,6 +305,7 @@ static void *progress_main(void *arg) {
 }
 
 int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
+  if (bt__runtime_check(rt, "bt_mpi_attach") != BT_OK) return BT_EINVAL;
   if (out == NULL || comm == MPI_COMM_NULL)
     return bt__fail(BT_EINVAL, "bt_mpi_attach: %s",
                     out == NULL ? "NULL out-parameter" : "MPI_COMM_NULL");
@@ -393,7 +394,7 @@ err_free:
 int bt_mpi_detach(bt_mpi *mpi) {
   if (mpi == NULL) return BT_OK;
   bt_mpi *m = mpi_get(mpi);
-  if (!m) return bt__fail(BT_EINVAL, "bt_mpi_detach: not a bridge");
+  if (!m) return bt__bad_handle("bt_mpi_detach", "MPI bridge", mpi);
   pthread_mutex_lock(&m->lock);
   if (m->detaching) {
     pthread_mutex_unlock(&m->lock);

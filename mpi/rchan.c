@@ -510,6 +510,11 @@ static int slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len) {
                (long long)h->shape[d], d);
       return 0;
     }
+    if (h->shape[d] > 0 && n > SIZE_MAX / (size_t)h->shape[d]) {
+      snprintf(why, len, "extent %lld of axis %d overflows the size",
+               (long long)h->shape[d], d);
+      return 0;
+    }
     n *= (size_t)h->shape[d];
   }
   if (n != carried) {
@@ -881,22 +886,22 @@ void bt__rchan_detach_end(bt__rchan *c) {
 
 int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
                        size_t capacity, bt_chan **ch) {
-  if (m == NULL || m->magic != BT__MPI_MAGIC || t == NULL || ch == NULL)
-    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: %s",
-                    t == NULL || ch == NULL ? "NULL argument" : "not a bridge");
+  if (m == NULL || m->magic != BT__MPI_MAGIC)
+    return bt__bad_handle("bt_mpi_chan_create", "MPI bridge", m);
+  if (t == NULL || ch == NULL)
+    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: NULL %s",
+                    t == NULL ? "type" : "output");
   if (peer < 0 || peer >= m->size)
     return bt__fail(BT_EINVAL, "bt_mpi_chan_create: peer %d outside 0..%d",
                     peer, m->size - 1);
   if (tag < 0 || tag > m->tag_ub)
     return bt__fail(BT_EINVAL, "bt_mpi_chan_create: tag %d outside 0..%d", tag,
                     m->tag_ub);
-  if (t->size == 0)
-    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: type %s has size 0",
-                    t->name ? t->name : "?");
+  if (bt__type_check(t, "bt_mpi_chan_create") != BT_OK) return BT_EINVAL;
   if (capacity > UINT32_MAX / 4)
     return bt__fail(BT_EINVAL, "bt_mpi_chan_create: capacity %zu too large",
                     capacity);
-  bt__rkind kind;
+  bt__rkind kind = BT__RK_VALUE; /* set by kind_of() */
   int rc = kind_of(t, &kind);
   if (rc != BT_OK) return rc;
 

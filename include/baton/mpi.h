@@ -65,7 +65,8 @@ typedef struct bt_wire {
 /**
  * @brief Attach the runtime to a communicator (duplicated; MPI_ERRORS_RETURN
  *        set on the duplicate). MPI must be initialized.
- * @return BT_OK, BT_EMPI, BT_ENOMEM, BT_EINVAL.
+ * @return BT_OK, BT_EMPI, BT_ENOMEM, BT_EINVAL (rt not a live runtime, NULL
+ *         included; MPI_COMM_NULL; MPI not initialized), BT_ENOTSUP.
  */
 BT_API BT_NODISCARD int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm,
                                       bt_mpi **m);
