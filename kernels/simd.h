@@ -52,6 +52,19 @@ typedef struct bt__simd_ops {
                   int64_t n);
   /* y[i] += alpha * x[i] */
   void (*axpy)(double *y, const double *x, double alpha, int64_t n);
+  /* y[i] = x[i] (blas1.c) */
+  void (*copy)(double *y, const double *x, int64_t n);
+  /* x[i] *= alpha (blas1.c) */
+  void (*scal)(double *x, double alpha, int64_t n);
+  /* w[i] = alpha * x[i] + beta * y[i], w distinct from x and y, x may be
+   * y (blas1.c) */
+  void (*waxpby)(double *w, const double *x, const double *y, double alpha,
+                 double beta, int64_t n);
+  /* w[i] = alpha * w[i] + beta * y[i] (blas1.c; its w = alpha x + beta w
+   * is this with the coefficients swapped: the same bits, as IEEE addition
+   * and multiplication commute) */
+  void (*axpby_in)(double *w, const double *y, double alpha, double beta,
+                   int64_t n);
   /* lane[i % LANES] += x[i] * y[i], in increasing i per lane */
   void (*dot)(const double *x, const double *y, int64_t n, double *lane);
   /* lane[i % LANES] += x[i] */

@@ -45,6 +45,25 @@ static void axpy(double *restrict y, const double *restrict x, double alpha,
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
+static void copy(double *restrict y, const double *restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i];
+}
+
+static void scal(double *restrict x, double alpha, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] *= alpha;
+}
+
+/* x and y may be one array (only read): not restrict. */
+static void waxpby(double *restrict w, const double *x, const double *y,
+                   double alpha, double beta, int64_t n) {
+  for (int64_t i = 0; i < n; i++) w[i] = alpha * x[i] + beta * y[i];
+}
+
+static void axpby_in(double *restrict w, const double *restrict y, double alpha,
+                     double beta, int64_t n) {
+  for (int64_t i = 0; i < n; i++) w[i] = alpha * w[i] + beta * y[i];
+}
+
 /* ---- reductions: element i into lane i % LANES --------------------------- */
 
 static void dot(const double *restrict x, const double *restrict y, int64_t n,
@@ -155,6 +174,10 @@ const bt__simd_ops BT_SIMD_TABLE = {
     .fill = fill,
     .nstream = nstream,
     .axpy = axpy,
+    .copy = copy,
+    .scal = scal,
+    .waxpby = waxpby,
+    .axpby_in = axpby_in,
     .dot = dot,
     .sum = sum,
     .nrm2_mid = nrm2_mid,

@@ -149,11 +149,33 @@ static void check_vectors(bt_runtime *rt, int workers) {
     BT_CHECK_OK(bt_nrm2(rt, a, &nrm));
     BT_CHECK(same_bits(nrm, sqrt(ref_reduce(va, va, n, workers))));
     /* a huge value in the middle sends its block down the element path */
+    double kept = va[n / 2];
     va[n / 2] = 1e300;
     bt_array *h = vector(rt, n, va);
+    va[n / 2] = kept;
     BT_CHECK_OK(bt_nrm2(rt, h, &nrm));
     BT_CHECK_NEAR(nrm / 1e300, 1.0, 1e-15); /* the rest is below 1e-290 */
     bt_array_release(h);
+    /* the solver updates (blas1.c), plain and aliased */
+    BT_CHECK_OK(bt_waxpby(rt, 1.25, a, -0.5, b, c));
+    for (int64_t i = 0; i < n; i++) vc[i] = 1.25 * va[i] + -0.5 * vb[i];
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_axpby(rt, 0.75, a, 2.0, c)); /* c = 0.75 a + 2 c */
+    for (int64_t i = 0; i < n; i++) vc[i] = 0.75 * va[i] + 2.0 * vc[i];
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_waxpby(rt, 3.0, c, 0.5, b, c)); /* c = 3 c + 0.5 b */
+    for (int64_t i = 0; i < n; i++) vc[i] = 3.0 * vc[i] + 0.5 * vb[i];
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_scal(rt, -1.5, c));
+    for (int64_t i = 0; i < n; i++) vc[i] *= -1.5;
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_copy(rt, c, b));
+    values(b, got, n);
+    check_same(got, vc, n);
     BT_CHECK_OK(bt_fill(rt, c, -2.5));
     values(c, got, n);
     for (int64_t i = 0; i < n; i++) BT_CHECK(got[i] == -2.5);
