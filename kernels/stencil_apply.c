@@ -7,12 +7,14 @@
  * adds the stencil points to it group by group (the pointer deltas of the
  * points computed once, four points a pass); the 3x3x3 box with a
  * unit-stride last axis (the 27-point operator of 3-D solvers) has a path
- * of its own, three taps of one input row a pass. */
+ * of its own, three taps of one input row a pass. Both dense row loops are
+ * the SIMD level's (simd_body.h: box27_row, stencil_group). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels_int.h"
+#include "simd.h"
 
 enum { BOX27 = 27 };
 
@@ -21,30 +23,10 @@ typedef struct stencil_plan {
   const int *offsets; /* npoints x ndim, the caller's */
   const double *weights;
   int64_t lo[BT_MAX_DIMS], hi[BT_MAX_DIMS]; /* the computed points */
-  int box27;           /* the offsets are {-1,0,1}^3, in any order */
-  double w27[BOX27];   /* box27: weight of (dz, dy, dx) at
-                          (dz+1)*9 + (dy+1)*3 + dx+1 */
+  int box27;         /* the offsets are {-1,0,1}^3, in any order */
+  double w27[BOX27]; /* box27: weight of (dz, dy, dx) at
+                        (dz+1)*9 + (dy+1)*3 + dx+1 */
 } stencil_plan;
-
-/* The 27-point box: one pass over the output row per input row (dz, dy),
- * three taps each, r[q] being row (q / 3 - 1, q % 3 - 1) aligned with o.
- * Measured on SSE2 (the baseline build), 64^3 cells, one worker: 0.83 ms
- * against 1.08 ms for three passes of nine taps and 1.18 ms for one pass
- * of 27 (which spills the weights), 0.91 ms for the generic groups of 4. */
-static void box27_row(double *restrict o, const double *const *r,
-                      const double *restrict w, int64_t n) {
-  for (int q = 0; q < 9; q++) {
-    const double *restrict a = r[q];
-    const double v0 = w[3 * q], v1 = w[3 * q + 1], v2 = w[3 * q + 2];
-    if (q == 0) {
-      for (int64_t j = 0; j < n; j++)
-        o[j] = v0 * a[j - 1] + v1 * a[j] + v2 * a[j + 1];
-    } else {
-      for (int64_t j = 0; j < n; j++)
-        o[j] = o[j] + v0 * a[j - 1] + v1 * a[j] + v2 * a[j + 1];
-    }
-  }
-}
 
 static void box27_part(const stencil_plan *sp, const bt_view *out,
                        const bt_view *in, int64_t lo0, int64_t hi0) {
@@ -53,6 +35,7 @@ static void box27_part(const stencil_plan *sp, const bt_view *out,
   const int64_t j0 = sp->lo[2], n = sp->hi[2] - sp->lo[2];
   double w[BOX27];
   memcpy(w, sp->w27, sizeof w);
+  const bt__simd_ops *ops = bt__simd();
   for (int64_t z = lo0; z < hi0; z++) {
     for (int64_t y = sp->lo[1]; y < sp->hi[1]; y++) {
       double *o = (double *)out->data + (z - out->origin[0]) * os0 +
@@ -60,62 +43,21 @@ static void box27_part(const stencil_plan *sp, const bt_view *out,
       const double *c = (const double *)in->data + (z - in->origin[0]) * is0 +
                         (y - in->origin[1]) * is1 + j0 - in->origin[2];
       const double *r[9];
-      for (int q = 0; q < 9; q++) r[q] = c + (q / 3 - 1) * is0 + (q % 3 - 1) * is1;
-      box27_row(o, r, w, n);
+      for (int q = 0; q < 9; q++)
+        r[q] = c + (q / 3 - 1) * is0 + (q % 3 - 1) * is1;
+      ops->box27_row(o, r, w, n);
     }
   }
 }
 
-/* Generic path: for one output run of n points, the stencil points four
- * at a time (one pass over the run per group). delta[k] is point k's
- * offset in in's elements. Each sum is formed left to right in the order
- * the points were given, as a serial loop over them would. */
-static void group_run(double *restrict o, const double *c,
-                      const int64_t *delta, const double *w, int cnt,
-                      int first, int64_t n) {
-  const double *restrict p0 = c + delta[0];
-  const double w0 = w[0];
-  if (cnt == 4) {
-    const double *restrict p1 = c + delta[1], *restrict p2 = c + delta[2],
-                           *restrict p3 = c + delta[3];
-    const double w1 = w[1], w2 = w[2], w3 = w[3];
-    if (first)
-      for (int64_t j = 0; j < n; j++)
-        o[j] = w0 * p0[j] + w1 * p1[j] + w2 * p2[j] + w3 * p3[j];
-    else
-      for (int64_t j = 0; j < n; j++)
-        o[j] = o[j] + w0 * p0[j] + w1 * p1[j] + w2 * p2[j] + w3 * p3[j];
-  } else if (cnt == 3) {
-    const double *restrict p1 = c + delta[1], *restrict p2 = c + delta[2];
-    const double w1 = w[1], w2 = w[2];
-    if (first)
-      for (int64_t j = 0; j < n; j++)
-        o[j] = w0 * p0[j] + w1 * p1[j] + w2 * p2[j];
-    else
-      for (int64_t j = 0; j < n; j++)
-        o[j] = o[j] + w0 * p0[j] + w1 * p1[j] + w2 * p2[j];
-  } else if (cnt == 2) {
-    const double *restrict p1 = c + delta[1];
-    const double w1 = w[1];
-    if (first)
-      for (int64_t j = 0; j < n; j++) o[j] = w0 * p0[j] + w1 * p1[j];
-    else
-      for (int64_t j = 0; j < n; j++) o[j] = o[j] + w0 * p0[j] + w1 * p1[j];
-  } else {
-    if (first)
-      for (int64_t j = 0; j < n; j++) o[j] = w0 * p0[j];
-    else
-      for (int64_t j = 0; j < n; j++) o[j] = o[j] + w0 * p0[j];
-  }
-}
-
 static void generic_run(double *restrict o, int64_t os, const double *c,
-                        int64_t is, const int64_t *delta,
-                        const double *weights, int npoints, int64_t n) {
+                        int64_t is, const int64_t *delta, const double *weights,
+                        int npoints, int64_t n) {
   if (os == 1 && is == 1) {
+    const bt__simd_ops *ops = bt__simd();
     for (int k = 0; k < npoints; k += 4)
-      group_run(o, c, delta + k, weights + k,
-                npoints - k < 4 ? npoints - k : 4, k == 0, n);
+      ops->stencil_group(o, c, delta + k, weights + k,
+                         npoints - k < 4 ? npoints - k : 4, k == 0, n);
     return;
   }
   const double w0 = weights[0];
@@ -238,7 +180,8 @@ int bt_stencil_apply(bt_runtime *rt, int npoints, const int *offsets,
       int64_t o = offsets[p * sp.ndim + a];
       if (o <= -shape[a] || o >= shape[a])
         return bt__fail(BT_EINVAL,
-                        "%s: offset %" PRId64 " of point %d on axis %d "
+                        "%s: offset %" PRId64
+                        " of point %d on axis %d "
                         "reaches outside an extent of %" PRId64,
                         k, o, p, a, shape[a]);
       if (-o > below[a]) below[a] = -o;
