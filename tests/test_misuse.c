@@ -12,7 +12,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "core_int.h" /* bt__fail, to clear the message between rows */
+#include "core_int.h"    /* bt__fail, to clear the message between rows */
+#include "runtime_int.h" /* bt__cpuset_parse, for the fuzzers' finds */
 #include "test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -751,4 +752,33 @@ static const misuse kernel_rows[] = {
 BT_TEST(kernels) {
   forge();
   run_table(kernel_rows, sizeof kernel_rows / sizeof kernel_rows[0]);
+}
+
+/* ---- what the fuzzers found (tests/fuzz) ----------------------------------
+ */
+
+/* fuzz_env: hwloc read "-3,88" as a huge index and spun for seconds; lists
+ * beyond the index limit allocated a bitmap that large. */
+BT_TEST(cpuset_lists_found_by_fuzzing) {
+  static const char *bad[] = {"-3,88",
+                              "0--2",
+                              ",1",
+                              "1,",
+                              "4-x",
+                              "0-4000000000",
+                              "99999999999999999999",
+                              " 1"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct hwloc_bitmap_s *set = NULL;
+    BT_CHECK_STATUS(bt__cpuset_parse(bad[i], &set), BT_EINVAL);
+    BT_CHECK(set == NULL);
+    BT_CHECK(strstr(bt_errmsg(), bad[i]) != NULL);
+  }
+  static const char *good[] = {"0-3,8", "5", "2-", "0,2,4-6"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    struct hwloc_bitmap_s *set = NULL;
+    BT_CHECK_OK(bt__cpuset_parse(good[i], &set));
+    BT_CHECK(bt__cpuset_isset(set, good[i][0] - '0'));
+    bt__cpuset_free(set);
+  }
 }
