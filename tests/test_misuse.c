@@ -757,8 +757,10 @@ BT_TEST(kernels) {
 /* ---- what the fuzzers found (tests/fuzz) ----------------------------------
  */
 
-/* fuzz_env: hwloc read "-3,88" as a huge index and spun for seconds; lists
- * beyond the index limit allocated a bitmap that large. */
+/* fuzz_env: hwloc read "-3,88" as a huge index and spun for seconds, and
+ * spun on the backward range "9-4" and on "08" (an octal 0, then an '8' it
+ * never consumes); lists beyond the index limit allocated a bitmap that
+ * large. */
 BT_TEST(cpuset_lists_found_by_fuzzing) {
   static const char *bad[] = {"-3,88",
                               "0--2",
