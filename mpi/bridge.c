@@ -82,7 +82,7 @@ void bt__mpi_unref(bt_mpi *m) {
   pthread_mutex_destroy(&m->lock);
   free(m->reqs);
   free(m->ops);
-  m->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&m->magic);
   free(m);
 }
 
