@@ -7,6 +7,7 @@
  * reads it through the written view. Operands that overlap in part would
  * read elements another part has already written: refused. */
 #include "kernels_int.h"
+#include "simd.h"
 
 typedef struct coef {
   double alpha, beta;
@@ -97,7 +98,7 @@ static void wxy_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   double *restrict w = p[0];
   const double *x = p[1], *y = p[2]; /* may be one array: not restrict */
   if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
-    for (int64_t i = 0; i < n; i++) w[i] = c.alpha * x[i] + c.beta * y[i];
+    bt__simd()->waxpby(w, x, y, c.alpha, c.beta, n);
   } else {
     for (int64_t i = 0; i < n; i++)
       w[i * s[0]] = c.alpha * x[i * s[1]] + c.beta * y[i * s[2]];

@@ -148,6 +148,69 @@ static void transpose_tile(double *restrict b, int64_t bs0,
           b[(i0 + i) * bs0 + j0 + j] += a[(j0 + j) * as0 + i0 + i];
 }
 
+/* ---- the solver kernels ------------------------------------------------- */
+
+static void waxpby(double *restrict w, const double *x, const double *y,
+                   double alpha, double beta, int64_t n) {
+  for (int64_t i = 0; i < n; i++) w[i] = alpha * x[i] + beta * y[i];
+}
+
+/* One input row a pass, three taps: few enough weights to stay in
+ * registers at every width (kernels/stencil_apply.c has the figures). */
+static void box27_row(double *restrict o, const double *const *r,
+                      const double *restrict w, int64_t n) {
+  for (int q = 0; q < 9; q++) {
+    const double *restrict a = r[q];
+    const double v0 = w[3 * q], v1 = w[3 * q + 1], v2 = w[3 * q + 2];
+    if (q == 0) {
+      for (int64_t j = 0; j < n; j++)
+        o[j] = v0 * a[j - 1] + v1 * a[j] + v2 * a[j + 1];
+    } else {
+      for (int64_t j = 0; j < n; j++)
+        o[j] = o[j] + v0 * a[j - 1] + v1 * a[j] + v2 * a[j + 1];
+    }
+  }
+}
+
+static void stencil_group(double *restrict o, const double *c,
+                          const int64_t *delta, const double *w, int cnt,
+                          int first, int64_t n) {
+  const double *restrict p0 = c + delta[0];
+  const double w0 = w[0];
+  if (cnt == 4) {
+    const double *restrict p1 = c + delta[1], *restrict p2 = c + delta[2],
+                           *restrict p3 = c + delta[3];
+    const double w1 = w[1], w2 = w[2], w3 = w[3];
+    if (first)
+      for (int64_t j = 0; j < n; j++)
+        o[j] = w0 * p0[j] + w1 * p1[j] + w2 * p2[j] + w3 * p3[j];
+    else
+      for (int64_t j = 0; j < n; j++)
+        o[j] = o[j] + w0 * p0[j] + w1 * p1[j] + w2 * p2[j] + w3 * p3[j];
+  } else if (cnt == 3) {
+    const double *restrict p1 = c + delta[1], *restrict p2 = c + delta[2];
+    const double w1 = w[1], w2 = w[2];
+    if (first)
+      for (int64_t j = 0; j < n; j++)
+        o[j] = w0 * p0[j] + w1 * p1[j] + w2 * p2[j];
+    else
+      for (int64_t j = 0; j < n; j++)
+        o[j] = o[j] + w0 * p0[j] + w1 * p1[j] + w2 * p2[j];
+  } else if (cnt == 2) {
+    const double *restrict p1 = c + delta[1];
+    const double w1 = w[1];
+    if (first)
+      for (int64_t j = 0; j < n; j++) o[j] = w0 * p0[j] + w1 * p1[j];
+    else
+      for (int64_t j = 0; j < n; j++) o[j] = o[j] + w0 * p0[j] + w1 * p1[j];
+  } else {
+    if (first)
+      for (int64_t j = 0; j < n; j++) o[j] = w0 * p0[j];
+    else
+      for (int64_t j = 0; j < n; j++) o[j] = o[j] + w0 * p0[j];
+  }
+}
+
 /* ---- the table ------------------------------------------------------------
  */
 
@@ -160,4 +223,7 @@ const bt__simd_ops BT_SIMD_TABLE = {
     .nrm2_mid = nrm2_mid,
     .stencil_row = stencil_row,
     .transpose_tile = transpose_tile,
+    .waxpby = waxpby,
+    .box27_row = box27_row,
+    .stencil_group = stencil_group,
 };
