@@ -162,6 +162,10 @@ const void *bt__runtime_numa_nodeset(const bt_runtime *rt, int numa);
 int bt__runtime_numa_os_index(const bt_runtime *rt, int numa);
 /* The runtime's logical NUMA index of an OS node index, -1 if none. */
 int bt__runtime_numa_from_os(const bt_runtime *rt, int os_index);
+/* The node-local rank and size the runtime found in the launcher's
+ * environment (core/share.c): 0 none, 1 found, 2 found and the runtime
+ * took its share of the node's cores. */
+int bt__runtime_local_rank(const bt_runtime *rt, int *rank, int *size);
 /* 1 when the topology is this machine (not synthetic, not XML). */
 int bt__runtime_is_this_machine(const bt_runtime *rt);
 

@@ -119,6 +119,30 @@ int bt__cpuset_isset(const struct hwloc_bitmap_s *set, int cpu);
 /* Writes the list string of set into buf (NULL set: "none"). */
 void bt__cpuset_format(const struct hwloc_bitmap_s *set, char *buf, size_t len);
 
+/* ---- ranks sharing a node (core/share.c) ------------------------------- */
+
+typedef struct bt__share {
+  int rank, size;      /* node-local rank and ranks on the node; -1, 0: none */
+  const char *source;  /* the launcher variable they came from */
+  int applied;         /* the allowed cpuset was cut to this rank's share */
+  int overlap;         /* more ranks than PUs: some ranks share a PU */
+  int launcher_bound;  /* bound narrower by the launcher: cpuset kept */
+} bt__share;
+
+/* The node-local rank and size from the launcher's environment (Open MPI,
+ * MPICH Hydra, PMI): 1 found, 0 none, BT_EINVAL (a value that is no
+ * integer, or rank >= size) naming the variable and value. */
+int bt__local_ranks(int *rank, int *size, const char **source);
+
+/* Cut `allowed` to this rank's share of the node when several ranks share
+ * it (see share.c): its cores split in equal contiguous runs in the order
+ * NUMA node by NUMA node, rank r taking run r (PUs when cores are fewer
+ * than ranks, one PU each round robin when PUs are too). A pure function
+ * of topology, allowed and environment (BATON_SHARE, the launcher's local
+ * rank variables). BT_OK, BT_EINVAL, BT_ENOMEM; *out written on success. */
+int bt__share_restrict(struct hwloc_topology *topo,
+                       struct hwloc_bitmap_s *allowed, bt__share *out);
+
 /* ---- the runtime (core/runtime.c, core/worker.c) ---------------------- */
 
 /* One worker: its queue, its thread. Padded to cache lines so that posts to
@@ -177,6 +201,7 @@ struct bt_runtime {
    * work wakes a sleeper only when no worker is spinning). */
   BT_ALIGNED_CL _Atomic int spinning;
   _Atomic uint32_t wake_next; /* where the next wake's scan starts (hint) */
+  bt__share share;          /* this rank's share of its node */
 };
 
 /* Capacity of a worker's deque (a power of two). */

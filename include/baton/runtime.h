@@ -107,7 +107,9 @@ BT_API BT_NODISCARD int bt_worker_describe(const bt_runtime *rt, int worker,
  * @brief Whether the workers were actually bound (0 when BT_BIND_NONE, when
  *        the topology is synthetic or foreign, or when binding failed and
  *        BATON_BIND_STRICT is unset), and whether the runtime is
- *        oversubscribed (more workers than PUs in the cpuset).
+ *        oversubscribed (more workers than PUs in the cpuset, or more
+ *        ranks on the node than PUs, so that ranks share PUs: see
+ *        docs/runtime.md, ranks sharing a node).
  */
 BT_API int bt_runtime_bound(const bt_runtime *rt);
 BT_API int bt_runtime_oversubscribed(const bt_runtime *rt);
