@@ -5,7 +5,9 @@
  *        the caller joins. f64 arrays.
  *
  * Every kernel returns BT_OK, BT_EINVAL (dtype or shape mismatch, a NULL
- * argument, or the written array passed again as a read one), BT_EBUSY (an
+ * argument, or the written array passed again as a read one, itself or as
+ * a sub-array sharing elements with it; the solver kernels below allow
+ * BLAS's exact aliasing), BT_EBUSY (an
  * array is held by a slice; nothing is touched and the array is usable once
  * the holder lets go), BT_EFROZEN (the written array is frozen), or the
  * first error of a part (the lowest-numbered part that failed). Kernels are
