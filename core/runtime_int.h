@@ -79,8 +79,9 @@ int bt__placement_check(const bt__placement *p);
 
 /* Load a topology: desc NULL is this machine; else the path of an existing
  * XML file, or an hwloc synthetic description. Returns BT_OK, BT_EINVAL
- * (desc names no readable file and is not a valid synthetic description,
- * or the XML does not parse), BT_ETOPO (this machine cannot be read). */
+ * (desc names no regular file and is not a valid synthetic description: a
+ * bad option value), BT_ETOPO (the XML file does not parse, hwloc cannot
+ * load the description, or this machine cannot be read). */
 int bt__topology_load(const char *desc, struct hwloc_topology **topo);
 void bt__topology_free(struct hwloc_topology *topo);
 /* Whether hwloc says topo describes the running system (false for a
@@ -117,6 +118,30 @@ void bt__cpuset_free(struct hwloc_bitmap_s *set);
 int bt__cpuset_isset(const struct hwloc_bitmap_s *set, int cpu);
 /* Writes the list string of set into buf (NULL set: "none"). */
 void bt__cpuset_format(const struct hwloc_bitmap_s *set, char *buf, size_t len);
+
+/* ---- ranks sharing a node (core/share.c) ------------------------------- */
+
+typedef struct bt__share {
+  int rank, size;      /* node-local rank and ranks on the node; -1, 0: none */
+  const char *source;  /* the launcher variable they came from */
+  int applied;         /* the allowed cpuset was cut to this rank's share */
+  int overlap;         /* more ranks than PUs: some ranks share a PU */
+  int launcher_bound;  /* bound narrower by the launcher: cpuset kept */
+} bt__share;
+
+/* The node-local rank and size from the launcher's environment (Open MPI,
+ * MPICH Hydra, PMI): 1 found, 0 none, BT_EINVAL (a value that is no
+ * integer, or rank >= size) naming the variable and value. */
+int bt__local_ranks(int *rank, int *size, const char **source);
+
+/* Cut `allowed` to this rank's share of the node when several ranks share
+ * it (see share.c): its cores split in equal contiguous runs in the order
+ * NUMA node by NUMA node, rank r taking run r (PUs when cores are fewer
+ * than ranks, one PU each round robin when PUs are too). A pure function
+ * of topology, allowed and environment (BATON_SHARE, the launcher's local
+ * rank variables). BT_OK, BT_EINVAL, BT_ENOMEM; *out written on success. */
+int bt__share_restrict(struct hwloc_topology *topo,
+                       struct hwloc_bitmap_s *allowed, bt__share *out);
 
 /* ---- the runtime (core/runtime.c, core/worker.c) ---------------------- */
 
@@ -176,6 +201,7 @@ struct bt_runtime {
    * work wakes a sleeper only when no worker is spinning). */
   BT_ALIGNED_CL _Atomic int spinning;
   _Atomic uint32_t wake_next; /* where the next wake's scan starts (hint) */
+  bt__share share;          /* this rank's share of its node */
 };
 
 /* Capacity of a worker's deque (a power of two). */
