@@ -1028,9 +1028,6 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
            t->name ? t->name : "?");
   c->scratch = malloc(t->size);
   c->hdr_cap = BT__MPI_HDR_BUF;
-  if (kind == BT__RK_VALUE && t->size > BT__MPI_INLINE_MAX &&
-      t->size <= BT__MPI_VALUE_INLINE_MAX)
-    c->hdr_cap = sizeof(bt__mpi_hdr) + t->size;
   c->hdr_buf = malloc(c->hdr_cap);
   rc = BT_ENOMEM;
   if (!c->scratch || !c->hdr_buf) {
