@@ -182,7 +182,7 @@ static void array_free(bt_array *a) {
     munmap(a->data, a->map_bytes);
   free(a->blocks);
   bt__regions_fini(&a->regions);
-  a->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&a->magic);
   free(a);
 }
 

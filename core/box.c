@@ -271,7 +271,7 @@ static void free_tree(bt_box *dead) {
         todo = c;
       }
     }
-    b->magic = BT__MAGIC_DEAD;
+    bt__magic_kill(&b->magic);
     if ((unsigned char *)b->children != (unsigned char *)b + box_head())
       free(b->children);
     free(b);

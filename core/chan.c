@@ -616,7 +616,7 @@ int bt_chan_release(bt_chan *ch) {
     }
     free(c->slots);
   }
-  c->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&c->magic);
   free(c);
   return BT_OK;
 }

@@ -80,7 +80,7 @@ static void future_unref(bt_future *f) {
       f->result_type->on_drop != NULL)
     f->result_type->on_drop(f->result);
   free(f->message);
-  f->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&f->magic);
   free(f);
 }
 
@@ -180,6 +180,7 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   atomic_init(&fut->state, 0);
   atomic_init(&fut->refs, 2);
 
+  int spawn = 0; /* any worker may run it: stealable */
   if (worker == BT_ANY_WORKER) {
     int numa = -1;
     /* Asked while the caller still holds the argument. */
@@ -187,7 +188,13 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
       numa = job->arg_type->numa_of(job->arg);
       if (numa >= bt_runtime_numa_nodes(rt)) numa = -1;
     }
-    worker = bt__least_loaded(rt, numa < 0 ? -1 : numa);
+    /* An argument with a NUMA home goes to the least loaded worker of that
+     * node (and stays there); any other job to the caller's deque when it
+     * is a worker, else to the shared queue, where any worker takes it. */
+    if (numa >= 0)
+      worker = bt__least_loaded(rt, numa);
+    else
+      spawn = 1;
   }
 
   int rc;
@@ -198,7 +205,8 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
       if (rc != BT_OK) goto err_free; /* refused: nothing moved */
     }
   }
-  rc = bt__worker_post(rt, worker, &fut->task);
+  rc = spawn ? bt__worker_spawn(rt, &fut->task)
+             : bt__worker_post(rt, worker, &fut->task);
   if (rc != BT_OK) goto err_take_back;
   *f = fut;
   return BT_OK;

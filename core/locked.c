@@ -147,7 +147,7 @@ int bt_locked_release(bt_locked *l) {
       held_remove(h);
     }
     pthread_rwlock_destroy(&l->lock);
-    l->magic = BT__MAGIC_DEAD;
+    bt__magic_kill(&l->magic);
     if (l->data != (unsigned char *)l + locked_head()) free(l->data);
     free(l);
   }

@@ -134,7 +134,7 @@ err_free_allowed:
 err_free_topo:
   bt__topology_free(rt->topo);
 err_free_rt:
-  rt->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&rt->magic);
   free(rt);
   return rc;
 }
@@ -161,7 +161,7 @@ int bt_runtime_destroy(bt_runtime *rt) {
   bt__placement_free(&rt->place);
   bt__cpuset_free(rt->allowed);
   bt__topology_free(rt->topo);
-  rt->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&rt->magic);
   free(rt);
   return BT_OK;
 }

@@ -154,11 +154,24 @@ typedef struct bt__worker {
   _Atomic int queued;      /* tasks in the list; changed under lock */
   _Atomic int running;     /* tasks running (nested: run_one); written by
                               the worker only, read as a load snapshot */
-  _Atomic int sleeping;    /* the worker may be in futex_wait on signal */
+  _Atomic int sleeping;    /* the worker may be in futex_wait on signal;
+                              a waker may clear it (claims the wake) */
   _Atomic uint32_t signal; /* futex word: bumped by close and by posts
                               that find the worker sleeping */
-  pthread_t thread;        /* creator and destroyer only */
-  int id;                  /* immutable */
+  /* Work-stealing deque (Chase-Lev) of the jobs this worker spawned with
+   * BT_ANY_WORKER: the worker pushes and pops at bottom (LIFO), idle or
+   * waiting workers steal at top (FIFO). Fixed capacity; a full deque
+   * overflows to the worker's own queue. seq_cst on top and bottom (the
+   * owner's pop and a thief's steal race for the last job: Dekker). */
+  BT_ALIGNED_CL _Atomic int64_t top;
+  BT_ALIGNED_CL _Atomic int64_t bottom;
+  _Atomic(bt__task *) *deque; /* [BT__DEQUE_CAP], immutable pointer */
+  /* Counters (the worker's own writes, relaxed; readers get a snapshot). */
+  _Atomic uint64_t steals;  /* jobs this worker took from another's deque
+                               or from the runtime's shared queue */
+  _Atomic uint64_t wakeups; /* times it returned from its futex sleep */
+  pthread_t thread;         /* creator and destroyer only */
+  int id;                   /* immutable */
   int started;             /* creator only: the thread exists */
   int bind_status;         /* written by the worker before it counts
                               itself started; read after the barrier */
@@ -178,8 +191,21 @@ struct bt_runtime {
   bt__placement place;
   bt__worker *workers;      /* [nworkers] */
   _Atomic uint32_t started; /* start barrier: workers counted */
+  /* The shared queue: jobs for any worker scheduled from threads that are
+   * not workers (FIFO, any worker takes from it). */
+  BT_ALIGNED_CL bt__lock inject_lock;
+  bt__task *inject_head, *inject_tail; /* protected by inject_lock */
+  _Atomic int injected;      /* tasks in it; changed under inject_lock */
+  _Atomic int inject_closed; /* written under inject_lock by destroy */
+  /* Workers spinning in search of work (seq_cst: a poster of stealable
+   * work wakes a sleeper only when no worker is spinning). */
+  BT_ALIGNED_CL _Atomic int spinning;
+  _Atomic uint32_t wake_next; /* where the next wake's scan starts (hint) */
   bt__share share;          /* this rank's share of its node */
 };
+
+/* Capacity of a worker's deque (a power of two). */
+#define BT__DEQUE_CAP 4096
 
 enum { BT_RUNTIME_MAGIC = 0x62747274u /* "btrt" */ };
 

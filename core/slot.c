@@ -43,7 +43,7 @@ int bt_slot_destroy(bt_slot *s) {
   if (slot_get(s) == NULL) return bt__bad_handle("bt_slot_destroy", "slot", s);
   (void)bt_box_release(s->content);
   pthread_mutex_destroy(&s->lock);
-  s->magic = BT__MAGIC_DEAD;
+  bt__magic_kill(&s->magic);
   free(s);
   return BT_OK;
 }

@@ -269,6 +269,9 @@ struct bt_mpi {
    * shares their core when a rank is bound to one, stays off it. */
   _Atomic int pollers;   /* atomic: user threads polling now */
   _Atomic int deferring; /* atomic: the progress thread naps for them */
+  /* collective.c: a collective of this bridge runs on this rank (atomic;
+   * zero from calloc, claimed by exchange, released by store). */
+  _Atomic int coll_busy;
 };
 
 /* Exported under the internal prefix (as core's bt__ functions) so the
