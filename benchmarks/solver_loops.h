@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * solver_loops.h: bench_solver_kernels' baselines, OpenMP loops compiled in
  * their own object with -march=native -O3 (in baton_bench_native, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_misuse.c: the bridge's entry points given bad input, as a table:
  * NULL, forged and detached bridges, a NULL or destroyed runtime, out of
  * range peers, tags, sizes and capacities -> the documented code, with
