@@ -382,6 +382,12 @@ void bt__box_wire_pack(const bt_box *b, unsigned char *buf);
  * BT_ENOMEM. */
 int bt__box_wire_unpack(const unsigned char *buf, size_t len, bt_box **b);
 
+/* header.c: whether a DATA header of a slice channel describes a slice
+ * the receiver can make: a dtype, 1..BT_MAX_DIMS non-negative extents
+ * whose size in bytes (no overflow) is exactly what the message carries,
+ * inline or as payload, not both. 1, or 0 with the reason in why. */
+int bt__mpi_slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len);
+
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
 #endif
