@@ -116,12 +116,15 @@ static const misuse rows[] = {
     ROW(attach_forged_runtime, BT_EINVAL, 0),
     ROW(attach_comm_null, BT_EINVAL, 0),
     ROW(attach_null_out, BT_EINVAL, 0),
-    ROW(detach_twice, BT_EINVAL, 1),
+    /* A detached bridge's memory goes to the bridge pool, never back to
+     * malloc (mpi/bridge.c): these rows read no freed memory, even under
+     * ASan; a second detach is a state error. */
+    ROW(detach_twice, BT_ESTATE, 0),
     ROW(detach_forged, BT_EINVAL, 0),
-    ROW(rank_detached, -1, 1),
+    ROW(rank_detached, -1, 0),
     ROW(size_forged, -1, 0),
     ROW(rank_null, -1, 0),
-    ROW(chan_create_detached, BT_EINVAL, 1),
+    ROW(chan_create_detached, BT_EINVAL, 0),
     ROW(chan_create_null_bridge, BT_EINVAL, 0),
     ROW(chan_create_peer_out_of_range, BT_EINVAL, 0),
     ROW(chan_create_tag_negative, BT_EINVAL, 0),
