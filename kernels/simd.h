@@ -91,20 +91,6 @@ typedef struct bt__simd_ops {
                         const double *w, int cnt, int first, int64_t n);
   /* A full TILE x TILE tile: b[i][j] += a[j][i], dense rows. */
   void (*transpose_tile)(double *b, int64_t bs0, const double *a, int64_t as0);
-  /* ---- the solver kernels (blas1.c, stencil_apply.c) ---- */
-  /* w[i] = alpha x[i] + beta y[i]; x may be y (both only read). */
-  void (*waxpby)(double *w, const double *x, const double *y, double alpha,
-                 double beta, int64_t n);
-  /* One output row of the 3x3x3 box: for q = 0..8 in order, o[j] (q = 0:
-   * =, else o[j] +) w[3q] r[q][j-1] + w[3q+1] r[q][j] + w[3q+2] r[q][j+1],
-   * j in [0, n). */
-  void (*box27_row)(double *o, const double *const *r, const double *w,
-                    int64_t n);
-  /* cnt (1..4) stencil points on an output run: o[j] = (first ? 0 : o[j])
-   * + w[0] c[delta[0] + j] + ... + w[cnt-1] c[delta[cnt-1] + j], left to
-   * right (first: without the leading o[j]), j in [0, n). */
-  void (*stencil_group)(double *o, const double *c, const int64_t *delta,
-                        const double *w, int cnt, int first, int64_t n);
 } bt__simd_ops;
 
 /* The ops of the level this process runs (chosen on first call: see
