@@ -81,6 +81,20 @@ typedef int (*bt__part_fn)(const bt__part *part, void *ctx);
 int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
                  bt__part_fn fn, void *ctx, int *nparts);
 
+/* How an array takes part in bt__parallel_regions. */
+typedef struct bt__region_op {
+  bt_array *array;
+  int writable; /* 1: owned; 0: borrowed */
+} bt__region_op;
+
+/* bt__parallel with one part per worker, each part's regions chosen by the
+ * kernel (2-D tiles: kernels/tiles.h): part i runs on worker i (or on the
+ * caller, by bt__parallel's rules) with operand k's region
+ * regions + (i * nops + k) * BT_MAX_DIMS (one range per dimension, none
+ * empty) locked for it with timeout 0. Same returns as bt__parallel. */
+int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
+                         const bt_range *regions, bt__part_fn fn, void *ctx);
+
 /* ---- argument checks shared by the kernels (kernels/parallel.c) ------- */
 
 /* BT_OK if a is a non-NULL f64 array, else BT_EINVAL naming kernel and

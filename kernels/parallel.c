@@ -384,3 +384,93 @@ int bt__check_ndim(const char *kernel, const char *role, const bt_array *a,
   return bt__fail(BT_EINVAL, "%s: %s has %d dimensions, want %d", kernel, role,
                   n, ndim);
 }
+
+/* ---- per-part regions (2-D tiles: kernels/tiles.h) ----------------------
+ * bt__parallel with one part per worker whose regions the kernel chooses:
+ * part i (worker i's) locks regions + (i * nops + k) * BT_MAX_DIMS of
+ * operand k, owned or borrowed; then the same hand-over, caller-runs, join
+ * and error rules as bt__parallel. */
+
+int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
+                         const bt_range *regions, bt__part_fn fn, void *ctx) {
+  BT_ASSERT(rt && ops && regions && fn && nops >= 1 &&
+            nops <= BT__MAX_OPERANDS);
+  int nparts = bt_runtime_workers(rt);
+  int self = bt__self_runtime() == rt ? bt_self() : -1;
+  int may_run = self >= 0 || nparts < bt__ncpu();
+  int mine = self >= 0 ? self : may_run ? nparts - 1 : -1;
+
+  part_task stack_tasks[STACK_PARTS];
+  part_task *tasks = stack_tasks;
+  if (nparts > STACK_PARTS && !(tasks = malloc(sizeof *tasks * (size_t)nparts)))
+    return bt__fail(BT_ENOMEM, "cannot allocate %d kernel tasks", nparts);
+  part_group group = {.nops = nops, .fn = fn, .ctx = ctx};
+  int rc = BT_OK, locked = 0; /* locked: slices taken, part-major order */
+  for (int i = 0; i < nparts; i++) {
+    part_task *pt = &tasks[i];
+    *pt = (part_task){.group = &group, .ran_on = -1, .rc = BT_OK};
+    pt->part.index = i;
+    pt->task.run = part_run;
+    for (int k = 0; k < nops; k++, locked++) {
+      const bt_range *r =
+          regions + ((size_t)i * (size_t)nops + (size_t)k) * BT_MAX_DIMS;
+      rc = ops[k].writable
+               ? bt_array_own(ops[k].array, r, 0, &pt->part.slice[k])
+               : bt_array_borrow(ops[k].array, r, 0, &pt->part.slice[k]);
+      if (rc != BT_OK) goto err_unlock;
+    }
+  }
+
+  /* relaxed: published to the workers by the queue lock in the post. */
+  atomic_store_explicit(&group.pending, (uint32_t)nparts, memory_order_relaxed);
+  int posted = 0, lost = 0;
+  for (; posted < nparts; posted++) {
+    part_task *pt = &tasks[posted];
+    for (int k = 0; k < nops; k++) {
+      int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
+      BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
+    }
+    if (posted == mine) continue;
+    rc = bt__worker_post(rt, posted, &pt->task);
+    if (rc != BT_OK) {
+      for (int k = 0; k < nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
+      break;
+    }
+  }
+  if (posted < nparts) {
+    lost = nparts - posted;
+    for (int i = posted; i < nparts; i++)
+      for (int k = 0; k < nops; k++) tasks[i].handed_back[k] = 1;
+    if (mine >= posted) mine = -1;
+    /* relaxed: our own count of parts that will never decrement it. */
+    atomic_fetch_sub_explicit(&group.pending, (uint32_t)lost,
+                              memory_order_relaxed);
+  }
+  if (mine >= 0) part_run(&tasks[mine].task);
+  wait_parts(rt, tasks, posted, &group.pending, may_run && !lost);
+
+  int first = BT_OK;
+  for (int i = 0; i < nparts; i++) {
+    for (int k = 0; k < nops; k++) {
+      if (!tasks[i].handed_back[k]) continue;
+      if (i < posted) bt_type_slice.on_recv(&tasks[i].part.slice[k]);
+      (void)bt_slice_release(tasks[i].part.slice[k]);
+    }
+    if (first == BT_OK && i < posted && tasks[i].rc != BT_OK) {
+      first = tasks[i].rc;
+      if (tasks[i].msg[0])
+        (void)bt__fail(first, "part %d: %s", i, tasks[i].msg);
+      else
+        (void)bt__fail(first, "part %d failed: %s", i, bt_status_name(first));
+    }
+  }
+  if (rc == BT_OK) rc = first;
+  if (tasks != stack_tasks) free(tasks);
+  return rc;
+
+err_unlock:
+  for (int i = 0; i < locked; i++)
+    (void)bt_slice_release(tasks[i / nops].part.slice[i % nops]);
+  if (tasks != stack_tasks) free(tasks);
+  return rc;
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "kernels_int.h"
+#include "simd.h"
 
 typedef struct stencil_ctx {
   int64_t rows, cols, radius;
@@ -18,17 +19,16 @@ static void stencil_row(double *restrict orow, int64_t os1,
                         const double *restrict irow, int64_t is0, int64_t is1,
                         const stencil_ctx *sc) {
   int64_t r = sc->radius, jend = sc->cols - r;
+  if (os1 == 1 && is1 == 1) {
+    bt__simd()->stencil_row(orow, irow, is0, r, sc->cols, sc->weight);
+    return;
+  }
   for (int64_t k = 1; k <= r; k++) {
     double w = sc->weight[k];
     const double *restrict up = irow - k * is0, *restrict dn = irow + k * is0;
-    if (os1 == 1 && is1 == 1) {
-      for (int64_t j = r; j < jend; j++)
-        orow[j] += w * ((irow[j + k] - irow[j - k]) + (dn[j] - up[j]));
-    } else {
-      for (int64_t j = r; j < jend; j++)
-        orow[j * os1] += w * ((irow[(j + k) * is1] - irow[(j - k) * is1]) +
-                              (dn[j * is1] - up[j * is1]));
-    }
+    for (int64_t j = r; j < jend; j++)
+      orow[j * os1] += w * ((irow[(j + k) * is1] - irow[(j - k) * is1]) +
+                            (dn[j * is1] - up[j * is1]));
   }
 }
 

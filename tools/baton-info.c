@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "runtime_int.h"
+#include "simd.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -17,6 +18,8 @@ static void usage(FILE *out) {
           "PUs), the cpuset the process may use, and where a runtime created\n"
           "with these options puts each worker. Options override the\n"
           "environment variables BATON_WORKERS, BATON_BIND, BATON_TOPOLOGY.\n"
+          "The SIMD line names the kernels' level (BATON_SIMD: auto, sse2,\n"
+          "avx2, avx512).\n"
           "Example: baton-info --topology 'pack:2 [numa] core:4 pu:2'\n");
 }
 
@@ -95,6 +98,12 @@ int main(int argc, char **argv) {
   }
 
   printf("baton %s (%s)\n", bt_version(), bt_build_features());
+  printf("SIMD: %s (%s; this CPU runs:", bt__simd_level_name(bt__simd_level()),
+         bt__simd_reason());
+  for (int l = 0; l < bt__simd_levels(); l++)
+    if (bt__simd_level_supported(l, NULL))
+      printf(" %s", bt__simd_level_name(l));
+  printf(")\n");
   bt_runtime *rt = NULL;
   int rc = bt_runtime_create(NULL, &rt);
   if (rc != BT_OK) {

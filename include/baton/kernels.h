@@ -14,6 +14,13 @@
  * element are a no-op. Part i of the cut along axis 0 is the block that
  * BT_PLACE_BLOCKS had worker i first touch, and runs on worker i.
  *
+ * SIMD: the inner loops are compiled for several SIMD levels (SSE2,
+ * AVX2+FMA, AVX-512 on x86-64) and the highest level the CPU supports is
+ * chosen once per process; BATON_SIMD=auto|sse2|avx2|avx512 overrides it
+ * (a level the CPU lacks, or an unknown value, falls back to the highest
+ * supported one, with one line on stderr). Every level computes the same
+ * bits: results never depend on the level.
+ *
  * Thread-safety: several threads may run kernels on one runtime at once
  * (on different arrays, or on arrays they only read). Ownership: kernels
  * take no reference; the arrays must live until the call returns.
@@ -53,11 +60,13 @@ BT_API BT_NODISCARD int bt_nstream(bt_runtime *rt, bt_array *a, bt_array *b,
 /** y += alpha * x */
 BT_API BT_NODISCARD int bt_axpy(bt_runtime *rt, double alpha, bt_array *x,
                                 bt_array *y);
-/** Deterministic for a given worker count. */
+/** Deterministic for a given worker count, the same at every SIMD level:
+ *  each part sums in 16 interleaved lanes, combined in a fixed order. */
 BT_API BT_NODISCARD int bt_dot(bt_runtime *rt, bt_array *x, bt_array *y,
                                double *out);
 /** Scaled as BLAS dnrm2 (Blue's algorithm): no overflow or underflow for
- *  any finite input. Deterministic for a given worker count. */
+ *  any finite input. Deterministic for a given worker count, the same at
+ *  every SIMD level. */
 BT_API BT_NODISCARD int bt_nrm2(bt_runtime *rt, bt_array *x, double *out);
 BT_API BT_NODISCARD int bt_sum(bt_runtime *rt, bt_array *x, double *out);
 /** b += a^T (2-D) */
@@ -69,7 +78,10 @@ BT_API BT_NODISCARD int bt_transpose(bt_runtime *rt, bt_array *a,
 BT_API BT_NODISCARD int bt_stencil(bt_runtime *rt, int radius, bt_array *in,
                                    bt_array *out);
 /** c = alpha a b + beta c; BT_ENOTSUP in a build without BLAS.
- *  Each worker calls single-threaded OpenBLAS on its band of rows of c.
+ *  c is cut into a 2-D grid of tiles, one per worker (row bands when they
+ *  are as good, e.g. 2 workers on a square; 4 x 4 tiles for 16), each tile
+ *  inside the rows its worker's NUMA node first touched under
+ *  BT_PLACE_BLOCKS; each worker calls single-threaded OpenBLAS on its tile.
  *  OpenBLAS's thread count is process-wide: the call sets it to 1 and
  *  restores the caller's count before it returns, so threaded BLAS called
  *  elsewhere keeps its threads; a thread that changes the count while a
