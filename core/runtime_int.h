@@ -153,6 +153,7 @@ struct bt_runtime {
   bt__placement place;
   bt__worker *workers;      /* [nworkers] */
   _Atomic uint32_t started; /* start barrier: workers counted */
+  struct bt__diag *diag;    /* counters, report, trace (core/stats.c) */
 };
 
 enum { BT_RUNTIME_MAGIC = 0x62747274u /* "btrt" */ };
@@ -164,6 +165,21 @@ int bt__workers_start(bt_runtime *rt);
 /* Close every queue (posts answer BT_ESTATE), let each worker run what is
  * queued, join them. */
 void bt__workers_stop(bt_runtime *rt);
+
+/* Diagnostics (core/stats.c, core/trace.c): create reads and validates the
+ * BATON_STATS, BATON_DISPLAY_AFFINITY, BATON_TRACE and BATON_WATCHDOG
+ * variables and sets up the counters (BT_OK, BT_EINVAL, BT_ENOMEM; after
+ * placement, before the workers start); started prints the affinity lines;
+ * destroy (after the workers stopped) prints the report and the slices
+ * still held, writes the trace and frees. */
+typedef struct bt__diag bt__diag;
+int bt__diag_create(bt_runtime *rt);
+void bt__diag_started(bt_runtime *rt);
+void bt__diag_destroy(bt_runtime *rt);
+int bt__trace_open(bt_runtime *rt, const char *path);
+void bt__trace_close(bt_runtime *rt);
+/* The trace ring of worker `id` of rt, for its thread (trace.c). */
+void bt__trace_attach(bt_runtime *rt, int id);
 
 /* Resolve options and environment (BATON_WORKERS, BATON_BIND,
  * BATON_TOPOLOGY): BT_OK or BT_EINVAL with a sentence. */

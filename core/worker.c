@@ -100,7 +100,11 @@ static int spin_idle(bt__worker *w) {
 }
 
 static void sleep_idle(bt__worker *w) {
-  if (spin_idle(w)) return;
+  int64_t t0 = bt__now_ns();
+  int found = spin_idle(w);
+  int64_t t1 = bt__now_ns();
+  bt__stat_spin(t1 - t0);
+  if (found) return;
   /* acquire: pairs with the release increments in bt__worker_post() and
    * close_queue(); read before announcing sleep, so a post that sees the
    * announcement changes the word and futex_wait returns at once. */
@@ -110,8 +114,10 @@ static void sleep_idle(bt__worker *w) {
    * sides sees the other, so a task is never left with its worker asleep. */
   atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
   if (atomic_load_explicit(&w->queued, memory_order_seq_cst) == 0 &&
-      !atomic_load_explicit(&w->closed, memory_order_seq_cst))
+      !atomic_load_explicit(&w->closed, memory_order_seq_cst)) {
     bt__futex_wait(&w->signal, seen, -1);
+    bt__stat_sleep(bt__now_ns() - t1);
+  }
   /* relaxed: only a hint to posters; a stale 1 costs one wake call. */
   atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 }
@@ -121,6 +127,8 @@ static void *worker_main(void *arg) {
   bt_runtime *rt = w->rt;
   self_id = w->id;
   self_rt = rt;
+  bt__stat_attach(rt, w->id);
+  bt__trace_attach(rt, w->id);
   w->bind_status = BT_OK;
   if (rt->binds) {
     w->bind_status =
@@ -137,7 +145,9 @@ static void *worker_main(void *arg) {
     int closed;
     bt__task *t = pop(w, &closed);
     if (t) {
+      int64_t t0 = bt__now_ns();
       run(w, t);
+      bt__stat_busy(bt__now_ns() - t0);
       continue;
     }
     if (closed) break;
@@ -268,7 +278,8 @@ int bt__worker_post(bt_runtime *rt, int worker, bt__task *t) {
     w->head = t;
   w->tail = t;
   /* seq_cst: pairs with the seq_cst load in sleep_idle() (see there). */
-  atomic_fetch_add_explicit(&w->queued, 1, memory_order_seq_cst);
+  int len = atomic_fetch_add_explicit(&w->queued, 1, memory_order_seq_cst) + 1;
+  bt__stat_queued(rt, worker, len);
   bt__lock_release(&w->lock);
   /* seq_cst: pairs with the seq_cst store in sleep_idle(). A worker that
    * has not announced sleep will see queued > 0 before it sleeps, so the

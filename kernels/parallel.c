@@ -38,8 +38,11 @@ static void part_run(bt__task *t) {
   if (rc == BT_OK) {
     /* A body that fails without a sentence must not pass on a stale one. */
     (void)bt__fail(BT_OK, "%s", "");
+    int64_t t0 = bt__trace_begin();
     rc = g->fn(&pt->part, g->ctx);
+    bt__trace_end(t0, "part", "part", bt_self(), 0);
   }
+  bt__stat_part();
   for (int k = 0; k < g->nops; k++) {
     int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
     pt->handed_back[k] = sent == BT_OK;
@@ -74,9 +77,18 @@ static void wait_parts(_Atomic uint32_t *pending, int busy) {
     bt__spin_end();
   }
   uint32_t left;
+  bt__watch watch;
+  bt__watch_arm(&watch);
+  int64_t t0 = bt__trace_begin();
   /* acquire: pairs with the acq_rel decrement in part_run(). */
-  while ((left = atomic_load_explicit(pending, memory_order_acquire)) != 0)
-    (void)bt__futex_wait(pending, left, -1);
+  while ((left = atomic_load_explicit(pending, memory_order_acquire)) != 0) {
+    (void)bt__futex_wait(pending, left, bt__watch_deadline(&watch, -1));
+    if (bt__watch_due(&watch))
+      bt__watch_report(
+          &watch, "a kernel's join: %u of %d parts not done",
+          (unsigned)atomic_load_explicit(pending, memory_order_relaxed), busy);
+  }
+  bt__trace_end(t0, "wait", "join", 0, 0);
 }
 
 static int64_t elements(const bt_array *a) {
