@@ -52,6 +52,7 @@ void bt__stat_attach(bt_runtime *rt, int id) {
   atomic_store_explicit(&mine->tid, bt__thread_id(), memory_order_relaxed);
 }
 
+#ifndef BATON_NO_COUNTERS
 void bt__stat_job(void) {
   if (mine) bump(&mine->jobs, 1);
 }
@@ -96,6 +97,8 @@ void bt__stat_future_unwaited(bt_runtime *rt) {
   if (rt)
     atomic_fetch_add_explicit(&rt->diag->unwaited, 1, memory_order_relaxed);
 }
+
+#endif /* BATON_NO_COUNTERS */
 
 int bt_worker_stats_get(const bt_runtime *rt, int worker, bt_worker_stats *s) {
   if (!rt || !s)

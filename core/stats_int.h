@@ -22,15 +22,30 @@
 
 /* ---- counters (core/stats.c) ---------------------------------------------
  * Called on a worker of any runtime (bt_self() >= 0); on other threads they
- * do nothing. */
+ * do nothing. A build with -DBATON_COUNTERS=OFF (BATON_NO_COUNTERS) makes
+ * them empty, to measure what they cost (docs/performance.md). */
+/* For core/worker.c: the idle loop and the task loop of worker `id` of rt.
+ * bt__stat_attach() runs first on the worker's thread. Times in ns from
+ * bt__stat_clock(). */
+void bt__stat_attach(bt_runtime *rt, int id);
+#ifdef BATON_NO_COUNTERS
+static inline int64_t bt__stat_clock(void) { return 0; }
+static inline void bt__stat_job(void) {}
+static inline void bt__stat_part(void) {}
+static inline void bt__stat_steal(void) {}
+static inline void bt__stat_busy(int64_t ns) { (void)ns; }
+static inline void bt__stat_spin(int64_t ns) { (void)ns; }
+static inline void bt__stat_sleep(int64_t ns) { (void)ns; }
+static inline void bt__stat_queued(bt_runtime *rt, int worker, int len) {
+  (void)rt, (void)worker, (void)len;
+}
+static inline void bt__stat_future_waited(bt_runtime *rt) { (void)rt; }
+static inline void bt__stat_future_unwaited(bt_runtime *rt) { (void)rt; }
+#else
+static inline int64_t bt__stat_clock(void) { return bt__now_ns(); }
 void bt__stat_job(void);   /* a job ran */
 void bt__stat_part(void);  /* a kernel part ran */
 void bt__stat_steal(void); /* a task was taken from another queue */
-
-/* For core/worker.c: the idle loop and the task loop of worker `id` of rt.
- * bt__stat_attach() runs first on the worker's thread. Times in ns from
- * bt__now_ns(). */
-void bt__stat_attach(bt_runtime *rt, int id);
 void bt__stat_busy(int64_t ns);
 void bt__stat_spin(int64_t ns);
 void bt__stat_sleep(int64_t ns); /* and one wake-up */
@@ -40,6 +55,7 @@ void bt__stat_queued(bt_runtime *rt, int worker, int len);
 /* Futures: one waited successfully (any thread), one freed never waited. */
 void bt__stat_future_waited(bt_runtime *rt);
 void bt__stat_future_unwaited(bt_runtime *rt);
+#endif
 
 /* ---- report sections -----------------------------------------------------
  * A module above core adds a section to a runtime's report (the MPI bridge

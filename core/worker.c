@@ -100,9 +100,9 @@ static int spin_idle(bt__worker *w) {
 }
 
 static void sleep_idle(bt__worker *w) {
-  int64_t t0 = bt__now_ns();
+  int64_t t0 = bt__stat_clock();
   int found = spin_idle(w);
-  int64_t t1 = bt__now_ns();
+  int64_t t1 = bt__stat_clock();
   bt__stat_spin(t1 - t0);
   if (found) return;
   /* acquire: pairs with the release increments in bt__worker_post() and
@@ -116,7 +116,7 @@ static void sleep_idle(bt__worker *w) {
   if (atomic_load_explicit(&w->queued, memory_order_seq_cst) == 0 &&
       !atomic_load_explicit(&w->closed, memory_order_seq_cst)) {
     bt__futex_wait(&w->signal, seen, -1);
-    bt__stat_sleep(bt__now_ns() - t1);
+    bt__stat_sleep(bt__stat_clock() - t1);
   }
   /* relaxed: only a hint to posters; a stale 1 costs one wake call. */
   atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
@@ -145,9 +145,9 @@ static void *worker_main(void *arg) {
     int closed;
     bt__task *t = pop(w, &closed);
     if (t) {
-      int64_t t0 = bt__now_ns();
+      int64_t t0 = bt__stat_clock();
       run(w, t);
-      bt__stat_busy(bt__now_ns() - t0);
+      bt__stat_busy(bt__stat_clock() - t0);
       continue;
     }
     if (closed) break;
