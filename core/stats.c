@@ -28,7 +28,11 @@ typedef struct bt__wstats {
 struct bt__diag {
   bt__wstats *w; /* [nworkers]; immutable pointer */
   pthread_mutex_t lock;
-  bt__section *sections; /* protected by lock */
+  /* Sections have a lock of their own, taken before theirs (the MPI
+   * bridge's), while tracked objects are added under the bridge's lock:
+   * one lock for both would invert. */
+  pthread_mutex_t section_lock;
+  bt__section *sections; /* protected by section_lock */
   bt__tracked tracked;   /* list head; protected by lock */
   /* atomic: futures waited on threads that are not this runtime's workers,
    * and futures freed never waited. Relaxed counts. */
@@ -185,20 +189,25 @@ static void host_name(char *buf, size_t len) {
 /* ---- sections and tracked objects --------------------------------------- */
 
 void bt__report_add(bt_runtime *rt, bt__section *s) {
-  pthread_mutex_lock(&rt->diag->lock);
+  s->rt = rt;
+  if (!rt) return;
+  pthread_mutex_lock(&rt->diag->section_lock);
   s->next = rt->diag->sections;
   rt->diag->sections = s;
-  pthread_mutex_unlock(&rt->diag->lock);
+  pthread_mutex_unlock(&rt->diag->section_lock);
 }
 
-void bt__report_remove(bt_runtime *rt, bt__section *s) {
-  pthread_mutex_lock(&rt->diag->lock);
+void bt__report_remove(bt__section *s) {
+  bt_runtime *rt = s->rt;
+  if (!rt) return;
+  pthread_mutex_lock(&rt->diag->section_lock);
   for (bt__section **p = &rt->diag->sections; *p; p = &(*p)->next)
     if (*p == s) {
       *p = s->next;
       break;
     }
-  pthread_mutex_unlock(&rt->diag->lock);
+  s->rt = NULL;
+  pthread_mutex_unlock(&rt->diag->section_lock);
 }
 
 void bt__track(bt_runtime *rt, bt__tracked *t) {
@@ -300,8 +309,10 @@ int bt_runtime_report(bt_runtime *rt, FILE *out) {
   pthread_mutex_lock(&d->lock);
   fprintf(out, "  slices still held:\n");
   if (report_held(d, out) == 0) fprintf(out, "    none\n");
-  for (bt__section *s = d->sections; s; s = s->next) s->report(s->ctx, out);
   pthread_mutex_unlock(&d->lock);
+  pthread_mutex_lock(&d->section_lock);
+  for (bt__section *s = d->sections; s; s = s->next) s->report(s->ctx, out);
+  pthread_mutex_unlock(&d->section_lock);
   fflush(out);
   return BT_OK;
 }
@@ -391,6 +402,12 @@ int bt__diag_create(bt_runtime *rt) {
     free(d);
     return bt__fail(BT_ENOMEM, "cannot initialise the report lock");
   }
+  if (pthread_mutex_init(&d->section_lock, NULL) != 0) {
+    pthread_mutex_destroy(&d->lock);
+    free(d->w);
+    free(d);
+    return bt__fail(BT_ENOMEM, "cannot initialise the report lock");
+  }
   d->tracked.next = d->tracked.prev = &d->tracked;
   d->created_ns = bt__now_ns();
   d->stats = stats;
@@ -401,6 +418,7 @@ int bt__diag_create(bt_runtime *rt) {
     atomic_store_explicit(&bt__watchdog_ns, watchdog_ns, memory_order_relaxed);
   if (trace && (rc = bt__trace_open(rt, trace)) != BT_OK) {
     rt->diag = NULL;
+    pthread_mutex_destroy(&d->section_lock);
     pthread_mutex_destroy(&d->lock);
     free(d->w);
     free(d);
@@ -437,7 +455,12 @@ void bt__diag_destroy(bt_runtime *rt) {
     t->rt = NULL;
   }
   pthread_mutex_unlock(&d->lock);
+  pthread_mutex_lock(&d->section_lock);
+  for (bt__section *s = d->sections; s; s = s->next) s->rt = NULL;
+  d->sections = NULL;
+  pthread_mutex_unlock(&d->section_lock);
   bt__trace_close(rt);
+  pthread_mutex_destroy(&d->section_lock);
   pthread_mutex_destroy(&d->lock);
   free(d->w);
   free(d);

@@ -29,20 +29,34 @@
  * bt__stat_clock(). */
 void bt__stat_attach(bt_runtime *rt, int id);
 #ifdef BATON_NO_COUNTERS
-static inline int64_t bt__stat_clock(void) { return 0; }
+static inline int64_t bt__stat_clock(void) {
+  return 0;
+}
 static inline void bt__stat_job(void) {}
 static inline void bt__stat_part(void) {}
 static inline void bt__stat_steal(void) {}
-static inline void bt__stat_busy(int64_t ns) { (void)ns; }
-static inline void bt__stat_spin(int64_t ns) { (void)ns; }
-static inline void bt__stat_sleep(int64_t ns) { (void)ns; }
+static inline void bt__stat_busy(int64_t ns) {
+  (void)ns;
+}
+static inline void bt__stat_spin(int64_t ns) {
+  (void)ns;
+}
+static inline void bt__stat_sleep(int64_t ns) {
+  (void)ns;
+}
 static inline void bt__stat_queued(bt_runtime *rt, int worker, int len) {
   (void)rt, (void)worker, (void)len;
 }
-static inline void bt__stat_future_waited(bt_runtime *rt) { (void)rt; }
-static inline void bt__stat_future_unwaited(bt_runtime *rt) { (void)rt; }
+static inline void bt__stat_future_waited(bt_runtime *rt) {
+  (void)rt;
+}
+static inline void bt__stat_future_unwaited(bt_runtime *rt) {
+  (void)rt;
+}
 #else
-static inline int64_t bt__stat_clock(void) { return bt__now_ns(); }
+static inline int64_t bt__stat_clock(void) {
+  return bt__now_ns();
+}
 void bt__stat_job(void);   /* a job ran */
 void bt__stat_part(void);  /* a kernel part ran */
 void bt__stat_steal(void); /* a task was taken from another queue */
@@ -64,11 +78,13 @@ void bt__stat_future_unwaited(bt_runtime *rt);
 typedef void (*bt__report_fn)(void *ctx, FILE *out);
 typedef struct bt__section {
   struct bt__section *next; /* protected by the runtime's section lock */
+  bt_runtime *rt; /* idem; NULL once removed or orphaned by the runtime's
+                     destroy (a later remove then does nothing) */
   bt__report_fn report;
   void *ctx;
 } bt__section;
-void bt__report_add(bt_runtime *rt, bt__section *s);
-void bt__report_remove(bt_runtime *rt, bt__section *s);
+void bt__report_add(bt_runtime *rt, bt__section *s); /* rt NULL: none */
+void bt__report_remove(bt__section *s);
 
 /* Objects of a runtime that report what they still hold (arrays: their
  * slices). report() prints one line per held thing (nothing when out is

@@ -376,6 +376,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
     goto err_free;
   }
   m->progress_started = true;
+  bt__mpi_report_attach(m);
   *out = m;
   return BT_OK;
 
@@ -402,6 +403,7 @@ int bt_mpi_detach(bt_mpi *mpi) {
   m->detaching = true;
   for (bt__rchan *c = m->chans; c; c = c->next) bt__rchan_detach_begin(c);
   pthread_mutex_unlock(&m->lock);
+  bt__mpi_report_detach(m);
   bt__mpi_kick(m);
   /* The progress thread drains every channel, closes it, waits for its
    * sends, then for the barrier (every rank drained), and exits. */

@@ -110,6 +110,15 @@ typedef struct bt__rq_item {
 
 /* One end of a remote channel. Fields are protected by the bridge's lock
  * unless marked otherwise. */
+/* A remote channel's counters, for bt_runtime_report() (mpi/report.c).
+ * Protected by the bridge's lock. */
+typedef struct bt__rchan_stats {
+  uint64_t sent, sent_bytes;         /* DATA messages sent, element bytes */
+  uint64_t received, received_bytes; /* DATA headers received, idem */
+  uint64_t credit_stalls; /* times elements waited in out with no credit */
+  bool stalled;           /* out of credits with elements waiting now */
+} bt__rchan_stats;
+
 typedef struct bt__rchan {
   struct bt_mpi *m;       /* immutable; the bridge lives while refs > 0 */
   int peer, tag;          /* immutable */
@@ -147,6 +156,7 @@ typedef struct bt__rchan {
   bool user_gone;   /* the user chan was released */
   int error;        /* BT_OK, or the failure receivers report */
   char errmsg[256];
+  bt__rchan_stats stats; /* protected by m->lock */
 } bt__rchan;
 
 /* The bridge. */
@@ -185,6 +195,7 @@ struct bt_mpi {
    * shares their core when a rank is bound to one, stays off it. */
   _Atomic int pollers;   /* atomic: user threads polling now */
   _Atomic int deferring; /* atomic: the progress thread naps for them */
+  bt__section section;   /* its part of bt_runtime_report() (report.c) */
 };
 
 /* Exported under the internal prefix (as core's bt__ functions) so the
@@ -240,6 +251,22 @@ void bt__rchan_detach_end(bt__rchan *c);
 void bt__rchan_unref(bt__rchan *c);
 /* Dispose of a received element we hold (slice, box), by kind. */
 void bt__rchan_dispose(bt__rchan *c, void *elem);
+
+/* ---- report.c ----------------------------------------------------------- */
+
+/* After a successful attach / before detach: the bridge's section of the
+ * runtime's report, and the rank for diagnostics. No bridge lock held. */
+void bt__mpi_report_attach(struct bt_mpi *m);
+void bt__mpi_report_detach(struct bt_mpi *m);
+/* bt__chan_remote.describe of a remote channel: peer, tag, credits. */
+void bt__rchan_describe(void *ctx, char *buf, size_t len);
+/* Lock held: send c->scratch with send(c), counting and tracing it. */
+void bt__rchan_counted_send(bt__rchan *c, void (*send)(bt__rchan *c));
+/* Lock held: a DATA header arrived. */
+void bt__rchan_counted_recv(bt__rchan *c, const bt__mpi_hdr *h);
+/* Lock held, after a pump: counts a credit stall when elements of a
+ * buffered channel start waiting in out for credits. */
+void bt__rchan_counted_credits(bt__rchan *c);
 
 /* ---- datatype.c -------------------------------------------------------- */
 

@@ -377,9 +377,10 @@ int bt__rchan_pump(bt__rchan *c) {
     if (c->kind == BT__RK_SLICE)
       (void)c->type->on_send(c->scratch, BT_UNCHECKED);
     c->credits--;
-    send_data(c);
+    bt__rchan_counted_send(c, send_data);
     work = 1;
   }
+  bt__rchan_counted_credits(c);
   if (c->out_closed && !c->close_sent && bt_chan_len(c->out) == 0) {
     /* Nothing can enter a closed out: its last element has left. */
     send_ctrl(c, BT__MSG_CLOSE);
@@ -521,6 +522,7 @@ static int slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len) {
 
 static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
   const bt_type *t = c->type;
+  bt__rchan_counted_recv(c, h);
   if (h->seq != c->recv_seq)
     failf(c, BT_EMPI,
           "remote channel to rank %d, tag %d: message %llu arrived where %llu "
@@ -954,7 +956,8 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
                        .close = hook_close,
                        .destroy = hook_destroy,
                        .ctx = c,
-                       .closed_status = hook_closed_status};
+                       .closed_status = hook_closed_status,
+                       .describe = bt__rchan_describe};
   if (m->direct) {
     r.wait_begin = hook_wait_begin;
     r.wait_poll = hook_wait_poll;
