@@ -13,6 +13,10 @@
 #pragma GCC visibility push(default)
 #endif
 
+/* BT_OK if a is a live array, else BT_EINVAL naming op and the pointer
+ * (bt__bad_handle): every entry point that takes an array calls it. */
+int bt__array_check(const bt_array *a, const char *op);
+
 /* Invariant checker of an array's region lock table: BT_OK or BT_ESTATE
  * with bt_errmsg() naming the broken rule. */
 int bt__regions_check(const bt_array *a);
@@ -72,6 +76,14 @@ int bt__array_block(const bt_array *a, int i, bt__block *out);
  * to the first parts. */
 int64_t bt__part_start(int64_t extent, int parts, int i);
 
+/* How two arrays' elements relate: BT__ALIAS_NONE (different memory, as far
+ * as the arrays know: two arrays wrapped on the same memory are not seen),
+ * BT__ALIAS_SAME (the same elements: one array, or sub-arrays of one root
+ * over the same region) or BT__ALIAS_PARTIAL (their regions of one root
+ * overlap, but differ). For the kernels' aliasing rules. */
+enum { BT__ALIAS_NONE, BT__ALIAS_SAME, BT__ALIAS_PARTIAL };
+int bt__array_alias(const bt_array *a, const bt_array *b);
+
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
 #endif
@@ -92,6 +104,11 @@ typedef struct bt__grant {
   int pos;          /* index in the table's live vector; -1 when free */
   int64_t live;     /* slices that point to it */
   uint64_t granter; /* bt__thread_id() of the thread that locked it */
+  /* The sub-array whose own/borrow made the grant, holding a reference on
+   * it (its slices point to it), or NULL for the root itself. Written by
+   * the granter before it publishes the first slice; read by the last put,
+   * under 'lock'. */
+  struct bt_array *via;
   /* atomic: how many of its live slices the granter does not hold (held by
    * another thread or in flight). Raised by the granter's sends and by
    * splits on other threads, lowered by the granter's receives (relaxed:
@@ -141,30 +158,48 @@ struct bt_array {
   int numa;    /* with recycle: the node the mapping was touched on */
   int nblocks; /* BT_PLACE_BLOCKS plan, set at create */
   bt__block *blocks;
-  bt__regions regions;
-  /* In its runtime's report of the slices still held. */
+  /* A sub-array (bt_array_sub) is a view of a region of its parent: data
+   * points to its element [0,...,0] inside the root's mapping, strides are
+   * the root's, and it has no memory, placement or lock table of its own.
+   * Set at creation, read-only after. */
+  struct bt_array *parent; /* sub-array: holds one reference; else NULL */
+  struct bt_array *root;   /* the array that owns memory and lock table:
+                              itself, or the parent's root */
+  int64_t off[BT_MAX_DIMS]; /* origin in the root's coordinates (0s for
+                               the root) */
+  bt__regions regions;      /* the root's only */
+  /* The root's only: in its runtime's report of the slices still held. */
   bt__tracked tracked;
 };
 
+/* The struct of a handle, NULL unless a is a live array (magic checked in
+ * every build; a freed array's magic is BT__MAGIC_DEAD). */
 static inline bt_array *bt__array_get(const bt_array *a) {
-  BT_ASSERT(a->magic == BT__ARRAY_MAGIC);
-  return (bt_array *)a;
+  return a != NULL && a->magic == BT__ARRAY_MAGIC ? (bt_array *)a : NULL;
+}
+
+/* The array holding a's memory and lock table (a itself unless a is a
+ * sub-array). */
+static inline bt_array *bt__array_root(const bt_array *a) {
+  return bt__array_get(a)->root;
 }
 
 /* region.c */
 int bt__regions_init(bt__regions *r);
 void bt__regions_fini(bt__regions *r);
 /* Lock box [lo, hi) (already validated) for own or borrow, waiting up to
- * timeout_ns. On success *g is the grant (live = 1) and the array has one
- * more reference. */
+ * timeout_ns. a is a root array; lo and hi are in its coordinates. On
+ * success *g is the grant (live = 1, via NULL) and the array has one more
+ * reference. */
 int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
                       int owned, int64_t timeout_ns, bt__grant **g);
 /* Add n slices to a grant (split); `away`: the splitting thread is not the
  * granter, so the n new slices count as away too. */
 void bt__regions_add(bt_array *a, bt__grant *g, int64_t n, int away);
 /* One slice of g is gone; the last one unlocks the region, wakes waiters
- * and drops the grant's array reference (which may free the array).
- * `away`: the slice was not the granter's (see bt__grant.away). */
+ * and drops the grant's array reference (which may free the array) and
+ * its sub-array's (g->via). a is the root. `away`: the slice was not the
+ * granter's (see bt__grant.away). */
 void bt__regions_put(bt_array *a, bt__grant *g, int away);
 /* BT_OK, or BT_EBUSY if a region is owned (then nothing changes). */
 int bt__regions_freeze(bt_array *a);

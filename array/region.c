@@ -266,6 +266,7 @@ int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
   g->owned = owned;
   g->live = 1;
   g->granter = bt__thread_id();
+  g->via = NULL;
   atomic_store_explicit(&g->away, 0, memory_order_relaxed);
   /* The grants hold one array reference together, taken by the first. */
   if (r->nlive == 0) bt_array_retain(a);
@@ -297,11 +298,13 @@ void bt__regions_add(bt_array *a, bt__grant *g, int64_t n, int away) {
 void bt__regions_put(bt_array *a, bt__grant *g, int away) {
   bt__regions *r = &a->regions;
   int last = 0, wake = 0;
+  bt_array *via = NULL;
   pthread_mutex_lock(&r->lock);
   BT_ASSERT(g->pos >= 0 && g->live > 0);
   /* relaxed, under 'lock': see bt__grant.away. */
   if (away) atomic_fetch_sub_explicit(&g->away, 1, memory_order_relaxed);
   if (--g->live == 0) {
+    via = g->via;
     int end = --r->nlive;
     bt__grant *moved = r->live[end];
     r->live[g->pos] = moved;
@@ -318,6 +321,9 @@ void bt__regions_put(bt_array *a, bt__grant *g, int away) {
   pthread_mutex_unlock(&r->lock);
   if (wake) bt__futex_wake(&r->epoch, INT32_MAX);
   if (last) bt_array_release(a); /* the grants' reference; may free a */
+  bt_array_release(via);          /* a sub-array's, if the grant had one;
+                                     its chain of parents keeps a alive
+                                     until here */
 }
 
 int bt__regions_freeze(bt_array *a) {
@@ -382,7 +388,9 @@ int bt__regions_report(bt__tracked *t, FILE *out) {
 }
 
 int bt__regions_check(const bt_array *ca) {
-  bt_array *a = bt__array_get(ca);
+  if (bt__array_get(ca) == NULL)
+    return bt__fail(BT_ESTATE, "%p is not a live array", (const void *)ca);
+  bt_array *a = bt__array_root(ca); /* a sub-array's table is its root's */
   bt__regions *r = &a->regions;
   int rc = BT_OK;
   pthread_mutex_lock(&r->lock);

@@ -253,9 +253,10 @@ static int check_region(const bt_array *a, const bt_range *region, int64_t *lo,
 
 static int take(bt_array *a, const bt_range *region, int64_t timeout_ns,
                 int owned, bt_slice *s) {
-  if (!a) return bt__fail(BT_EINVAL, "array is NULL");
-  if (!s) return bt__fail(BT_EINVAL, "output slice is NULL");
+  const char *op = owned ? "bt_array_own" : "bt_array_borrow";
   bt_array *x = bt__array_get(a);
+  if (!x) return bt__bad_handle(op, "array", a);
+  if (!s) return bt__fail(BT_EINVAL, "%s: the output slice is NULL", op);
   int64_t lo[BT_MAX_DIMS], hi[BT_MAX_DIMS];
   int rc = check_region(x, region, lo, hi);
   if (rc != BT_OK) return rc;
@@ -263,16 +264,29 @@ static int take(bt_array *a, const bt_range *region, int64_t timeout_ns,
   rc = recs_alloc(1, &index);
   if (rc != BT_OK) return rc;
   slice_rec *r = rec_at(index);
+  /* A sub-array locks its region in its root's table. */
+  bt_array *root = x->root;
+  int64_t rlo[BT_MAX_DIMS], rhi[BT_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++) {
+    rlo[d] = lo[d] + x->off[d];
+    rhi[d] = hi[d] + x->off[d];
+  }
   bt__grant *g;
-  rc = bt__regions_grant(x, lo, hi, owned, timeout_ns, &g);
+  rc = bt__regions_grant(root, rlo, rhi, owned, timeout_ns, &g);
   if (rc != BT_OK) goto err_free_rec;
+  if (root != x) {
+    /* The grant keeps the sub-array alive for the slices that point to
+     * it; put drops the reference. */
+    bt_array_retain(x);
+    g->via = x;
+  }
   r->array = x;
   r->grant = g;
   r->ndim = x->ndim;
   r->owned = owned;
   memcpy(r->lo, lo, sizeof lo);
   memcpy(r->hi, hi, sizeof hi);
-  debug_check(x);
+  debug_check(root);
   s->id = make_id(atomic_load_explicit(&r->gen, memory_order_relaxed), index);
   return BT_OK;
 err_free_rec:
@@ -292,7 +306,7 @@ int bt_array_borrow(bt_array *a, const bt_range *region, int64_t timeout_ns,
 
 /* Drop record r of handle s: its handles go stale, its grant loses a slice. */
 static void drop(bt_slice s, slice_rec *r) {
-  bt_array *a = r->array;
+  bt_array *a = r->array->root;
   bt__grant *g = r->grant;
   /* acquire: pairs with the release stores of holder in the transfer hooks.
    * In flight (0) or another thread's: the slice counted as away. */
@@ -348,7 +362,7 @@ int bt_slice_split(bt_slice s, int axis, int parts, bt_slice *out) {
   }
   int rc = recs_alloc(parts, idx);
   if (rc != BT_OK) goto out;
-  bt__regions_add(r->array, r->grant, parts - 1,
+  bt__regions_add(r->array->root, r->grant, parts - 1,
                   r->grant->granter != bt__thread_id());
   int64_t base = r->lo[axis];
   for (int i = 0; i < parts; i++) {
@@ -363,7 +377,7 @@ int bt_slice_split(bt_slice s, int axis, int parts, bt_slice *out) {
     c->hi[axis] = base + bt__part_start(extent, parts, i + 1);
   }
   /* The parent goes: the grant keeps the region locked through its parts. */
-  bt_array *a = r->array;
+  bt_array *a = r->array->root;
   rec_free((uint32_t)(s.id & INDEX_MASK), r);
   debug_check(a);
   for (int i = 0; i < parts; i++) {
@@ -399,7 +413,7 @@ static int rec_numa(slice_rec *r) {
   if (numa == NUMA_UNKNOWN) {
     int64_t offset = 0;
     for (int d = 0; d < r->ndim; d++) offset += r->lo[d] * r->array->strides[d];
-    numa = bt__place_numa_of(r->array,
+    numa = bt__place_numa_of(r->array->root,
                              r->array->data + offset * (int64_t)r->array->elem);
     atomic_store_explicit(&r->numa, numa, memory_order_relaxed);
   }
@@ -441,13 +455,13 @@ int bt_slice_migrate(bt_slice s, int numa) {
     if (v.strides[d] < 0) lo_off += (v.shape[d] - 1) * v.strides[d];
   const char *start = (const char *)v.data + lo_off * (int64_t)r->array->elem;
   size_t len = (size_t)(last + 1) * r->array->elem;
-  int rc = bt__place_migrate(r->array, start, len, numa);
+  int rc = bt__place_migrate(r->array->root, start, len, numa);
   if (rc == BT_OK) {
     atomic_store_explicit(&r->numa, NUMA_UNKNOWN, memory_order_relaxed);
     /* Its pages are no longer where a receive array's were touched.
      * relaxed: array_free() reads it after the last release, which the
      * acq_rel reference drops order after this store. */
-    atomic_store_explicit(&r->array->recycle, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->array->root->recycle, 0, memory_order_relaxed);
   }
   return rc;
 }

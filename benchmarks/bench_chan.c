@@ -8,7 +8,8 @@
  *   (c) MPMC: 4 producers, 4 consumers, capacity 1024, messages/s
  *
  * Options: --trips=N (ping-pong round trips), --msgs=N (per throughput
- * run), --reps=N (repetitions; the median is reported).
+ * run), --reps=N (repetitions; the median is reported), --quick=1 (or
+ * BATON_BENCH_QUICK=1: 2000 trips, 20000 messages, one repetition).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -257,9 +258,10 @@ static double flow_fn(int baton, long msgs) {
 }
 
 int main(int argc, char **argv) {
-  long trips = bench_opt(argc, argv, "trips", 200000);
-  long msgs = bench_opt(argc, argv, "msgs", 4000000);
-  int reps = (int)bench_opt(argc, argv, "reps", 5);
+  int quick = bench_quick(argc, argv);
+  long trips = bench_opt(argc, argv, "trips", quick ? 2000 : 200000);
+  long msgs = bench_opt(argc, argv, "msgs", quick ? 20000 : 4000000);
+  int reps = (int)bench_opt(argc, argv, "reps", quick ? 1 : 5);
   read_cpus();
   int cpus = ncpus();
   printf(

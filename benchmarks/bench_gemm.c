@@ -90,6 +90,9 @@ int main(int argc, char **argv) {
   bench_result("gemm", "openblas", kb.workers, 1, order, "ms", 1e3 * tb,
                1e3 * tl, 0);
 
+  /* at least: A and B read, C read and written */
+  kbench_roofline("gemm", order, flops, 32.0 * o * o, tb, tl);
+
   free(r.pa), free(r.pb), free(r.pc);
   bt_array_release(r.a), bt_array_release(r.b), bt_array_release(r.c);
   bt_runtime_destroy(kb.rt);

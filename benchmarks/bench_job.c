@@ -14,7 +14,8 @@
  *
  * Options: --trips=N (latency round trips), --jobs=N (per throughput batch),
  * --reps=N (repetitions; the median is reported), --workers=N (0: one per
- * core, the runtime's default).
+ * core, the runtime's default), --quick=1 (or BATON_BENCH_QUICK=1: 500
+ * trips, 2000 jobs, one repetition).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -205,9 +206,10 @@ static bt_runtime *runtime_of(int workers) {
 }
 
 int main(int argc, char **argv) {
-  long trips = bench_opt(argc, argv, "trips", 20000);
-  long jobs = bench_opt(argc, argv, "jobs", 100000);
-  int reps = (int)bench_opt(argc, argv, "reps", 5);
+  int quick = bench_quick(argc, argv);
+  long trips = bench_opt(argc, argv, "trips", quick ? 500 : 20000);
+  long jobs = bench_opt(argc, argv, "jobs", quick ? 2000 : 100000);
+  int reps = (int)bench_opt(argc, argv, "reps", quick ? 1 : 5);
   int want = (int)bench_opt(argc, argv, "workers", 0);
   if (trips < 1 || jobs < 1 || reps < 1 || reps > 100) {
     fprintf(stderr, "bench_job: bad options\n");

@@ -12,6 +12,10 @@
  * iterations, which a loaded machine disturbs least; rates are PRK's (bytes
  * or flops of one iteration / that time).
  *
+ * Baselines: the loops of native_loops.c, built with -march=native -O3 in
+ * their own object (baton itself is built for the generic target and picks
+ * its SIMD level at run time), OpenMP schedule(static).
+ *
  * Fairness: the baseline uses as many threads as baton has workers. When
  * the runtime bound its workers, OpenMP thread i is pinned to worker i's PU
  * (libgomp reads OMP_PROC_BIND/OMP_PLACES before main(), so the program
@@ -35,6 +39,9 @@
 #include <omp.h>
 #endif
 
+#include "native_loops.h"
+#include "kernels_int.h"
+#include "simd.h"
 #include "common.h"
 
 typedef struct kbench {
@@ -85,6 +92,9 @@ static inline void kbench_init(kbench *kb, int argc, char **argv,
       kb->workers, kb->iterations, kb->block,
       bt_runtime_bound(kb->rt) ? "bound" : "unbound",
       kb->pinned ? "pinned to the same PUs" : "unpinned");
+  printf("baton SIMD level %s (%s); baseline built %s\n",
+         bt__simd_level_name(bt__simd_level()), bt__simd_reason(),
+         native_isa());
 }
 
 /* Around the baseline's timed phase: the main thread is OpenMP thread 0. */
@@ -220,6 +230,18 @@ static inline bt_array *kbench_matrix(kbench *kb, long order,
     BENCH_OK(bt_parallel_slices(kb->rt, m, 0, 1, kbench_fill_part, &fc));
   }
   return m;
+}
+
+/* One line for benchmarks/run --roofline: an iteration's flops and the
+ * bytes it must move at least (each operand read once, each written one
+ * written once), and the seconds per iteration of baton and its baseline. */
+static inline void kbench_roofline(const char *kernel, long size, double flops,
+                                   double bytes, double baton_s,
+                                   double baseline_s) {
+  printf(
+      "ROOFLINE kernel=%s size=%ld flops=%.6g bytes=%.6g baton_s=%.6g "
+      "baseline_s=%.6g\n",
+      kernel, size, flops, bytes, baton_s, baseline_s);
 }
 
 static inline void kbench_check(int ok, const char *what) {

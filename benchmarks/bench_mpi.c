@@ -1,6 +1,7 @@
 /* bench_mpi.c: the MPI bridge beside raw MPI, same run, same two ranks.
  *
  *   mpirun -np 2 build/benchmarks/bench_mpi [--max=BYTES] [--reps=N]
+ *                                            [--quick=1]   (64 KiB, 50 reps)
  *
  * 1. Ping-pong, sizes 8 B .. 64 MiB: raw MPI_Send/MPI_Recv between
  *    preallocated buffers (the baseline) vs the same through a baton remote
@@ -238,8 +239,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   other = 1 - rank;
-  long max = bench_opt(argc, argv, "max", 64L << 20);
-  long reps = bench_opt(argc, argv, "reps", 2000);
+  int quick = bench_quick(argc, argv);
+  long max = bench_opt(argc, argv, "max", quick ? 64L << 10 : 64L << 20);
+  long reps = bench_opt(argc, argv, "reps", quick ? 50 : 2000);
   bt_options opt = BT_OPTIONS_DEFAULT;
   opt.workers = 1;
   BENCH_OK(bt_runtime_create(&opt, &rt));

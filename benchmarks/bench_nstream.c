@@ -1,12 +1,15 @@
-/* bench_nstream: PRK nstream (A += B + scalar * C) with bt_nstream against
- * an OpenMP loop, same thread count, same run.
+/* bench_nstream: PRK nstream (A += B + scalar * C) with bt_nstream, then
+ * axpy (Y += alpha X) with bt_axpy, each against an OpenMP loop built
+ * -march=native (native_loops.c), same thread count, same run.
  *
  *   bench_nstream [--workers=N] [--iterations=40] [--length=10000000]
  *                 [--block=5] [--quick=1]      (--n= is --length=)
  *
  * PRK conventions: A = 0, B = 2, C = 2, scalar = 3; an iteration moves
  * 4 * 8 * length bytes (read A, B, C, write A); MB/s = 1e-6 bytes / time.
- * Validation: every A[i] = (iterations run) * (B + scalar * C). */
+ * Validation: every A[i] = (iterations run) * (B + scalar * C).
+ * axpy: Y = A (as validated), X = C, alpha = 0.5; 3 * 8 * length bytes and
+ * 2 * length flops per iteration; validation: Y grows by 1 per iteration. */
 #include "bench_kernels.h"
 
 typedef struct nstream_run {
@@ -27,11 +30,19 @@ static void baton_step(void *ctx) {
 
 static void omp_step(void *ctx) {
   nstream_run *r = ctx;
-  double *restrict a = r->pa;
-  const double *restrict b = r->pb, *restrict c = r->pc;
-  long n = r->length;
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) a[i] += b[i] + scalar * c[i];
+  native_nstream(r->pa, r->pb, r->pc, scalar, r->length);
+  r->steps++;
+}
+
+static void baton_axpy(void *ctx) {
+  nstream_run *r = ctx;
+  BENCH_OK(bt_axpy(r->rt, 0.5, r->c, r->a));
+  r->steps++;
+}
+
+static void native_axpy_step(void *ctx) {
+  nstream_run *r = ctx;
+  native_axpy(r->pa, r->pc, 0.5, r->length);
   r->steps++;
 }
 
@@ -66,14 +77,42 @@ int main(int argc, char **argv) {
   kbench_check(base_ok, "the baseline's A");
 
   double bytes = 4.0 * sizeof(double) * (double)length;
+  double flops = 3.0 * (double)length;
   printf("nstream: length %ld, %d workers, validated\n", length, kb.workers);
-  bench_table_header("nstream (PRK): A += B + 3 C; baseline: OpenMP loop");
+  bench_table_header(
+      "nstream (PRK): A += B + 3 C; baseline: OpenMP loop, -march=native");
   bench_table_row("rate", "MB/s", 1e-6 * bytes / tb, 1e-6 * bytes / tl, 1);
   bench_table_row("time per iteration", "ms", 1e3 * tb, 1e3 * tl, 0);
   bench_result("nstream", "omp", kb.workers, 1, length, "MB/s",
                1e-6 * bytes / tb, 1e-6 * bytes / tl, 1);
   bench_result("nstream", "omp", kb.workers, 1, length, "ms", 1e3 * tb,
                1e3 * tl, 0);
+  bench_result("nstream", "omp", kb.workers, 1, length, "MFlop/s",
+               1e-6 * flops / tb, 1e-6 * flops / tl, 1);
+  kbench_roofline("nstream", length, flops, bytes, tb, tl);
+
+  /* axpy on the validated A: Y = A, X = C = 2, alpha 0.5: Y += 1 */
+  double y0 = want * r.steps, by0 = want * base.steps;
+  r.steps = base.steps = 0;
+  kbench_compare(&kb, baton_axpy, &r, native_axpy_step, &base, 0.02, &tb, &tl);
+  BENCH_OK(bt_sum(kb.rt, r.a, &sum));
+  kbench_check(fabs(sum - (y0 + r.steps) * (double)length) <=
+                   1e-9 * (y0 + r.steps) * (double)length,
+               "baton's Y");
+  base_ok = 1;
+  for (long i = 0; i < length; i++) base_ok &= base.pa[i] == by0 + base.steps;
+  kbench_check(base_ok, "the baseline's Y");
+  bytes = 3.0 * sizeof(double) * (double)length;
+  flops = 2.0 * (double)length;
+  printf("axpy: length %ld, %d workers, validated\n", length, kb.workers);
+  bench_table_header("axpy: Y += 0.5 X; baseline: OpenMP loop, -march=native");
+  bench_table_row("rate", "MB/s", 1e-6 * bytes / tb, 1e-6 * bytes / tl, 1);
+  bench_table_row("time per iteration", "ms", 1e3 * tb, 1e3 * tl, 0);
+  bench_result("axpy", "omp", kb.workers, 1, length, "MB/s", 1e-6 * bytes / tb,
+               1e-6 * bytes / tl, 1);
+  bench_result("axpy", "omp", kb.workers, 1, length, "MFlop/s",
+               1e-6 * flops / tb, 1e-6 * flops / tl, 1);
+  kbench_roofline("axpy", length, flops, bytes, tb, tl);
 
   free(r.pa), free(r.pb), free(r.pc);
   bt_array_release(r.a), bt_array_release(r.b), bt_array_release(r.c);

@@ -65,3 +65,8 @@ long bench_opt(int argc, char **argv, const char *name, long dflt) {
       return strtol(argv[i] + 3 + n, NULL, 0);
   return dflt;
 }
+
+int bench_quick(int argc, char **argv) {
+  const char *q = getenv("BATON_BENCH_QUICK");
+  return bench_opt(argc, argv, "quick", q && q[0] == '1') != 0;
+}

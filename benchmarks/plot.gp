@@ -8,6 +8,7 @@
 #   mode 'size':   size  value  baseline    (log-log, baseline dashed)
 #   mode 'strong': workers  speedup  efficiency   (with the ideal y = p)
 #   mode 'weak':   workers  speedup  efficiency   (efficiency, ideal 1)
+#   mode 'ratio':  size  ratio                   (log x; the parity line 1)
 if (!exists("mode")) mode = 'size'
 if (!exists("titles")) titles = ''
 if (!exists("ttl")) ttl = ''
@@ -22,6 +23,16 @@ set style data linespoints
 n = words(titles)
 if (n < 1) n = 1
 
+if (mode eq 'ratio') {
+  set logscale x 10
+  set format x "%.0s%c"
+  set xlabel 'size (elements)'
+  set ylabel 'ratio to the baseline (above 1: baton faster)'
+  set yrange [0:*]
+  plot for [i = 0:n - 1] data index i using 1:2 lw 2 pt 7 lc i + 1 title word(titles, i + 1), \
+       1 with lines dt 3 lc rgb 'black' title 'parity', \
+       0.9 with lines dt 2 lc rgb 'gray' title '0.9'
+} else {
 if (mode eq 'size') {
   set logscale xy 2
   set format x "%.0s%c"
@@ -46,4 +57,5 @@ if (mode eq 'size') {
     plot for [i = 0:n - 1] data index i using 1:3 lw 2 pt 7 title word(titles, i + 1), \
          1 with lines dt 3 lc rgb 'black' title 'ideal'
   }
+}
 }

@@ -98,8 +98,7 @@ static int visit_shared(bt_box *b, void *ctx) {
 }
 
 int bt__box_give(bt_box *b, bt_transfer mode, const char *op) {
-  if (b == NULL) return bt__fail(BT_EINVAL, "%s of a NULL box", op);
-  b = bt__box_ptr(b);
+  if (bt__box_get(b) == NULL) return bt__bad_handle(op, "box", b);
   if (bt__box_frozen(b))
     return bt__fail(BT_EFROZEN, "%s of box %p: it is frozen", op, (void *)b);
   bt_box *root = bt__box_root(b);
@@ -200,6 +199,14 @@ int bt__box_check(const bt_box *top) {
 
 /* ---- create, link, release --------------------------------------------- */
 
+/* The largest body (child links and data) kept in the header's block. */
+enum { BODY_INLINE_MAX = 4096 };
+
+static size_t box_head(void) {
+  const size_t align = alignof(max_align_t);
+  return (sizeof(bt_box) + align - 1) / align * align;
+}
+
 int bt_box_create(size_t bytes, size_t nchildren, bt_box **b) {
   if (b == NULL) return bt__fail(BT_EINVAL, "bt_box_create: NULL output");
   const size_t align = alignof(max_align_t);
@@ -210,15 +217,24 @@ int bt_box_create(size_t bytes, size_t nchildren, bt_box **b) {
                     "is too large",
                     bytes, nchildren);
   size_t links = (nchildren * sizeof(bt_box *) + align - 1) / align * align;
-  bt_box *box = calloc(1, head + links + bytes);
-  if (box == NULL)
+  /* A large body gets its own block, so that the header stays in the
+   * allocator's small blocks, which stay mapped once freed: a released
+   * handle then reads a poisoned magic, never an unmapped page. */
+  int apart = links + bytes > BODY_INLINE_MAX;
+  bt_box *box = calloc(1, apart ? head : head + links + bytes);
+  unsigned char *body = NULL;
+  if (box != NULL)
+    body = apart ? calloc(1, links + bytes) : (unsigned char *)box + head;
+  if (body == NULL) {
+    free(box);
     return bt__fail(BT_ENOMEM, "bt_box_create: %zu bytes",
                     head + links + bytes);
+  }
   box->magic = BT__BOX_MAGIC;
   box->size = bytes;
   box->nchildren = nchildren;
-  box->children = (bt_box **)((unsigned char *)box + head);
-  box->data = (unsigned char *)box + head + links;
+  box->children = (bt_box **)body;
+  box->data = body + links;
   atomic_init(&box->frozen, 0);
   atomic_init(&box->refs, 1);
   atomic_init(&box->holder, bt__thread_id());
@@ -255,14 +271,15 @@ static void free_tree(bt_box *dead) {
         todo = c;
       }
     }
-    b->magic = 0;
+    bt__magic_kill(&b->magic);
+    if ((unsigned char *)b->children != (unsigned char *)b + box_head())
+      free(b->children);
     free(b);
   }
 }
 
 void bt_box_retain(bt_box *b) {
-  if (b == NULL) return;
-  b = bt__box_ptr(b);
+  if (bt__box_get(b) == NULL) return; /* NULL or not a live box */
   /* relaxed: the caller holds a reference, so the count cannot reach zero
    * meanwhile; nothing is published by taking one more. */
   uint64_t before =
@@ -272,7 +289,12 @@ void bt_box_retain(bt_box *b) {
 
 int bt_box_release(bt_box *b) {
   if (b == NULL) return BT_OK;
-  b = bt__box_ptr(b);
+  if (bt__box_get(b) == NULL) return bt__bad_handle("bt_box_release", "box", b);
+  if (parent_of(b) != NULL && bt__box_refs(b) == 1)
+    return bt__fail(BT_ESTATE,
+                    "bt_box_release: box %p is linked under box %p, which "
+                    "holds its only reference",
+                    (void *)b, (void *)parent_of(b));
   /* acq_rel: pairs with itself in every other release (and in free_tree),
    * so the last releaser sees every write made under the other
    * references before it frees. */
@@ -287,11 +309,10 @@ int bt_box_release(bt_box *b) {
 }
 
 int bt_box_link(bt_box *parent, size_t slot, bt_box *child) {
-  if (parent == NULL || child == NULL)
-    return bt__fail(BT_EINVAL, "bt_box_link: NULL %s",
-                    parent == NULL ? "parent" : "child");
-  parent = bt__box_ptr(parent);
-  child = bt__box_ptr(child);
+  if (bt__box_get(parent) == NULL)
+    return bt__bad_handle("bt_box_link", "parent box", parent);
+  if (bt__box_get(child) == NULL)
+    return bt__bad_handle("bt_box_link", "child box", child);
   if (slot >= parent->nchildren)
     return bt__fail(BT_EINVAL, "bt_box_link: slot %zu of box %p, which has %zu",
                     slot, (void *)parent, parent->nchildren);
@@ -351,32 +372,28 @@ int bt_box_link(bt_box *parent, size_t slot, bt_box *child) {
 }
 
 bt_box *bt_box_child(const bt_box *b, size_t slot) {
-  if (b == NULL) return NULL;
-  b = bt__box_ptr(b);
-  if (slot >= b->nchildren) return NULL;
+  if (bt__box_get(b) == NULL || slot >= b->nchildren) return NULL;
   if (!bt__box_frozen(b) && !bt__box_held(b)) return NULL;
   return b->children[slot];
 }
 
 void *bt_box_data(bt_box *b) {
-  if (b == NULL) return NULL;
-  b = bt__box_ptr(b);
+  if (bt__box_get(b) == NULL) return NULL;
   return bt__box_held(b) ? b->data : NULL;
 }
 
 const void *bt_box_cdata(const bt_box *b) {
-  if (b == NULL) return NULL;
-  b = bt__box_ptr(b);
+  if (bt__box_get(b) == NULL) return NULL;
   if (bt__box_frozen(b) || bt__box_held(b)) return b->data;
   return NULL;
 }
 
 size_t bt_box_size(const bt_box *b) {
-  return b ? bt__box_ptr(b)->size : 0;
+  return bt__box_get(b) ? b->size : 0;
 }
 
 size_t bt_box_nchildren(const bt_box *b) {
-  return b ? bt__box_ptr(b)->nchildren : 0;
+  return bt__box_get(b) ? b->nchildren : 0;
 }
 
 /* ---- freezing ---------------------------------------------------------- */
@@ -390,8 +407,7 @@ static int visit_freeze(bt_box *b, void *ctx) {
 }
 
 int bt_box_freeze(bt_box *b) {
-  if (b == NULL) return bt__fail(BT_EINVAL, "bt_box_freeze: NULL box");
-  b = bt__box_ptr(b);
+  if (bt__box_get(b) == NULL) return bt__bad_handle("bt_box_freeze", "box", b);
   if (bt__box_frozen(b)) return BT_OK;
   if (!bt__box_held(b))
     return bt__fail(BT_EMOVED,
@@ -405,7 +421,7 @@ int bt_box_freeze(bt_box *b) {
 }
 
 int bt_box_is_frozen(const bt_box *b) {
-  return b != NULL && bt__box_frozen(bt__box_ptr(b));
+  return bt__box_get(b) != NULL && bt__box_frozen(b);
 }
 
 /* ---- detach and attach ------------------------------------------------- */
@@ -481,8 +497,13 @@ static void ticket_put(size_t index) {
 
 int bt_box_detach(bt_box *b, bt_transfer mode, void **opaque) {
   if (opaque == NULL) return bt__fail(BT_EINVAL, "bt_box_detach: NULL output");
-  if (b == NULL) return bt__fail(BT_EINVAL, "bt_box_detach: NULL box");
-  if (bt__box_frozen(bt__box_ptr(b)))
+  if (bt__box_get(b) == NULL) return bt__bad_handle("bt_box_detach", "box", b);
+  if (mode != BT_CHECKED && mode != BT_UNCHECKED)
+    return bt__fail(BT_EINVAL,
+                    "bt_box_detach: transfer mode %d is neither BT_CHECKED "
+                    "nor BT_UNCHECKED",
+                    (int)mode);
+  if (bt__box_frozen(b))
     return bt__fail(BT_EFROZEN,
                     "bt_box_detach: box %p is frozen: share it as is",
                     (void *)b);
@@ -546,8 +567,8 @@ int bt_box_attach(void *opaque, bt_box **b) {
 
 static int box_on_send(void *elem, bt_transfer mode) {
   bt_box *b = *(bt_box **)elem;
-  if (b == NULL) return bt__fail(BT_EINVAL, "send of a NULL box");
-  if (bt__box_frozen(bt__box_ptr(b)))
+  if (bt__box_get(b) == NULL) return bt__bad_handle("send", "box", b);
+  if (bt__box_frozen(b))
     return bt__fail(BT_ETYPE, "box %p is frozen: send it with bt_type_frozen",
                     (void *)b);
   return bt__box_give(b, mode, "send");
@@ -564,8 +585,8 @@ static void box_on_drop(void *elem) {
 static int frozen_on_send(void *elem, bt_transfer mode) {
   (void)mode;
   bt_box *b = *(bt_box **)elem;
-  if (b == NULL) return bt__fail(BT_EINVAL, "send of a NULL frozen box");
-  if (!bt__box_frozen(bt__box_ptr(b)))
+  if (bt__box_get(b) == NULL) return bt__bad_handle("send", "frozen box", b);
+  if (!bt__box_frozen(b))
     return bt__fail(BT_ETYPE,
                     "box %p is mutable: freeze it or send it with bt_type_box",
                     (void *)b);

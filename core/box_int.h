@@ -38,12 +38,10 @@ struct bt_box {
   unsigned char *data;
 };
 
-/* The handle's struct, checking the magic number in debug builds. */
-static inline bt_box *bt__box_ptr(const bt_box *b) {
-#ifndef NDEBUG
-  BT_ASSERT(b == NULL || b->magic == BT__BOX_MAGIC);
-#endif
-  return (bt_box *)b;
+/* The handle's struct, NULL unless b is a live box (magic checked in every
+ * build; a freed box's magic is BT__MAGIC_DEAD). */
+static inline bt_box *bt__box_get(const bt_box *b) {
+  return b != NULL && b->magic == BT__BOX_MAGIC ? (bt_box *)b : NULL;
 }
 
 /* 1 if b is frozen (acquire: pairs with the release store in freeze). */

@@ -556,9 +556,7 @@ int bt_chan_create(const bt_type *t, size_t capacity, bt_chan **ch) {
   if (t == NULL || ch == NULL)
     return bt__fail(BT_EINVAL, "bt_chan_create: %s is NULL",
                     t == NULL ? "type" : "ch");
-  if (t->size == 0)
-    return bt__fail(BT_EINVAL, "bt_chan_create: type %s has size 0",
-                    t->name ? t->name : "?");
+  if (bt__type_check(t, "bt_chan_create") != BT_OK) return BT_EINVAL;
   if (capacity > ((size_t)1 << 40) / (t->size + 8))
     return bt__fail(BT_EINVAL, "bt_chan_create: capacity %zu too large",
                     capacity);
@@ -600,7 +598,7 @@ err_free_copy:
 
 void bt_chan_retain(bt_chan *ch) {
   bt_chan *c = bt__chan_get(ch);
-  BT_ASSERT(c != NULL);
+  if (c == NULL) return; /* NULL or not a live channel: nothing to retain */
   /* relaxed: the caller already holds a reference (as for any refcount). */
   atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
@@ -608,7 +606,7 @@ void bt_chan_retain(bt_chan *ch) {
 int bt_chan_release(bt_chan *ch) {
   if (ch == NULL) return BT_OK;
   bt_chan *c = bt__chan_get(ch);
-  if (!c) return bt__fail(BT_EINVAL, "bt_chan_release: not a channel");
+  if (!c) return bt__bad_handle("bt_chan_release", "channel", ch);
   /* acq_rel: the last release sees every write other holders made before
    * theirs (pairs with the other holders' fetch_sub). */
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
@@ -629,7 +627,7 @@ int bt_chan_release(bt_chan *ch) {
     }
     free(c->slots);
   }
-  c->magic = 0;
+  bt__magic_kill(&c->magic);
   free(c);
   return BT_OK;
 }
@@ -700,9 +698,11 @@ static int chan_wait(bt_chan *user, bt_chan *c, int op, void *elem,
 
 static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
   bt_chan *user = bt__chan_get(ch);
-  if (BT_UNLIKELY(user == NULL || elem == NULL))
-    return bt__fail(BT_EINVAL, "%s: %s", op == BT_OP_SEND ? "send" : "recv",
-                    elem == NULL ? "element pointer is NULL" : "not a channel");
+  if (BT_UNLIKELY(user == NULL))
+    return bt__bad_handle(op == BT_OP_SEND ? "send" : "recv", "channel", ch);
+  if (BT_UNLIKELY(elem == NULL))
+    return bt__fail(BT_EINVAL, "%s on channel %p: the element pointer is NULL",
+                    op == BT_OP_SEND ? "send" : "recv", (void *)ch);
   bt_chan *c = bt__chan_local(user, op);
   const bt_type *t = c->type;
   int rc;
@@ -782,7 +782,7 @@ int bt_recv_timeout(bt_chan *ch, void *elem, int64_t ns) {
 
 int bt_chan_close(bt_chan *ch) {
   bt_chan *c = bt__chan_get(ch);
-  if (!c) return bt__fail(BT_EINVAL, "bt_chan_close: not a channel");
+  if (!c) return bt__bad_handle("bt_chan_close", "channel", ch);
   if (c->remote)
     return c->remote->close ? c->remote->close(c->remote->ctx) : BT_OK;
   bt__chan_lock(c);

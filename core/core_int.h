@@ -47,6 +47,29 @@ _Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
  * so error paths read `return bt__fail(BT_EINVAL, "axis %d of %d", ...)`. */
 int bt__fail(int code, const char *fmt, ...) BT_PRINTF(2, 3);
 
+/* The failure of a call given a bad handle: BT_EINVAL with a sentence that
+ * names the call, the kind of handle and the pointer ("bt_send: 0x5618...
+ * is not a live channel (released, or never one)"). Every handle check
+ * (bt__chan_get, bt__box_get, bt__runtime_check...) answers through it. */
+int bt__bad_handle(const char *op, const char *kind, const void *handle);
+
+/* What a freed object's magic word is overwritten with, so that a released
+ * handle is told from a live one in every build type ("dead"). */
+#define BT__MAGIC_DEAD 0x64656164u
+/* Poison a magic word just before its object is freed. Volatile: a plain
+ * store right before free() is a dead store the compiler removes. */
+static inline void bt__magic_kill(uint32_t *magic) {
+  *(volatile uint32_t *)magic = BT__MAGIC_DEAD;
+}
+
+/* The largest element a type may describe (channels, jobs, the bridge). */
+#define BT__TYPE_MAX_SIZE ((size_t)1 << 30)
+
+/* BT_OK if t is NULL (no element) or a type with a size in 1 ..
+ * BT__TYPE_MAX_SIZE, else BT_EINVAL naming op, the type and its size.
+ * Checked before any size arithmetic. */
+int bt__type_check(const bt_type *t, const char *op);
+
 /* Whether BATON_DEBUG_CHECK=1: invariant checkers then run on every
  * operation. Read once per process. */
 bool bt__debug_checks(void);
@@ -95,14 +118,35 @@ typedef struct bt__task {
 /* Queue t on worker (0 .. workers-1) and wake it. Thread-safe. Returns
  * BT_OK, BT_EINVAL (worker out of range), BT_ESTATE (runtime stopping). */
 int bt__worker_post(bt_runtime *rt, int worker, bt__task *t);
+/* Take t back from worker's queue if it is still there (not yet popped):
+ * 1 if it was removed (the caller owns it again and it will not run there),
+ * 0 if the worker took it already or it was never posted. Thread-safe; O(the
+ * queue's length). */
+int bt__worker_unpost(bt_runtime *rt, int worker, bt__task *t);
+/* The longest an idle worker spins looking for its next task before it
+ * parks on its futex (a quarter of it when workers outnumber cores). */
+#define BT__IDLE_SPIN_NS (100 * 1000)
+/* Queue t where any worker of rt may run it: on the calling worker's own
+ * deque when the caller is a worker of rt (it runs it next, LIFO, unless
+ * an idle worker steals it first), else on the runtime's shared queue;
+ * wakes a sleeping worker when none is spinning. Returns BT_OK or
+ * BT_ESTATE (runtime stopping). */
+int bt__worker_spawn(bt_runtime *rt, bt__task *t);
 /* Tasks queued or running on worker now (a snapshot for least-loaded). */
 int bt__worker_load(const bt_runtime *rt, int worker);
-/* Called on worker `worker` of rt (bt_self() == worker): run one queued task
- * of its own queue if there is one. Returns 1 if one ran, 0 otherwise. Used
- * by waits on a worker so jobs that wait on jobs never deadlock. */
+/* Called on worker `worker` of rt (bt_self() == worker): run one task it
+ * may run if there is one: from its own queue, its own deque (newest
+ * first), the shared queue, or stolen from another worker's deque (its
+ * NUMA node's first). Returns 1 if one ran, 0 otherwise. Used by waits on
+ * a worker so jobs that wait on jobs never deadlock; a run that finds the
+ * stack low runs on a fresh stack segment (core/worker.c), so nested waits
+ * never overflow it. */
 int bt__worker_run_one(bt_runtime *rt, int worker);
 /* The runtime the calling thread is a worker of, NULL on other threads. */
 bt_runtime *bt__self_runtime(void);
+/* BT_OK if rt is a live runtime, else bt__bad_handle(op, "runtime", rt):
+ * every entry point that takes a runtime calls it first. */
+int bt__runtime_check(const bt_runtime *rt, const char *op);
 /* The least loaded worker, among those on NUMA node numa (-1: any). */
 int bt__least_loaded(const bt_runtime *rt, int numa);
 
@@ -118,6 +162,10 @@ const void *bt__runtime_numa_nodeset(const bt_runtime *rt, int numa);
 int bt__runtime_numa_os_index(const bt_runtime *rt, int numa);
 /* The runtime's logical NUMA index of an OS node index, -1 if none. */
 int bt__runtime_numa_from_os(const bt_runtime *rt, int os_index);
+/* The node-local rank and size the runtime found in the launcher's
+ * environment (core/share.c): 0 none, 1 found, 2 found and the runtime
+ * took its share of the node's cores. */
+int bt__runtime_local_rank(const bt_runtime *rt, int *rank, int *size);
 /* 1 when the topology is this machine (not synthetic, not XML). */
 int bt__runtime_is_this_machine(const bt_runtime *rt);
 

@@ -49,6 +49,11 @@ struct bt_future {
   char *message; /* the job's bt_errmsg() when rc != BT_OK; worker, then
                     read-only after DONE */
   int consumed;  /* the future's holder only; read by the last unref */
+  /* Set by the holder's bt_future_release(), so that a second release or a
+   * wait after it (the worker may still hold the struct) answers BT_EINVAL
+   * instead of dropping the worker's reference. relaxed: only the holder
+   * reads and writes it. */
+  _Atomic int released;
   bt_job_fn fn;
   void *ctx;
   bt_runtime *rt; /* immutable: for the counters (core/stats.c) */
@@ -57,11 +62,9 @@ struct bt_future {
   unsigned char *result; /* result_type->size bytes, or NULL */
 };
 
-static inline bt_future *future_ptr(const bt_future *f) {
-#ifndef NDEBUG
-  BT_ASSERT(f == NULL || f->magic == BT__FUTURE_MAGIC);
-#endif
-  return (bt_future *)f;
+/* The struct of a handle, NULL unless it is a live future (every build). */
+static inline bt_future *future_get(const bt_future *f) {
+  return f != NULL && f->magic == BT__FUTURE_MAGIC ? (bt_future *)f : NULL;
 }
 
 static uint32_t state_of(const bt_future *f) {
@@ -79,7 +82,7 @@ static void future_unref(bt_future *f) {
       f->result_type->on_drop != NULL)
     f->result_type->on_drop(f->result);
   free(f->message);
-  f->magic = 0;
+  bt__magic_kill(&f->magic);
   free(f);
 }
 
@@ -130,12 +133,15 @@ static size_t round_up(size_t n, size_t align) {
 }
 
 int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
-  if (rt == NULL || job == NULL || f == NULL || job->fn == NULL)
+  if (bt__runtime_check(rt, "bt_schedule") != BT_OK) return BT_EINVAL;
+  if (job == NULL || f == NULL || job->fn == NULL)
     return bt__fail(BT_EINVAL, "bt_schedule: NULL %s",
-                    rt == NULL    ? "runtime"
-                    : job == NULL ? "job"
-                    : f == NULL   ? "output"
-                                  : "job function");
+                    job == NULL ? "job"
+                    : f == NULL ? "output"
+                                : "job function");
+  if (bt__type_check(job->arg_type, "bt_schedule: argument") != BT_OK ||
+      bt__type_check(job->result_type, "bt_schedule: result") != BT_OK)
+    return BT_EINVAL;
   if (job->arg_type != NULL && job->arg == NULL)
     return bt__fail(BT_EINVAL, "bt_schedule: argument of type %s is NULL",
                     job->arg_type->name ? job->arg_type->name : "?");
@@ -167,6 +173,7 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   fut->rc = BT_OK;
   fut->message = NULL;
   fut->consumed = 0;
+  atomic_init(&fut->released, 0);
   fut->fn = job->fn;
   fut->ctx = job->ctx;
   fut->rt = rt;
@@ -179,6 +186,7 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   atomic_init(&fut->state, 0);
   atomic_init(&fut->refs, 2);
 
+  int spawn = 0; /* any worker may run it: stealable */
   if (worker == BT_ANY_WORKER) {
     int numa = -1;
     /* Asked while the caller still holds the argument. */
@@ -186,7 +194,13 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
       numa = job->arg_type->numa_of(job->arg);
       if (numa >= bt_runtime_numa_nodes(rt)) numa = -1;
     }
-    worker = bt__least_loaded(rt, numa < 0 ? -1 : numa);
+    /* An argument with a NUMA home goes to the least loaded worker of that
+     * node (and stays there); any other job to the caller's deque when it
+     * is a worker, else to the shared queue, where any worker takes it. */
+    if (numa >= 0)
+      worker = bt__least_loaded(rt, numa);
+    else
+      spawn = 1;
   }
 
   int rc;
@@ -197,7 +211,8 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
       if (rc != BT_OK) goto err_free; /* refused: nothing moved */
     }
   }
-  rc = bt__worker_post(rt, worker, &fut->task);
+  rc = spawn ? bt__worker_spawn(rt, &fut->task)
+             : bt__worker_post(rt, worker, &fut->task);
   if (rc != BT_OK) goto err_take_back;
   *f = fut;
   return BT_OK;
@@ -212,7 +227,7 @@ err_free:
 }
 
 int bt_future_done(const bt_future *f) {
-  return f != NULL && (state_of(future_ptr(f)) & STATE_DONE) != 0;
+  return future_get(f) != NULL && (state_of(f) & STATE_DONE) != 0;
 }
 
 static void watch_message(const bt_future *f, const bt__watch *w) {
@@ -278,8 +293,9 @@ static int wait_done(bt_future *f, int64_t deadline, bt__watch *w) {
 }
 
 int bt_future_wait(bt_future *f, int64_t timeout_ns, void *result) {
-  if (f == NULL) return bt__fail(BT_EINVAL, "bt_future_wait: NULL future");
-  f = future_ptr(f);
+  if (future_get(f) == NULL ||
+      atomic_load_explicit(&f->released, memory_order_relaxed))
+    return bt__bad_handle("bt_future_wait", "future", f);
   if (f->consumed)
     return bt__fail(BT_ESTATE,
                     "bt_future_wait: the outcome of future %p was already "
@@ -318,6 +334,9 @@ int bt_future_wait(bt_future *f, int64_t timeout_ns, void *result) {
 
 int bt_future_release(bt_future *f) {
   if (f == NULL) return BT_OK;
-  future_unref(future_ptr(f));
+  if (future_get(f) == NULL ||
+      atomic_exchange_explicit(&f->released, 1, memory_order_relaxed))
+    return bt__bad_handle("bt_future_release", "future", f);
+  future_unref(f);
   return BT_OK;
 }

@@ -24,11 +24,10 @@ struct bt_locked {
   unsigned char *data; /* protected by lock */
 };
 
-static inline bt_locked *locked_ptr(const bt_locked *l) {
-#ifndef NDEBUG
-  BT_ASSERT(l == NULL || l->magic == BT__LOCKED_MAGIC);
-#endif
-  return (bt_locked *)l;
+/* The struct of a handle, NULL unless it is a live bt_locked (every
+ * build; a freed one's magic is BT__MAGIC_DEAD). */
+static inline bt_locked *locked_get(const bt_locked *l) {
+  return l != NULL && l->magic == BT__LOCKED_MAGIC ? (bt_locked *)l : NULL;
 }
 
 /* The calling thread's held locks. Freed when it becomes empty, so a thread
@@ -71,6 +70,14 @@ static void held_remove(held *h) {
   held_trim();
 }
 
+/* The largest data kept in the header's block. */
+enum { DATA_INLINE_MAX = 4096 };
+
+static size_t locked_head(void) {
+  const size_t align = alignof(max_align_t);
+  return (sizeof(bt_locked) + align - 1) / align * align;
+}
+
 int bt_locked_create(size_t bytes, bt_locked **l) {
   if (l == NULL) return bt__fail(BT_EINVAL, "bt_locked_create: NULL output");
   const size_t align = alignof(max_align_t);
@@ -78,9 +85,19 @@ int bt_locked_create(size_t bytes, bt_locked **l) {
   if (bytes > SIZE_MAX / 2)
     return bt__fail(BT_EINVAL, "bt_locked_create: %zu bytes is too large",
                     bytes);
-  bt_locked *locked = calloc(1, head + bytes);
-  if (locked == NULL)
+  /* Large data gets its own block, so that the header stays in the
+   * allocator's small blocks, which stay mapped once freed: a released
+   * handle then reads a poisoned magic, never an unmapped page. */
+  int apart = bytes > DATA_INLINE_MAX;
+  bt_locked *locked = calloc(1, apart ? head : head + bytes);
+  unsigned char *data = NULL;
+  if (locked != NULL)
+    data =
+        apart ? calloc(1, bytes ? bytes : 1) : (unsigned char *)locked + head;
+  if (data == NULL) {
+    free(locked);
     return bt__fail(BT_ENOMEM, "bt_locked_create: %zu bytes", bytes);
+  }
   pthread_rwlockattr_t attr;
   int err = pthread_rwlockattr_init(&attr);
   if (err != 0) goto err_free;
@@ -93,27 +110,29 @@ int bt_locked_create(size_t bytes, bt_locked **l) {
   if (err != 0) goto err_free;
   locked->magic = BT__LOCKED_MAGIC;
   locked->size = bytes;
-  locked->data = (unsigned char *)locked + head;
+  locked->data = data;
   atomic_init(&locked->refs, 1);
   *l = locked;
   return BT_OK;
 
 err_free:
+  if (apart) free(data);
   free(locked);
   return bt__fail(BT_ENOMEM, "bt_locked_create: rwlock init failed (%d)", err);
 }
 
 void bt_locked_retain(bt_locked *l) {
-  if (l == NULL) return;
+  if (locked_get(l) == NULL) return; /* NULL or not a live bt_locked */
   /* relaxed: the caller holds a reference, so the count stays above zero. */
   uint64_t before =
-      atomic_fetch_add_explicit(&locked_ptr(l)->refs, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
   BT_ASSERT(before > 0);
 }
 
 int bt_locked_release(bt_locked *l) {
   if (l == NULL) return BT_OK;
-  l = locked_ptr(l);
+  if (locked_get(l) == NULL)
+    return bt__bad_handle("bt_locked_release", "bt_locked", l);
   /* acq_rel: pairs with itself in every other release, so the last one sees
    * all the others' writes before it frees. */
   uint64_t before =
@@ -128,7 +147,8 @@ int bt_locked_release(bt_locked *l) {
       held_remove(h);
     }
     pthread_rwlock_destroy(&l->lock);
-    l->magic = 0;
+    bt__magic_kill(&l->magic);
+    if (l->data != (unsigned char *)l + locked_head()) free(l->data);
     free(l);
   }
   return BT_OK;
@@ -136,9 +156,8 @@ int bt_locked_release(bt_locked *l) {
 
 static int lock(bt_locked *l, int writing, int64_t timeout_ns, void **data) {
   const char *op = writing ? "bt_locked_write" : "bt_locked_read";
-  if (l == NULL || data == NULL)
-    return bt__fail(BT_EINVAL, "%s: NULL %s", op, l ? "output" : "handle");
-  l = locked_ptr(l);
+  if (locked_get(l) == NULL) return bt__bad_handle(op, "bt_locked", l);
+  if (data == NULL) return bt__fail(BT_EINVAL, "%s: NULL output", op);
   held *h = held_find(l);
   if (h != NULL)
     return bt__fail(BT_ESTATE, "%s: the calling thread already holds %p for %s",
@@ -194,8 +213,8 @@ int bt_locked_read(bt_locked *l, int64_t timeout_ns, const void **data) {
 }
 
 int bt_locked_unlock(bt_locked *l) {
-  if (l == NULL) return bt__fail(BT_EINVAL, "bt_locked_unlock: NULL handle");
-  l = locked_ptr(l);
+  if (locked_get(l) == NULL)
+    return bt__bad_handle("bt_locked_unlock", "bt_locked", l);
   held *h = held_find(l);
   if (h == NULL)
     return bt__fail(BT_ESTATE,

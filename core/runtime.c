@@ -69,6 +69,23 @@ static void report_oversubscribed(const bt_runtime *rt) {
   /* relaxed: a once-per-process flag guarding a message only. */
   static _Atomic int reported;
   if (atomic_exchange_explicit(&reported, 1, memory_order_relaxed)) return;
+  if (rt->share.applied) {
+    char set[128];
+    bt__cpuset_format(rt->allowed, set, sizeof set);
+    if (rt->share.overlap)
+      fprintf(stderr,
+              "baton: node-local rank %d of %d: more ranks than PUs on the "
+              "node: its share, PU %s, is another rank's too; %d workers "
+              "there (reported once per process)\n",
+              rt->share.rank, rt->share.size, set, rt->nworkers);
+    else
+      fprintf(stderr,
+              "baton: node-local rank %d of %d: %d workers on its share of %d "
+              "PUs (OS %s): oversubscribed, several workers share a PU "
+              "(reported once per process)\n",
+              rt->share.rank, rt->share.size, rt->nworkers, rt->place.pus, set);
+    return;
+  }
   fprintf(stderr,
           "baton: %d workers on %d PUs: oversubscribed, several workers share "
           "a PU (reported once per process)\n",
@@ -92,6 +109,8 @@ int bt_runtime_create(const bt_options *opt, bt_runtime **out) {
   if ((rc = bt__topology_allowed(rt->topo, rt->this_machine, &rt->allowed)) !=
       BT_OK)
     goto err_free_topo;
+  if ((rc = bt__share_restrict(rt->topo, rt->allowed, &rt->share)) != BT_OK)
+    goto err_free_allowed;
   if ((rc = bt__place(rt->topo, rt->allowed, o.workers, o.bind, &rt->place)) !=
       BT_OK)
     goto err_free_allowed;
@@ -99,7 +118,8 @@ int bt_runtime_create(const bt_options *opt, bt_runtime **out) {
     goto err_free_place;
   rt->nworkers = rt->place.workers;
   rt->binds = rt->this_machine && o.bind != BT_BIND_NONE;
-  if (rt->place.oversubscribed) report_oversubscribed(rt);
+  /* More ranks than PUs on the node: ranks pin on each other. */
+  if (rt->place.oversubscribed || rt->share.overlap) report_oversubscribed(rt);
   /* bt__ncpu() caches the affinity of the first thread that asks: let it be
    * this one, before bound workers (one core each) ask from spin_idle(). */
   (void)bt__ncpu();
@@ -118,14 +138,24 @@ err_free_allowed:
 err_free_topo:
   bt__topology_free(rt->topo);
 err_free_rt:
-  rt->magic = 0;
+  bt__magic_kill(&rt->magic);
   free(rt);
   return rc;
 }
 
+/* The runtime of a handle, NULL unless it is a live one. */
+static inline const bt_runtime *runtime_get(const bt_runtime *rt) {
+  return rt != NULL && rt->magic == BT_RUNTIME_MAGIC ? rt : NULL;
+}
+
+int bt__runtime_check(const bt_runtime *rt, const char *op) {
+  return runtime_get(rt) ? BT_OK : bt__bad_handle(op, "runtime", rt);
+}
+
 int bt_runtime_destroy(bt_runtime *rt) {
   if (!rt) return BT_OK;
-  BT_ASSERT(rt->magic == BT_RUNTIME_MAGIC);
+  if (!runtime_get(rt))
+    return bt__bad_handle("bt_runtime_destroy", "runtime", rt);
   if (bt__self_runtime() == rt)
     return bt__fail(BT_ESTATE,
                     "worker %d cannot destroy its own runtime: it would wait "
@@ -136,34 +166,36 @@ int bt_runtime_destroy(bt_runtime *rt) {
   bt__placement_free(&rt->place);
   bt__cpuset_free(rt->allowed);
   bt__topology_free(rt->topo);
-  rt->magic = 0;
+  bt__magic_kill(&rt->magic);
   free(rt);
   return BT_OK;
 }
 
 int bt_runtime_workers(const bt_runtime *rt) {
-  return rt ? rt->nworkers : 0;
+  return runtime_get(rt) ? rt->nworkers : 0;
 }
 
 int bt_runtime_numa_nodes(const bt_runtime *rt) {
-  return rt ? rt->place.numa_nodes : 0;
+  return runtime_get(rt) ? rt->place.numa_nodes : 0;
 }
 
 int bt_worker_numa(const bt_runtime *rt, int worker) {
-  if (!rt || worker < 0 || worker >= rt->nworkers) return -1;
+  if (!runtime_get(rt) || worker < 0 || worker >= rt->nworkers) return -1;
   return rt->place.slot[worker].numa;
 }
 
 int bt_worker_cpu(const bt_runtime *rt, int worker) {
-  if (!rt || worker < 0 || worker >= rt->nworkers) return -1;
+  if (!runtime_get(rt) || worker < 0 || worker >= rt->nworkers) return -1;
   return rt->place.slot[worker].pu_os;
 }
 
 int bt_worker_describe(const bt_runtime *rt, int worker, char *buf,
                        size_t len) {
-  if (!rt || !buf || len == 0)
-    return bt__fail(BT_EINVAL, "bt_worker_describe: %s",
-                    !rt ? "rt is NULL" : "no buffer");
+  if (!runtime_get(rt))
+    return bt__bad_handle("bt_worker_describe", "runtime", rt);
+  if (!buf || len == 0)
+    return bt__fail(BT_EINVAL, "bt_worker_describe: no buffer (%p, %zu bytes)",
+                    (void *)buf, len);
   if (worker < 0 || worker >= rt->nworkers)
     return bt__fail(BT_EINVAL, "worker %d out of range: the runtime has %d",
                     worker, rt->nworkers);
@@ -179,11 +211,11 @@ int bt_worker_describe(const bt_runtime *rt, int worker, char *buf,
 }
 
 int bt_runtime_bound(const bt_runtime *rt) {
-  return rt ? rt->bound : 0;
+  return runtime_get(rt) ? rt->bound : 0;
 }
 
 int bt_runtime_oversubscribed(const bt_runtime *rt) {
-  return rt ? rt->place.oversubscribed : 0;
+  return runtime_get(rt) ? rt->place.oversubscribed || rt->share.overlap : 0;
 }
 
 void *bt__runtime_topology(const bt_runtime *rt) {
@@ -210,6 +242,13 @@ int bt__runtime_numa_from_os(const bt_runtime *rt, int os_index) {
   for (int i = 0; i < rt->place.numa_nodes; i++)
     if (rt->place.numa[i].os_index == os_index) return i;
   return -1;
+}
+
+int bt__runtime_local_rank(const bt_runtime *rt, int *rank, int *size) {
+  if (!rt || rt->share.size <= 0) return 0;
+  *rank = rt->share.rank;
+  *size = rt->share.size;
+  return 1 + rt->share.applied;
 }
 
 int bt__runtime_is_this_machine(const bt_runtime *rt) {

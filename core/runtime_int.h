@@ -79,8 +79,9 @@ int bt__placement_check(const bt__placement *p);
 
 /* Load a topology: desc NULL is this machine; else the path of an existing
  * XML file, or an hwloc synthetic description. Returns BT_OK, BT_EINVAL
- * (desc names no readable file and is not a valid synthetic description,
- * or the XML does not parse), BT_ETOPO (this machine cannot be read). */
+ * (desc names no regular file and is not a valid synthetic description: a
+ * bad option value), BT_ETOPO (the XML file does not parse, hwloc cannot
+ * load the description, or this machine cannot be read). */
 int bt__topology_load(const char *desc, struct hwloc_topology **topo);
 void bt__topology_free(struct hwloc_topology *topo);
 /* Whether hwloc says topo describes the running system (false for a
@@ -118,6 +119,30 @@ int bt__cpuset_isset(const struct hwloc_bitmap_s *set, int cpu);
 /* Writes the list string of set into buf (NULL set: "none"). */
 void bt__cpuset_format(const struct hwloc_bitmap_s *set, char *buf, size_t len);
 
+/* ---- ranks sharing a node (core/share.c) ------------------------------- */
+
+typedef struct bt__share {
+  int rank, size;      /* node-local rank and ranks on the node; -1, 0: none */
+  const char *source;  /* the launcher variable they came from */
+  int applied;         /* the allowed cpuset was cut to this rank's share */
+  int overlap;         /* more ranks than PUs: some ranks share a PU */
+  int launcher_bound;  /* bound narrower by the launcher: cpuset kept */
+} bt__share;
+
+/* The node-local rank and size from the launcher's environment (Open MPI,
+ * MPICH Hydra, PMI): 1 found, 0 none, BT_EINVAL (a value that is no
+ * integer, or rank >= size) naming the variable and value. */
+int bt__local_ranks(int *rank, int *size, const char **source);
+
+/* Cut `allowed` to this rank's share of the node when several ranks share
+ * it (see share.c): its cores split in equal contiguous runs in the order
+ * NUMA node by NUMA node, rank r taking run r (PUs when cores are fewer
+ * than ranks, one PU each round robin when PUs are too). A pure function
+ * of topology, allowed and environment (BATON_SHARE, the launcher's local
+ * rank variables). BT_OK, BT_EINVAL, BT_ENOMEM; *out written on success. */
+int bt__share_restrict(struct hwloc_topology *topo,
+                       struct hwloc_bitmap_s *allowed, bt__share *out);
+
 /* ---- the runtime (core/runtime.c, core/worker.c) ---------------------- */
 
 /* One worker: its queue, its thread. Padded to cache lines so that posts to
@@ -129,11 +154,21 @@ typedef struct bt__worker {
   _Atomic int queued;      /* tasks in the list; changed under lock */
   _Atomic int running;     /* tasks running (nested: run_one); written by
                               the worker only, read as a load snapshot */
-  _Atomic int sleeping;    /* the worker may be in futex_wait on signal */
+  _Atomic int sleeping;    /* the worker may be in futex_wait on signal;
+                              a waker may clear it (claims the wake) */
   _Atomic uint32_t signal; /* futex word: bumped by close and by posts
                               that find the worker sleeping */
-  pthread_t thread;        /* creator and destroyer only */
-  int id;                  /* immutable */
+  /* Work-stealing deque (Chase-Lev) of the jobs this worker spawned with
+   * BT_ANY_WORKER: the worker pushes and pops at bottom (LIFO), idle or
+   * waiting workers steal at top (FIFO). Fixed capacity; a full deque
+   * overflows to the worker's own queue. seq_cst on top and bottom (the
+   * owner's pop and a thief's steal race for the last job: Dekker). */
+  BT_ALIGNED_CL _Atomic int64_t top;
+  BT_ALIGNED_CL _Atomic int64_t bottom;
+  _Atomic(bt__task *) *deque; /* [BT__DEQUE_CAP], immutable pointer */
+  /* Its counters (steals, wake-ups, times) are in rt->diag (stats.c). */
+  pthread_t thread;         /* creator and destroyer only */
+  int id;                   /* immutable */
   int started;             /* creator only: the thread exists */
   int bind_status;         /* written by the worker before it counts
                               itself started; read after the barrier */
@@ -153,8 +188,22 @@ struct bt_runtime {
   bt__placement place;
   bt__worker *workers;      /* [nworkers] */
   _Atomic uint32_t started; /* start barrier: workers counted */
+  /* The shared queue: jobs for any worker scheduled from threads that are
+   * not workers (FIFO, any worker takes from it). */
+  BT_ALIGNED_CL bt__lock inject_lock;
+  bt__task *inject_head, *inject_tail; /* protected by inject_lock */
+  _Atomic int injected;      /* tasks in it; changed under inject_lock */
+  _Atomic int inject_closed; /* written under inject_lock by destroy */
+  /* Workers spinning in search of work (seq_cst: a poster of stealable
+   * work wakes a sleeper only when no worker is spinning). */
+  BT_ALIGNED_CL _Atomic int spinning;
+  _Atomic uint32_t wake_next; /* where the next wake's scan starts (hint) */
+  bt__share share;          /* this rank's share of its node */
   struct bt__diag *diag;    /* counters, report, trace (core/stats.c) */
 };
+
+/* Capacity of a worker's deque (a power of two). */
+#define BT__DEQUE_CAP 4096
 
 enum { BT_RUNTIME_MAGIC = 0x62747274u /* "btrt" */ };
 

@@ -69,7 +69,10 @@ int bt_select(bt_case *cases, int n, int64_t timeout_ns, int *chosen) {
   for (int i = 0; i < n; i++) {
     if (cases[i].chan == NULL) continue;
     if (bt__chan_get(cases[i].chan) == NULL)
-      return bt__fail(BT_EINVAL, "bt_select: case %d is not a channel", i);
+      return bt__fail(BT_EINVAL,
+                      "bt_select: case %d: %p is not a live channel "
+                      "(released, or never one)",
+                      i, (void *)cases[i].chan);
     if (cases[i].op != BT_OP_SEND && cases[i].op != BT_OP_RECV)
       return bt__fail(BT_EINVAL, "bt_select: case %d has op %d", i,
                       cases[i].op);

@@ -11,11 +11,19 @@
 
 #include "box_int.h"
 
+#define BT__SLOT_MAGIC 0x746f6c73u /* "slot" */
+
 struct bt_slot {
+  uint32_t magic; /* BT__SLOT_MAGIC while alive, BT__MAGIC_DEAD after */
   pthread_mutex_t lock;
   bt_box *content;  /* protected by lock: NULL, frozen, or a detached tree */
   uint64_t version; /* protected by lock: +1 at every swap */
 };
+
+/* The struct of a handle, NULL unless it is a live slot (every build). */
+static inline bt_slot *slot_get(bt_slot *s) {
+  return s != NULL && s->magic == BT__SLOT_MAGIC ? s : NULL;
+}
 
 int bt_slot_create(bt_slot **s) {
   if (s == NULL) return bt__fail(BT_EINVAL, "bt_slot_create: NULL output");
@@ -25,20 +33,23 @@ int bt_slot_create(bt_slot **s) {
     free(slot);
     return bt__fail(BT_ENOMEM, "bt_slot_create: pthread_mutex_init failed");
   }
+  slot->magic = BT__SLOT_MAGIC;
   *s = slot;
   return BT_OK;
 }
 
 int bt_slot_destroy(bt_slot *s) {
   if (s == NULL) return BT_OK;
+  if (slot_get(s) == NULL) return bt__bad_handle("bt_slot_destroy", "slot", s);
   (void)bt_box_release(s->content);
   pthread_mutex_destroy(&s->lock);
+  bt__magic_kill(&s->magic);
   free(s);
   return BT_OK;
 }
 
 int bt_slot_load(bt_slot *s, bt_box **frozen, uint64_t *version) {
-  if (s == NULL) return bt__fail(BT_EINVAL, "bt_slot_load: NULL slot");
+  if (slot_get(s) == NULL) return bt__bad_handle("bt_slot_load", "slot", s);
   pthread_mutex_lock(&s->lock);
   bt_box *b = s->content;
   uint64_t v = s->version;
@@ -58,11 +69,13 @@ int bt_slot_load(bt_slot *s, bt_box **frozen, uint64_t *version) {
 
 static int exchange(bt_slot *s, const uint64_t *expected, bt_box *value,
                     bt_box **old, uint64_t *version, const char *op) {
-  if (s == NULL) return bt__fail(BT_EINVAL, "%s: NULL slot", op);
+  if (slot_get(s) == NULL) return bt__bad_handle(op, "slot", s);
+  if (value != NULL && bt__box_get(value) == NULL)
+    return bt__bad_handle(op, "box", value);
   /* A mutable tree is checked and given away before the lock (the walk is
    * O(n)); if the version then does not match, the caller adopts it back,
    * which no other thread can tell apart from nothing having moved. */
-  int mutable_value = value != NULL && !bt__box_frozen(bt__box_ptr(value));
+  int mutable_value = value != NULL && !bt__box_frozen(value);
   if (mutable_value) {
     int rc = bt__box_give(value, BT_CHECKED, op);
     if (rc != BT_OK) return rc;

@@ -39,6 +39,15 @@ int bt__fail(int code, const char *fmt, ...) {
   return code;
 }
 
+int bt__bad_handle(const char *op, const char *kind, const void *handle) {
+  if (handle == NULL)
+    return bt__fail(BT_EINVAL, "%s: the %s is NULL", op, kind);
+  return bt__fail(BT_EINVAL,
+                  "%s: %p is not a live %s (released, destroyed, or never "
+                  "one)",
+                  op, handle, kind);
+}
+
 bool bt__debug_checks(void) {
   /* Benign race on first use: every thread computes the same value.
    * relaxed: the value depends on nothing else in memory. */

@@ -28,9 +28,8 @@ int bt__topology_load(const char *desc, hwloc_topology_t *out) {
   if (desc) {
     if (is_file(desc)) {
       if (hwloc_topology_set_xml(topo, desc) != 0) {
-        rc =
-            bt__fail(BT_EINVAL, "topology '%s' cannot be read as hwloc XML: %s",
-                     desc, strerror(errno));
+        rc = bt__fail(BT_ETOPO, "topology '%s' cannot be read as hwloc XML: %s",
+                      desc, strerror(errno));
         goto err_destroy;
       }
     } else if (looks_like_path(desc)) {
@@ -48,7 +47,7 @@ int bt__topology_load(const char *desc, hwloc_topology_t *out) {
   }
   if (hwloc_topology_load(topo) != 0) {
     if (desc)
-      rc = bt__fail(BT_EINVAL, "topology '%s' cannot be loaded by hwloc: %s",
+      rc = bt__fail(BT_ETOPO, "topology '%s' cannot be loaded by hwloc: %s",
                     desc, strerror(errno));
     else
       rc = bt__fail(BT_ETOPO, "hwloc cannot read this machine's topology: %s",

@@ -21,3 +21,12 @@ int bt_type_value(const char *name, size_t size, bt_type *out) {
   *out = (bt_type){.name = name, .size = size};
   return BT_OK;
 }
+
+int bt__type_check(const bt_type *t, const char *op) {
+  if (t == NULL) return BT_OK;
+  if (t->size < 1 || t->size > BT__TYPE_MAX_SIZE)
+    return bt__fail(BT_EINVAL, "%s: type %s has size %zu, outside 1 .. %zu", op,
+                    t->name ? t->name : "(unnamed)", t->size,
+                    BT__TYPE_MAX_SIZE);
+  return BT_OK;
+}

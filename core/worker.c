@@ -11,10 +11,34 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 
 #include "runtime_int.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BT__ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define BT__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(BT__ASAN)
+#define BT__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(BT__TSAN)
+#define BT__TSAN 1
+#endif
+#ifdef BT__ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef BT__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 static _Thread_local int self_id = -1;
 static _Thread_local bt_runtime *self_rt;
@@ -56,7 +80,7 @@ static bt__task *pop(bt__worker *w, int *closed) {
   return t;
 }
 
-/* Runs a task pop() returned (pop() already counted it as running). */
+/* Runs a task pop() or find_more() returned (already counted as running). */
 static void run(bt__worker *w, bt__task *t) {
   t->run(t); /* t may be gone now: its owner recovers and frees it */
   /* release: pairs with the acquire in bt__worker_load(), so a scheduler
@@ -67,59 +91,413 @@ static void run(bt__worker *w, bt__task *t) {
       memory_order_release);
 }
 
-/* Pauses per yield in an idle spin (a yield is a system call). */
-enum { YIELD_SHARE = 16 };
+/* ---- the work-stealing deque (Chase-Lev, Le et al. 2013) ---------------
+ *
+ * seq_cst on top and bottom throughout (the paper's fences folded into the
+ * accesses, which ThreadSanitizer understands): the owner's pop stores
+ * bottom then loads top, a thief loads top then bottom and CASes top, so
+ * the two never both take the last job. A slot is written (relaxed) before
+ * the seq_cst store of bottom that publishes it (a release), and read by a
+ * thief after its seq_cst (acquire) load of bottom, so the task's contents
+ * are visible to whoever takes it. */
+#define DEQUE_MASK ((int64_t)BT__DEQUE_CAP - 1)
 
-/* Spin briefly before sleeping, as long as the spin policy says another
- * core could post meanwhile: a task that follows soon then costs no futex
- * wake on either side. Returns 1 if work or a close arrived. */
+static int deque_push(bt__worker *w, bt__task *t) {
+  /* relaxed: bottom has one writer, this worker. */
+  int64_t b = atomic_load_explicit(&w->bottom, memory_order_relaxed);
+  int64_t top = atomic_load_explicit(&w->top, memory_order_seq_cst);
+  if (b - top >= BT__DEQUE_CAP) return 0;
+  atomic_store_explicit(&w->deque[b & DEQUE_MASK], t, memory_order_relaxed);
+  atomic_store_explicit(&w->bottom, b + 1, memory_order_seq_cst);
+  return 1;
+}
+
+static bt__task *deque_pop(bt__worker *w) {
+  /* relaxed: bottom has one writer, this worker. */
+  int64_t b = atomic_load_explicit(&w->bottom, memory_order_relaxed) - 1;
+  atomic_store_explicit(&w->bottom, b, memory_order_seq_cst);
+  int64_t top = atomic_load_explicit(&w->top, memory_order_seq_cst);
+  if (top > b) { /* empty */
+    atomic_store_explicit(&w->bottom, b + 1, memory_order_seq_cst);
+    return NULL;
+  }
+  bt__task *t =
+      atomic_load_explicit(&w->deque[b & DEQUE_MASK], memory_order_relaxed);
+  if (top == b) { /* the last one: race the thieves for it */
+    if (!atomic_compare_exchange_strong_explicit(&w->top, &top, top + 1,
+                                                 memory_order_seq_cst,
+                                                 memory_order_seq_cst))
+      t = NULL;
+    atomic_store_explicit(&w->bottom, b + 1, memory_order_seq_cst);
+  }
+  return t;
+}
+
+static bt__task *deque_steal(bt__worker *v) {
+  int64_t top = atomic_load_explicit(&v->top, memory_order_seq_cst);
+  int64_t b = atomic_load_explicit(&v->bottom, memory_order_seq_cst);
+  if (top >= b) return NULL;
+  /* relaxed: ordered after the acquire (seq_cst) load of bottom above. */
+  bt__task *t =
+      atomic_load_explicit(&v->deque[top & DEQUE_MASK], memory_order_relaxed);
+  if (!atomic_compare_exchange_strong_explicit(&v->top, &top, top + 1,
+                                               memory_order_seq_cst,
+                                               memory_order_seq_cst))
+    return NULL; /* another thief or the owner took it */
+  return t;
+}
+
+static int64_t deque_size(const bt__worker *w) {
+  /* seq_cst: the sleeper's side of the handshake in sleep_idle(). */
+  int64_t b = atomic_load_explicit(&((bt__worker *)w)->bottom,
+                                   memory_order_seq_cst);
+  int64_t top =
+      atomic_load_explicit(&((bt__worker *)w)->top, memory_order_seq_cst);
+  return b > top ? b - top : 0;
+}
+
+/* ---- the shared queue (jobs for any worker from other threads) -------- */
+
+static bt__task *inject_take(bt_runtime *rt) {
+  /* relaxed: a hint; the lock below synchronizes. */
+  if (atomic_load_explicit(&rt->injected, memory_order_relaxed) == 0)
+    return NULL;
+  bt__lock_acquire(&rt->inject_lock);
+  bt__task *t = rt->inject_head;
+  if (t) {
+    rt->inject_head = t->next;
+    if (!rt->inject_head) rt->inject_tail = NULL;
+    t->next = NULL;
+    /* relaxed: changed under the lock we hold; only the increment in
+     * bt__worker_spawn() matters to the idle handshake. */
+    atomic_store_explicit(
+        &rt->injected,
+        atomic_load_explicit(&rt->injected, memory_order_relaxed) - 1,
+        memory_order_relaxed);
+  }
+  bt__lock_release(&rt->inject_lock);
+  return t;
+}
+
+/* Steal one job from another worker's deque: the workers of w's NUMA node
+ * first (from the one after w, round), then the others. */
+static bt__task *steal_any(bt__worker *w) {
+  bt_runtime *rt = w->rt;
+  int n = rt->nworkers;
+  if (n < 2) return NULL;
+  const bt__numa *node = &rt->place.numa[rt->place.slot[w->id].numa];
+  int first = node->first_worker, count = node->workers;
+  for (int i = 1; i < count; i++) {
+    int v = first + (w->id - first + i) % count;
+    bt__task *t = deque_steal(&rt->workers[v]);
+    if (t) return t;
+  }
+  if (count == n) return NULL;
+  for (int i = 1; i < n; i++) {
+    int v = (w->id + i) % n;
+    if (v >= first && v < first + count) continue;
+    bt__task *t = deque_steal(&rt->workers[v]);
+    if (t) return t;
+  }
+  return NULL;
+}
+
+/* A task for w beyond its own queue: its deque (newest first), the shared
+ * queue, a steal. Counted as running, like pop()'s. */
+static bt__task *find_more(bt__worker *w) {
+  bt__task *t = deque_pop(w);
+  if (!t) {
+    if ((t = inject_take(w->rt)) == NULL && (t = steal_any(w)) == NULL)
+      return NULL;
+    bt__stat_steal();
+  }
+  /* relaxed: running as in pop(). */
+  atomic_store_explicit(
+      &w->running, atomic_load_explicit(&w->running, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+  return t;
+}
+
+/* Whether w has anything to do (seq_cst: the sleeper's side of the
+ * handshakes with bt__worker_post() and bt__worker_spawn()). `others`: look
+ * at the other workers' deques too. */
+static int has_work(const bt__worker *w, int others) {
+  const bt_runtime *rt = w->rt;
+  if (atomic_load_explicit(&((bt__worker *)w)->queued, memory_order_seq_cst) >
+          0 ||
+      atomic_load_explicit(&((bt__worker *)w)->closed, memory_order_seq_cst) ||
+      atomic_load_explicit(&((bt_runtime *)rt)->injected,
+                           memory_order_seq_cst) > 0 ||
+      deque_size(w) > 0)
+    return 1;
+  if (others)
+    for (int i = 0; i < rt->nworkers; i++)
+      if (i != w->id && deque_size(&rt->workers[i]) > 0) return 1;
+  return 0;
+}
+
+/* Wake one sleeping worker of rt (any), if there is one. */
+static void wake_one(bt_runtime *rt) {
+  int n = rt->nworkers;
+  /* relaxed: a rotating hint, so wakes spread over the workers. */
+  uint32_t start =
+      atomic_fetch_add_explicit(&rt->wake_next, 1, memory_order_relaxed);
+  for (int i = 0; i < n; i++) {
+    bt__worker *v = &rt->workers[(start + (uint32_t)i) % (uint32_t)n];
+    int one = 1;
+    /* seq_cst: the poster's side of the handshake in sleep_idle(); the
+     * CAS claims the wake, so two posters do not both wake one sleeper. */
+    if (atomic_load_explicit(&v->sleeping, memory_order_seq_cst) &&
+        atomic_compare_exchange_strong_explicit(&v->sleeping, &one, 0,
+                                                memory_order_seq_cst,
+                                                memory_order_relaxed)) {
+      /* release: pairs with the acquire in sleep_idle(). */
+      atomic_fetch_add_explicit(&v->signal, 1, memory_order_release);
+      bt__futex_wake(&v->signal, 1);
+      return;
+    }
+  }
+}
+
+/* After stealable work was published (seq_cst): wake a sleeper unless a
+ * worker is spinning, which will find it (see sleep_idle()). */
+static void notify(bt_runtime *rt) {
+  if (atomic_load_explicit(&rt->spinning, memory_order_seq_cst) > 0) return;
+  wake_one(rt);
+}
+
+/* The idle spin: how long a worker that ran out of tasks keeps looking
+ * for the next one before it parks on its futex (BT__IDLE_SPIN_NS, see
+ * core_int.h and docs/runtime.md). Back-to-back kernel calls and job
+ * batches then find their workers awake and pay no futex wake on either
+ * side; a worker left idle parks after the bound, so an idle runtime costs
+ * at most that much CPU per worker after each burst of work. */
+enum {
+  CLOCK_EVERY = 64,      /* pause steps between reads of the clock */
+  CLOCK_EVERY_YIELD = 4, /* yields between reads (a yield is a syscall) */
+};
+
+/* Returns 1 if work or a close arrived within the bound. */
 static int spin_idle(bt__worker *w) {
-  int spins = bt__spin_begin(), found = 0;
   /* When the workers fill every core, the thread that posts the next task
    * or waits for this one's result shares a core with a worker: a pause
-   * loop would keep it off that core until the spin ends (100+ us after
-   * every kernel call), a yield hands the core over at once and still
-   * catches a task that follows soon. A yield costs a system call, so
-   * fewer of them. */
-  int yield = w->rt->nworkers >= bt__ncpu();
-  if (yield) spins /= YIELD_SHARE;
-  for (int i = 0; i < spins; i++) {
-    /* relaxed: a hint only; pop() takes the lock, which synchronizes. */
-    if (atomic_load_explicit(&w->queued, memory_order_relaxed) > 0 ||
-        atomic_load_explicit(&w->closed, memory_order_relaxed)) {
-      found = 1;
-      break;
-    }
+   * loop would keep it off that core until the spin ends, a yield hands
+   * the core over at once and still catches a task that follows soon.
+   * Oversubscribed (more workers than cores), each spinner takes a core
+   * slice from a worker with work: spin a quarter as long. */
+  int ncpu = bt__ncpu(), n = w->rt->nworkers;
+  int yield = n >= ncpu;
+  int64_t bound = n > ncpu ? BT__IDLE_SPIN_NS / 4 : BT__IDLE_SPIN_NS;
+  int every = yield ? CLOCK_EVERY_YIELD : CLOCK_EVERY;
+  int64_t until = bt__now_ns() + bound;
+  for (int i = 1;; i++) {
+    if (has_work(w, 1)) return 1;
     if (yield)
       sched_yield();
     else
       bt__cpu_relax();
+    if (i % every == 0 && bt__now_ns() >= until) return 0;
   }
-  bt__spin_end();
-  return found;
 }
 
+/* The handshake with posters. A worker counts itself spinning while it
+ * spins; before it sleeps it reads its futex word, stops counting, then
+ * announces sleep and looks for work once more (all seq_cst). A poster
+ * publishes work (seq_cst), then: bt__worker_post() wakes its worker if it
+ * sees the announcement; bt__worker_spawn() wakes some sleeper only if it
+ * sees no spinner. Either the last look finds the work, or the poster sees
+ * the spinner (which then finds it) or the announcement (and wakes). */
 static void sleep_idle(bt__worker *w) {
+  bt_runtime *rt = w->rt;
+  atomic_fetch_add_explicit(&rt->spinning, 1, memory_order_seq_cst);
   int64_t t0 = bt__stat_clock();
   int found = spin_idle(w);
   int64_t t1 = bt__stat_clock();
   bt__stat_spin(t1 - t0);
-  if (found) return;
-  /* acquire: pairs with the release increments in bt__worker_post() and
-   * close_queue(); read before announcing sleep, so a post that sees the
-   * announcement changes the word and futex_wait returns at once. */
+  /* acquire: pairs with the release increments by wakers and close_queue();
+   * read before announcing sleep, so a waker that sees the announcement
+   * changes the word and futex_wait returns at once. */
   uint32_t seen = atomic_load_explicit(&w->signal, memory_order_acquire);
-  /* seq_cst store then seq_cst loads: pairs with the seq_cst increment of
-   * `queued` and load of `sleeping` in bt__worker_post(); one of the two
-   * sides sees the other, so a task is never left with its worker asleep. */
+  atomic_fetch_sub_explicit(&rt->spinning, 1, memory_order_seq_cst);
+  if (found) return;
   atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
-  if (atomic_load_explicit(&w->queued, memory_order_seq_cst) == 0 &&
-      !atomic_load_explicit(&w->closed, memory_order_seq_cst)) {
+  if (!has_work(w, 1)) {
     bt__futex_wait(&w->signal, seen, -1);
-    bt__stat_sleep(bt__stat_clock() - t1);
+    bt__stat_sleep(bt__stat_clock() - t1); /* and a wake-up */
   }
   /* relaxed: only a hint to posters; a stale 1 costs one wake call. */
   atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+}
+
+/* ---- stack segments for nested runs -------------------------------------
+ *
+ * A worker that waits (on a future, on a kernel's parts) runs queued tasks
+ * inline, and such a task may wait in turn: fork-join recursion nests as
+ * deep as the program's waits do (fib(30) as jobs, or a chain of 100 000
+ * jobs each waiting on the next). Each nested run costs stack; so when less
+ * than STACK_RESERVE of the current stack is left, bt__worker_run_one()
+ * runs the task on a fresh segment (mmap'd, a guard page below, switched to
+ * with swapcontext) and comes back to the waiter's stack when the task
+ * returns. The nesting is then bounded by memory, not by the stack:
+ * a stack never overflows through waits, whatever their depth. Segments are
+ * cached per worker (SEG_CACHE of them) and unmapped at exit.
+ * Under AddressSanitizer and ThreadSanitizer the switches are announced to
+ * the sanitizer (fiber interfaces), as they require. */
+#ifdef BT__ASAN
+enum { STACK_RESERVE = 1 << 20, SEG_SIZE = 8 << 20 }; /* bigger frames */
+#else
+enum { STACK_RESERVE = 256 << 10, SEG_SIZE = 2 << 20 };
+#endif
+enum { SEG_GUARD = 64 << 10, SEG_CACHE = 4 };
+
+static _Thread_local uintptr_t stack_lo; /* lowest usable address of the
+                                            current stack; 0: unknown */
+static _Thread_local void *seg_free;     /* cached segments, linked
+                                            through their first word */
+static _Thread_local int seg_cached;
+
+typedef struct seg_call {
+  bt__worker *w;
+  bt__task *t;
+  char *base;         /* the segment's mapping */
+  uintptr_t saved_lo; /* the waiter's stack_lo */
+  int failed;         /* getcontext failed: nothing ran */
+  ucontext_t back, seg;
+#ifdef BT__ASAN
+  void *fake;
+  const void *from_bottom;
+  size_t from_size;
+#endif
+#ifdef BT__TSAN
+  void *from_fiber, *fiber;
+#endif
+} seg_call;
+
+static _Thread_local seg_call *seg_arg;
+
+static void run(bt__worker *w, bt__task *t);
+
+static char *seg_get(void) {
+  if (seg_free) {
+    void **link = seg_free;
+    seg_free = *link;
+    seg_cached--;
+    return (char *)link - SEG_GUARD;
+  }
+  char *m = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
+                 0);
+  if (m == (char *)MAP_FAILED) return NULL;
+  if (mprotect(m, SEG_GUARD, PROT_NONE) != 0) {
+    munmap(m, SEG_SIZE);
+    return NULL;
+  }
+  return m;
+}
+
+static void seg_put(char *m) {
+  if (seg_cached >= SEG_CACHE) {
+    munmap(m, SEG_SIZE);
+    return;
+  }
+  /* the first word above the guard links the cache */
+  void **link = (void **)((char *)m + SEG_GUARD);
+  *link = seg_free;
+  seg_free = link;
+  seg_cached++;
+}
+
+static void seg_drain(void) {
+  while (seg_free) {
+    void **link = seg_free;
+    seg_free = *link;
+    munmap((char *)link - SEG_GUARD, SEG_SIZE);
+  }
+  seg_cached = 0;
+}
+
+static void seg_main(void) {
+  seg_call *c = seg_arg;
+#ifdef BT__ASAN
+  __sanitizer_finish_switch_fiber(NULL, &c->from_bottom, &c->from_size);
+#endif
+  run(c->w, c->t);
+#ifdef BT__ASAN
+  /* NULL: this segment's frames die here */
+  __sanitizer_start_switch_fiber(NULL, c->from_bottom, c->from_size);
+#endif
+#ifdef BT__TSAN
+  __tsan_switch_to_fiber(c->from_fiber, 0);
+#endif
+  (void)swapcontext(&c->seg, &c->back); /* never comes back here */
+  abort();
+}
+
+/* Runs c->t on the segment c->base (getcontext returns twice: everything
+ * it needs after the switch lives in *c, in memory). */
+static __attribute__((noinline)) void run_on_segment(seg_call *c) {
+  if (getcontext(&c->seg) != 0) {
+    c->failed = 1;
+    return;
+  }
+  c->seg.uc_stack.ss_sp = c->base + SEG_GUARD;
+  c->seg.uc_stack.ss_size = SEG_SIZE - SEG_GUARD;
+  c->seg.uc_link = NULL;
+  makecontext(&c->seg, seg_main, 0);
+  c->saved_lo = stack_lo;
+  stack_lo = (uintptr_t)c->base + SEG_GUARD;
+  seg_arg = c;
+#ifdef BT__TSAN
+  c->from_fiber = __tsan_get_current_fiber();
+  c->fiber = __tsan_create_fiber(0);
+  __tsan_switch_to_fiber(c->fiber, 0);
+#endif
+#ifdef BT__ASAN
+  __sanitizer_start_switch_fiber(&c->fake, c->base + SEG_GUARD,
+                                 SEG_SIZE - SEG_GUARD);
+#endif
+  (void)swapcontext(&c->back, &c->seg);
+#ifdef BT__ASAN
+  __sanitizer_finish_switch_fiber(c->fake, NULL, NULL);
+#endif
+#ifdef BT__TSAN
+  __tsan_destroy_fiber(c->fiber);
+#endif
+  stack_lo = c->saved_lo;
+}
+
+/* The switch itself, out of line: its context records (2 KiB) must not
+ * weigh on every nested run's frame. */
+static __attribute__((noinline)) void run_segmented(bt__worker *w,
+                                                    bt__task *t, char *base) {
+  seg_call c = {.w = w, .t = t, .base = base};
+  run_on_segment(&c);
+  seg_put(base);
+  if (c.failed) run(w, t);
+}
+
+/* Runs t as run() does, on a fresh segment when the stack runs low. */
+static void run_nested(bt__worker *w, bt__task *t) {
+  char here;
+  uintptr_t sp = (uintptr_t)&here;
+  char *base;
+  if (stack_lo == 0 || sp - stack_lo >= STACK_RESERVE ||
+      (base = seg_get()) == NULL) {
+    run(w, t); /* no segment to be had: the stack it is */
+    return;
+  }
+  run_segmented(w, t, base);
+}
+
+static void stack_bounds(void) {
+  pthread_attr_t attr;
+  void *addr;
+  size_t size;
+  stack_lo = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+    stack_lo = (uintptr_t)addr;
+  pthread_attr_destroy(&attr);
 }
 
 static void *worker_main(void *arg) {
@@ -127,6 +505,7 @@ static void *worker_main(void *arg) {
   bt_runtime *rt = w->rt;
   self_id = w->id;
   self_rt = rt;
+  stack_bounds();
   bt__stat_attach(rt, w->id);
   bt__trace_attach(rt, w->id);
   w->bind_status = BT_OK;
@@ -144,6 +523,7 @@ static void *worker_main(void *arg) {
   for (;;) {
     int closed;
     bt__task *t = pop(w, &closed);
+    if (!t) t = find_more(w);
     if (t) {
       int64_t t0 = bt__stat_clock();
       run(w, t);
@@ -155,6 +535,7 @@ static void *worker_main(void *arg) {
   }
   self_id = -1;
   self_rt = NULL;
+  seg_drain();
   return NULL;
 }
 
@@ -194,11 +575,26 @@ int bt__workers_start(bt_runtime *rt) {
   rt->workers = aligned_alloc(BT_CACHELINE, bytes);
   if (!rt->workers) return bt__fail(BT_ENOMEM, "cannot allocate %d workers", n);
   memset(rt->workers, 0, bytes);
+  atomic_init(&rt->inject_lock.word, 0);
+  rt->inject_head = rt->inject_tail = NULL;
+  atomic_init(&rt->injected, 0);
+  atomic_init(&rt->inject_closed, 0);
+  atomic_init(&rt->spinning, 0);
+  atomic_init(&rt->wake_next, 0);
   for (int i = 0; i < n; i++) {
     bt__worker *w = &rt->workers[i];
     w->id = i;
     w->rt = rt;
     atomic_init(&w->lock.word, 0);
+    w->deque = aligned_alloc(BT_CACHELINE, sizeof *w->deque * BT__DEQUE_CAP);
+    if (!w->deque) {
+      while (i-- > 0) free(rt->workers[i].deque);
+      free(rt->workers);
+      rt->workers = NULL;
+      return bt__fail(BT_ENOMEM, "cannot allocate the deques of %d workers",
+                      n);
+    }
+    for (int k = 0; k < BT__DEQUE_CAP; k++) atomic_init(&w->deque[k], NULL);
   }
 
   uint32_t launched = 0;
@@ -236,6 +632,7 @@ int bt__workers_start(bt_runtime *rt) {
 
 err_stop:
   stop_started(rt);
+  for (int i = 0; i < n; i++) free(rt->workers[i].deque);
   free(rt->workers);
   rt->workers = NULL;
   return rc;
@@ -243,11 +640,19 @@ err_stop:
 
 void bt__workers_stop(bt_runtime *rt) {
   if (!rt->workers) return;
+  bt__lock_acquire(&rt->inject_lock);
+  /* relaxed: read by spawners under the same lock. */
+  atomic_store_explicit(&rt->inject_closed, 1, memory_order_relaxed);
+  bt__lock_release(&rt->inject_lock);
   stop_started(rt);
-  for (int i = 0; i < rt->nworkers; i++)
+  BT_ASSERT(rt->inject_head == NULL);
+  for (int i = 0; i < rt->nworkers; i++) {
     BT_ASSERT(rt->workers[i].head == NULL &&
               atomic_load_explicit(&rt->workers[i].queued,
-                                   memory_order_relaxed) == 0);
+                                   memory_order_relaxed) == 0 &&
+              deque_size(&rt->workers[i]) == 0);
+    free(rt->workers[i].deque);
+  }
   free(rt->workers);
   rt->workers = NULL;
 }
@@ -293,6 +698,46 @@ int bt__worker_post(bt_runtime *rt, int worker, bt__task *t) {
   return BT_OK;
 }
 
+int bt__worker_spawn(bt_runtime *rt, bt__task *t) {
+  if (!rt || !t || !t->run)
+    return bt__fail(BT_EINVAL, "bt__worker_spawn: %s is NULL",
+                    !rt  ? "the runtime"
+                    : !t ? "the task"
+                         : "the task's run");
+  t->next = NULL;
+  if (self_rt == rt) {
+    bt__worker *w = &rt->workers[self_id];
+    /* relaxed: our own queue's flag; a close after this check still lets
+     * us run what our deque holds before we exit. */
+    if (atomic_load_explicit(&w->closed, memory_order_relaxed))
+      return bt__fail(BT_ESTATE,
+                      "worker %d does not accept tasks: its runtime is "
+                      "being destroyed",
+                      self_id);
+    if (!deque_push(w, t)) return bt__worker_post(rt, self_id, t); /* full */
+    notify(rt);
+    return BT_OK;
+  }
+  bt__lock_acquire(&rt->inject_lock);
+  /* relaxed: written under the lock we hold. */
+  if (atomic_load_explicit(&rt->inject_closed, memory_order_relaxed)) {
+    bt__lock_release(&rt->inject_lock);
+    return bt__fail(BT_ESTATE,
+                    "the runtime does not accept tasks: it is being "
+                    "destroyed");
+  }
+  if (rt->inject_tail)
+    rt->inject_tail->next = t;
+  else
+    rt->inject_head = t;
+  rt->inject_tail = t;
+  /* seq_cst: the poster's side of the handshake in sleep_idle(). */
+  atomic_fetch_add_explicit(&rt->injected, 1, memory_order_seq_cst);
+  bt__lock_release(&rt->inject_lock);
+  notify(rt);
+  return BT_OK;
+}
+
 int bt__worker_load(const bt_runtime *rt, int worker) {
   if (!rt || worker < 0 || worker >= rt->nworkers) return 0;
   const bt__worker *w = &rt->workers[worker];
@@ -301,7 +746,34 @@ int bt__worker_load(const bt_runtime *rt, int worker) {
    * gap). running, acquire: pairs with the release store in run(). The sum
    * is a snapshot; the tasks themselves are published by the lock. */
   int queued = atomic_load_explicit(&w->queued, memory_order_acquire);
-  return queued + atomic_load_explicit(&w->running, memory_order_acquire);
+  return queued + (int)deque_size(w) +
+         atomic_load_explicit(&w->running, memory_order_acquire);
+}
+
+int bt__worker_unpost(bt_runtime *rt, int worker, bt__task *t) {
+  if (!rt || !t || worker < 0 || worker >= rt->nworkers) return 0;
+  bt__worker *w = &rt->workers[worker];
+  int found = 0;
+  bt__lock_acquire(&w->lock);
+  bt__task *prev = NULL;
+  for (bt__task *q = w->head; q; prev = q, q = q->next) {
+    if (q != t) continue;
+    if (prev)
+      prev->next = q->next;
+    else
+      w->head = q->next;
+    if (w->tail == q) w->tail = prev;
+    q->next = NULL;
+    /* release: as in pop(), pairs with the acquire in bt__worker_load().
+     * relaxed load: queued changes only under lock, which we hold. */
+    atomic_store_explicit(
+        &w->queued, atomic_load_explicit(&w->queued, memory_order_relaxed) - 1,
+        memory_order_release);
+    found = 1;
+    break;
+  }
+  bt__lock_release(&w->lock);
+  return found;
 }
 
 int bt__worker_run_one(bt_runtime *rt, int worker) {
@@ -309,8 +781,9 @@ int bt__worker_run_one(bt_runtime *rt, int worker) {
   bt__worker *w = &rt->workers[worker];
   int closed;
   bt__task *t = pop(w, &closed);
+  if (!t) t = find_more(w);
   if (!t) return 0;
-  run(w, t);
+  run_nested(w, t);
   return 1;
 }
 

@@ -1,6 +1,8 @@
 /* elementwise.c: fill, nstream (PRK), axpy: element by element over parts
- * cut along axis 0, the axis BT_PLACE_BLOCKS placed. */
+ * cut along axis 0, the axis BT_PLACE_BLOCKS placed. Dense runs go to the
+ * SIMD level's loops (simd.h), strided ones to the loops here. */
 #include "kernels_int.h"
+#include "simd.h"
 
 /* ---- fill --------------------------------------------------------------- */
 
@@ -8,7 +10,7 @@ static void fill_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   double value = *(const double *)ctx;
   double *restrict a = p[0];
   if (s[0] == 1) {
-    for (int64_t i = 0; i < n; i++) a[i] = value;
+    bt__simd()->fill(a, value, n);
   } else {
     for (int64_t i = 0; i < n; i++) a[i * s[0]] = value;
   }
@@ -36,7 +38,7 @@ static void nstream_run(double *const *p, const int64_t *s, int64_t n,
   double *restrict a = p[0];
   const double *restrict b = p[1], *restrict c = p[2];
   if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
-    for (int64_t i = 0; i < n; i++) a[i] += b[i] + scalar * c[i];
+    bt__simd()->nstream(a, b, c, scalar, n);
   } else {
     for (int64_t i = 0; i < n; i++)
       a[i * s[0]] += b[i * s[1]] + scalar * c[i * s[2]];
@@ -83,7 +85,7 @@ static void axpy_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   double *restrict y = p[0];
   const double *restrict x = p[1];
   if (s[0] == 1 && s[1] == 1) {
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    bt__simd()->axpy(y, x, alpha, n);
   } else {
     for (int64_t i = 0; i < n; i++) y[i * s[0]] += alpha * x[i * s[1]];
   }

@@ -1,9 +1,12 @@
-/* gemm.c: c = alpha a b + beta c. Worker i owns band i of the rows of c,
- * borrows the same rows of a and the whole of b, and calls single-threaded
- * OpenBLAS on its band. */
+/* gemm.c: c = alpha a b + beta c. c is cut into a 2-D grid of tiles, one
+ * per worker, NUMA-homed (tiles.h); each worker owns its tile of c, borrows
+ * the band of a's rows and the band of b's columns it reads, and calls
+ * single-threaded OpenBLAS on its tile. */
 #include <limits.h>
+#include <stdlib.h>
 
 #include "kernels_int.h"
+#include "tiles.h"
 
 #ifdef BATON_WITH_BLAS
 #include <cblas.h>
@@ -128,12 +131,43 @@ int bt_gemm(bt_runtime *rt, double alpha, bt_array *a, bt_array *b, double beta,
     return bt__parallel(rt, &op, 1, scale_part, &beta, NULL);
   }
   gemm_ctx g = {alpha, beta};
-  bt__operand ops[3] = {{.array = c, .writable = 1, .axis = 0},
-                        {.array = a, .axis = 0},
-                        {.array = b, .whole = 1}};
+  int workers = bt_runtime_workers(rt);
+  bt__tile *tiles = malloc(sizeof *tiles * (size_t)workers);
+  int *node = malloc(sizeof *node * (size_t)workers);
+  bt_range *regions =
+      malloc(sizeof *regions * (size_t)workers * 3 * BT_MAX_DIMS);
+  if (!tiles || !node || !regions) {
+    rc = bt__fail(BT_ENOMEM, "bt_gemm: cannot allocate %d tiles", workers);
+    goto out;
+  }
+  for (int w = 0; w < workers; w++) node[w] = bt_worker_numa(rt, w);
   bt__blas_threads_enter();
-  rc = bt__parallel(rt, ops, 3, gemm_part, &g, NULL);
+  if (bt__tile_grid(sc[0], sc[1], workers, node, tiles, NULL) < workers) {
+    /* Fewer rows and columns than a tile each: bands of rows, as many as
+     * there are rows. */
+    bt__operand ops[3] = {{.array = c, .writable = 1, .axis = 0},
+                          {.array = a, .axis = 0},
+                          {.array = b, .whole = 1}};
+    rc = bt__parallel(rt, ops, 3, gemm_part, &g, NULL);
+  } else {
+    for (int w = 0; w < workers; w++) {
+      const bt__tile *t = &tiles[w];
+      bt_range *r = regions + (size_t)w * 3 * BT_MAX_DIMS;
+      r[0] = (bt_range){t->row0, t->row1}; /* c: the tile */
+      r[1] = (bt_range){t->col0, t->col1};
+      r += BT_MAX_DIMS;
+      r[0] = (bt_range){t->row0, t->row1}; /* a: its rows */
+      r[1] = (bt_range){0, sa[1]};
+      r += BT_MAX_DIMS;
+      r[0] = (bt_range){0, sb[0]}; /* b: its columns */
+      r[1] = (bt_range){t->col0, t->col1};
+    }
+    bt__region_op ops[3] = {{c, 1}, {a, 0}, {b, 0}};
+    rc = bt__parallel_regions(rt, ops, 3, regions, gemm_part, &g);
+  }
   bt__blas_threads_leave();
+out:
+  free(tiles), free(node), free(regions);
   return rc;
 #else
   (void)alpha, (void)beta;

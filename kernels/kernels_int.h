@@ -7,8 +7,12 @@
  * (bt__part_start, the rule BT_PLACE_BLOCKS used for first touch, so part i
  * runs on worker i, which touched it), each part's slices are handed to its
  * worker through bt_type_slice and one task per worker is posted with
- * bt__worker_post; the caller waits on a countdown (spin, then futex), takes
- * the slices back, releases them and returns the first part's error.
+ * bt__worker_post (none for the part the caller runs itself: its own part
+ * when it is a worker, the last one when the runtime leaves it a core); the
+ * caller takes back and runs parts no worker has started when it may run
+ * parts, then waits on a countdown (bounded spin, then futex), takes the
+ * slices back, releases them and returns the first part's error. Part tasks
+ * live on the caller's stack (no allocation per call up to 16 workers).
  */
 #ifndef BATON_KERNELS_INT_H
 #define BATON_KERNELS_INT_H
@@ -65,8 +69,9 @@ typedef struct bt__part {
 /* Runs on worker part->index. Returns BT_OK or a status (first wins). */
 typedef int (*bt__part_fn)(const bt__part *part, void *ctx);
 
-/* The mechanism. Called from a thread that is not one of rt's workers
- * (BT_ESTATE otherwise). Parts: min(workers, extent of the cut axis), each
+/* The mechanism. Called from any thread, a worker of rt included (nested
+ * kernels: the worker runs its own part and any part not yet started).
+ * Parts: min(workers, extent of the cut axis), each
  * at least one index wide. An operand with no element makes the call a
  * no-op (BT_OK, nothing locked: an empty region cannot be locked). *nparts
  * (may be NULL) gets the number of parts that ran, for reductions that
@@ -75,6 +80,20 @@ typedef int (*bt__part_fn)(const bt__part *part, void *ctx);
  * error of the lowest-numbered failing part. */
 int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
                  bt__part_fn fn, void *ctx, int *nparts);
+
+/* How an array takes part in bt__parallel_regions. */
+typedef struct bt__region_op {
+  bt_array *array;
+  int writable; /* 1: owned; 0: borrowed */
+} bt__region_op;
+
+/* bt__parallel with one part per worker, each part's regions chosen by the
+ * kernel (2-D tiles: kernels/tiles.h): part i runs on worker i (or on the
+ * caller, by bt__parallel's rules) with operand k's region
+ * regions + (i * nops + k) * BT_MAX_DIMS (one range per dimension, none
+ * empty) locked for it with timeout 0. Same returns as bt__parallel. */
+int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
+                         const bt_range *regions, bt__part_fn fn, void *ctx);
 
 /* ---- argument checks shared by the kernels (kernels/parallel.c) ------- */
 
@@ -87,8 +106,8 @@ int bt__check_same_shape(const char *kernel, const char *ra, const bt_array *a,
 /* BT_OK if a has ndim dimensions, else BT_EINVAL. */
 int bt__check_ndim(const char *kernel, const char *role, const bt_array *a,
                    int ndim);
-/* The common entry check of every kernel: rt non-NULL, caller not a worker
- * of rt. */
+/* The common entry check of every kernel: rt non-NULL. (Workers of rt may
+ * call kernels: bt__parallel runs their part on them.) */
 int bt__check_caller(const char *kernel, const bt_runtime *rt);
 
 /* ---- element walks (kernels/walk.c) ----------------------------------- */

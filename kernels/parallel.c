@@ -1,6 +1,7 @@
 /* parallel.c: the one mechanism every kernel runs on: lock the operands,
  * cut them into one part per worker, hand each worker its part's slices,
  * join on a countdown, take the slices back and release them. */
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,20 +9,25 @@
 
 #include "kernels_int.h"
 
-/* One worker's task: the part and what the worker reports back. */
+/* One part's task: the part and what its runner reports back. */
 typedef struct part_task {
   bt__task task;
   struct part_group *group;
   bt__part part;
-  int handed_back[BT__MAX_OPERANDS]; /* the worker gave slice k back */
-  int rc;                            /* written by the worker before its
+  int ran_on;                        /* the worker that ran it, -1: not one */
+  int handed_back[BT__MAX_OPERANDS]; /* the runner gave slice k back */
+  int rc;                            /* written by the runner before its
                                         decrement of group->pending, as */
-  char msg[256];                     /* is the worker's bt_errmsg() */
+  char msg[256];                     /* is the runner's bt_errmsg() */
 } part_task;
+
+/* The caller sleeps on group->pending with this bit set; the last part's
+ * decrement then wakes it. Without the bit, no part makes a system call. */
+#define PENDING_WAITER 0x80000000u
 
 /* One kernel call, on the caller's stack. */
 typedef struct part_group {
-  _Atomic uint32_t pending; /* parts not finished yet */
+  _Atomic uint32_t pending; /* parts not finished yet | PENDING_WAITER */
   int nops;
   bt__part_fn fn;
   void *ctx;
@@ -32,12 +38,14 @@ static void part_run(bt__task *t) {
   part_group *g = pt->group;
   _Atomic uint32_t *pending = &g->pending;
   int rc = BT_OK;
+  pt->ran_on = bt_self();
   for (int k = 0; k < g->nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
   for (int k = 0; k < g->nops && rc == BT_OK; k++)
     rc = bt_slice_view(pt->part.slice[k], &pt->part.view[k]);
   if (rc == BT_OK) {
-    /* A body that fails without a sentence must not pass on a stale one. */
-    (void)bt__fail(BT_OK, "%s", "");
+    /* A body that fails without a sentence must not pass on a stale one
+     * (only when there is one: formatting costs more than a small part). */
+    if (bt_errmsg()[0] != '\0') (void)bt__fail(BT_OK, "%s", "");
     int64_t t0 = bt__trace_begin();
     rc = g->fn(&pt->part, g->ctx);
     bt__trace_end(t0, "part", "part", bt_self(), 0);
@@ -55,38 +63,67 @@ static void part_run(bt__task *t) {
   if (rc != BT_OK) snprintf(pt->msg, sizeof pt->msg, "%s", bt_errmsg());
   pt->rc = rc;
   /* acq_rel: the release half publishes rc, handed_back and the slices'
-   * hand-back to the caller; pairs with the acquire load in wait_parts().
+   * hand-back to the caller; pairs with the acquire loads in wait_parts().
    * After it the group and this task may be gone: only the address of
    * pending, computed before, is used (a futex wake on it is harmless). */
-  if (atomic_fetch_sub_explicit(pending, 1, memory_order_acq_rel) == 1)
-    bt__futex_wake(pending, 1);
+  uint32_t before = atomic_fetch_sub_explicit(pending, 1, memory_order_acq_rel);
+  if (before == (PENDING_WAITER | 1u)) bt__futex_wake(pending, 1);
 }
 
-/* Wait until every part is done. `busy`: the parts running. The caller
- * spins first only when a core is left for it: with a part on every core,
- * its spin would take time from a part, and sleeping at once costs nothing
- * a spin of a few microseconds would have saved. */
-static void wait_parts(_Atomic uint32_t *pending, int busy) {
-  if (busy < bt__ncpu()) {
-    int spins = bt__spin_begin();
-    /* acquire: pairs with the acq_rel decrement in part_run(). */
-    for (int i = 0; i < spins; i++) {
-      if (atomic_load_explicit(pending, memory_order_acquire) == 0) break;
-      bt__cpu_relax();
+/* The caller's wait, after it ran its own part (if any): first it takes
+ * back the parts no worker has started and runs them itself when it may
+ * run parts (`may_run`: it is a worker, or a core is left for it), so a
+ * parked or busy worker never delays the call by its wake-up; then it
+ * spins for a bounded time (BT__IDLE_SPIN_NS: a pause loop when a core is
+ * left for it, else yields, which hand the core to the worker sharing it);
+ * then it sleeps on the countdown. A caller that is a worker runs tasks of
+ * its own queue meanwhile, so work posted to it is never stuck behind its
+ * wait (the same rule as waits on futures). */
+static void wait_parts(bt_runtime *rt, part_task *tasks, int nparts,
+                       _Atomic uint32_t *pending, int may_run) {
+  int self = bt__self_runtime() == rt ? bt_self() : -1;
+  if (may_run)
+    for (int i = nparts; i-- > 0;) {
+      /* acquire: pairs with the acq_rel decrement in part_run(). */
+      if (atomic_load_explicit(pending, memory_order_acquire) == 0) return;
+      if (i != self && bt__worker_unpost(rt, i, &tasks[i].task))
+        part_run(&tasks[i].task);
     }
-    bt__spin_end();
+  int yield = !may_run;
+  int64_t until = bt__now_ns() + BT__IDLE_SPIN_NS;
+  for (int i = 1;; i++) {
+    /* acquire: pairs with the acq_rel decrement in part_run(). */
+    if (atomic_load_explicit(pending, memory_order_acquire) == 0) return;
+    if (self >= 0 && bt__worker_run_one(rt, self)) continue;
+    if (yield)
+      sched_yield();
+    else
+      bt__cpu_relax();
+    if (i % (yield ? 4 : 64) == 0 && bt__now_ns() >= until) break;
   }
-  uint32_t left;
+  int64_t nap = 20 * 1000;
   bt__watch watch;
   bt__watch_arm(&watch);
   int64_t t0 = bt__trace_begin();
-  /* acquire: pairs with the acq_rel decrement in part_run(). */
-  while ((left = atomic_load_explicit(pending, memory_order_acquire)) != 0) {
-    (void)bt__futex_wait(pending, left, bt__watch_deadline(&watch, -1));
+  for (;;) {
+    /* acquire: pairs with the acq_rel decrement in part_run(). relaxed on
+     * the or: the acquire loads that end the loop do the synchronizing. */
+    uint32_t left = atomic_fetch_or_explicit(pending, PENDING_WAITER,
+                                             memory_order_acquire) |
+                    PENDING_WAITER;
+    if (left == PENDING_WAITER) break;
     if (bt__watch_due(&watch))
-      bt__watch_report(
-          &watch, "a kernel's join: %u of %d parts not done",
-          (unsigned)atomic_load_explicit(pending, memory_order_relaxed), busy);
+      bt__watch_report(&watch, "a kernel's join: %u of %d parts not done",
+                       (unsigned)(left & ~PENDING_WAITER), nparts);
+    if (self < 0) {
+      (void)bt__futex_wait(pending, left, bt__watch_deadline(&watch, -1));
+      continue;
+    }
+    /* A worker naps (20 us doubling to 1 ms) and looks at its queue
+     * between naps: a post to it does not wake this futex. */
+    (void)bt__futex_wait(pending, left, bt__now_ns() + nap);
+    while (bt__worker_run_one(rt, self)) nap = 20 * 1000;
+    if (nap < 1000 * 1000) nap *= 2;
   }
   bt__trace_end(t0, "wait", "join", 0, 0);
 }
@@ -156,15 +193,13 @@ static void release_operand(part_task *tasks, int nparts, int k) {
     (void)bt_slice_release(tasks[i].part.slice[k]);
 }
 
+/* Part tasks of a call live on the caller's stack up to this many parts
+ * (about 1 KiB each); a runtime with more workers allocates them. */
+enum { STACK_PARTS = 16 };
+
 int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
                  bt__part_fn fn, void *ctx, int *nparts_out) {
   BT_ASSERT(rt && ops && fn && nops >= 1 && nops <= BT__MAX_OPERANDS);
-  if (bt__self_runtime() == rt)
-    return bt__fail(BT_ESTATE,
-                    "kernels are called from a thread that is not one of "
-                    "the runtime's workers (this is worker %d): its part "
-                    "would wait for itself",
-                    bt_self());
   /* An empty array has no region to lock (and no element to visit): a
    * kernel with an empty operand has nothing to do. */
   for (int k = 0; k < nops; k++)
@@ -178,17 +213,31 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
   int workers = bt_runtime_workers(rt);
   int nparts = extent < workers ? (int)extent : workers;
 
+  /* The caller runs a part itself when it is one of rt's workers (its own
+   * part: part i is worker i's) or when the runtime leaves it a core (the
+   * last part); DESIGN.md, "Sub-arrays and more kernels". */
+  int self = bt__self_runtime() == rt ? bt_self() : -1;
+  int may_run = self >= 0 || workers < bt__ncpu();
+  int mine = self >= 0 ? (self < nparts ? self : -1) : may_run ? nparts - 1 : -1;
+
   int rc = BT_OK;
-  part_task *tasks = NULL;
-  if (nparts > 0 && !(tasks = calloc((size_t)nparts, sizeof *tasks)))
+  part_task stack_tasks[STACK_PARTS];
+  part_task *tasks = stack_tasks;
+  if (nparts > STACK_PARTS && !(tasks = malloc(sizeof *tasks * (size_t)nparts)))
     return bt__fail(BT_ENOMEM, "cannot allocate %d kernel tasks", nparts);
   part_group group = {.nops = nops, .fn = fn, .ctx = ctx};
   for (int i = 0; i < nparts; i++) {
-    tasks[i].part.index = i;
-    tasks[i].part.start = bt__part_start(extent, nparts, i);
-    tasks[i].part.stop = bt__part_start(extent, nparts, i + 1);
-    tasks[i].group = &group;
-    tasks[i].task.run = part_run;
+    part_task *pt = &tasks[i];
+    pt->part.index = i;
+    pt->part.start = bt__part_start(extent, nparts, i);
+    pt->part.stop = bt__part_start(extent, nparts, i + 1);
+    pt->group = &group;
+    pt->task.run = part_run;
+    pt->task.next = NULL;
+    pt->ran_on = -1;
+    pt->rc = BT_OK;
+    pt->msg[0] = '\0';
+    for (int k = 0; k < BT__MAX_OPERANDS; k++) pt->handed_back[k] = 0;
   }
 
   int locked = 0;
@@ -199,13 +248,14 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
 
   /* relaxed: published to the workers by the queue lock in the post. */
   atomic_store_explicit(&group.pending, (uint32_t)nparts, memory_order_relaxed);
-  int posted = 0;
+  int posted = 0, lost = 0; /* lost: parts the stopping runtime refused */
   for (; posted < nparts; posted++) {
     part_task *pt = &tasks[posted];
     for (int k = 0; k < nops; k++) {
       int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
       BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
     }
+    if (posted == mine) continue; /* run below, by the caller */
     rc = bt__worker_post(rt, posted, &pt->task);
     if (rc != BT_OK) {
       for (int k = 0; k < nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
@@ -214,14 +264,17 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
   }
   if (posted < nparts) {
     /* The runtime is stopping: the parts not posted never run. Their
-     * slices are ours again; let the posted ones finish. */
+     * slices are ours again; let the posted ones (and ours) finish. */
+    lost = nparts - posted;
     for (int i = posted; i < nparts; i++)
       for (int k = 0; k < nops; k++) tasks[i].handed_back[k] = 1;
+    if (mine >= posted) mine = -1;
     /* relaxed: our own count of parts that will never decrement it. */
-    atomic_fetch_sub_explicit(&group.pending, (uint32_t)(nparts - posted),
+    atomic_fetch_sub_explicit(&group.pending, (uint32_t)lost,
                               memory_order_relaxed);
   }
-  wait_parts(&group.pending, posted);
+  if (mine >= 0) part_run(&tasks[mine].task);
+  wait_parts(rt, tasks, posted, &group.pending, may_run && !lost);
 
   int first = BT_OK;
   for (int i = 0; i < nparts; i++) {
@@ -232,21 +285,26 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
     }
     if (first == BT_OK && i < posted && tasks[i].rc != BT_OK) {
       first = tasks[i].rc;
-      if (tasks[i].msg[0])
-        (void)bt__fail(first, "part %d, on worker %d: %s", i, i, tasks[i].msg);
+      char where[48];
+      if (tasks[i].ran_on >= 0)
+        snprintf(where, sizeof where, "on worker %d", tasks[i].ran_on);
       else
-        (void)bt__fail(first, "part %d, on worker %d, failed: %s", i, i,
+        snprintf(where, sizeof where, "on the calling thread");
+      if (tasks[i].msg[0])
+        (void)bt__fail(first, "part %d, %s: %s", i, where, tasks[i].msg);
+      else
+        (void)bt__fail(first, "part %d, %s, failed: %s", i, where,
                        bt_status_name(first));
     }
   }
   if (rc == BT_OK) rc = first;
   if (rc == BT_OK && nparts_out) *nparts_out = nparts;
-  free(tasks);
+  if (tasks != stack_tasks) free(tasks);
   return rc;
 
 err_unlock:
   while (locked-- > 0) release_operand(tasks, nparts, locked);
-  free(tasks);
+  if (tasks != stack_tasks) free(tasks);
   return rc;
 }
 
@@ -263,23 +321,17 @@ static int slices_part(const bt__part *part, void *ctx) {
 }
 
 int bt__check_caller(const char *kernel, const bt_runtime *rt) {
-  if (!rt) return bt__fail(BT_EINVAL, "%s: the runtime is NULL", kernel);
-  if (bt__self_runtime() == rt)
-    return bt__fail(BT_ESTATE,
-                    "%s is called from a thread that is not one of the "
-                    "runtime's workers (this is worker %d): its part would "
-                    "wait for itself",
-                    kernel, bt_self());
-  return BT_OK;
+  /* A worker of rt may call a kernel: it runs a part itself (nested). */
+  return bt__runtime_check(rt, kernel);
 }
 
 int bt_parallel_slices(bt_runtime *rt, bt_array *a, int axis, int writable,
                        bt_slice_fn fn, void *ctx) {
   int rc = bt__check_caller("bt_parallel_slices", rt);
   if (rc != BT_OK) return rc;
-  if (!a || !fn)
-    return bt__fail(BT_EINVAL, "bt_parallel_slices: %s is NULL",
-                    !a ? "the array" : "the body fn");
+  if ((rc = bt__array_check(a, "bt_parallel_slices")) != BT_OK) return rc;
+  if (!fn)
+    return bt__fail(BT_EINVAL, "bt_parallel_slices: the body fn is NULL");
   int ndim = bt_array_ndim(a);
   if (axis < 0 || axis >= ndim)
     return bt__fail(BT_EINVAL,
@@ -295,6 +347,9 @@ int bt_parallel_slices(bt_runtime *rt, bt_array *a, int axis, int writable,
 
 int bt__check_f64(const char *kernel, const char *role, const bt_array *a) {
   if (!a) return bt__fail(BT_EINVAL, "%s: %s is NULL", kernel, role);
+  if (bt__array_check(a, kernel) != BT_OK)
+    return bt__fail(BT_EINVAL, "%s: %s (%p) is not a live array", kernel, role,
+                    (const void *)a);
   bt_dtype t = bt_array_dtype(a);
   if (t != BT_F64)
     return bt__fail(BT_EINVAL, "%s: %s is %s, want f64", kernel, role,
@@ -338,4 +393,94 @@ int bt__check_ndim(const char *kernel, const char *role, const bt_array *a,
   if (n == ndim) return BT_OK;
   return bt__fail(BT_EINVAL, "%s: %s has %d dimensions, want %d", kernel, role,
                   n, ndim);
+}
+
+/* ---- per-part regions (2-D tiles: kernels/tiles.h) ----------------------
+ * bt__parallel with one part per worker whose regions the kernel chooses:
+ * part i (worker i's) locks regions + (i * nops + k) * BT_MAX_DIMS of
+ * operand k, owned or borrowed; then the same hand-over, caller-runs, join
+ * and error rules as bt__parallel. */
+
+int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
+                         const bt_range *regions, bt__part_fn fn, void *ctx) {
+  BT_ASSERT(rt && ops && regions && fn && nops >= 1 &&
+            nops <= BT__MAX_OPERANDS);
+  int nparts = bt_runtime_workers(rt);
+  int self = bt__self_runtime() == rt ? bt_self() : -1;
+  int may_run = self >= 0 || nparts < bt__ncpu();
+  int mine = self >= 0 ? self : may_run ? nparts - 1 : -1;
+
+  part_task stack_tasks[STACK_PARTS];
+  part_task *tasks = stack_tasks;
+  if (nparts > STACK_PARTS && !(tasks = malloc(sizeof *tasks * (size_t)nparts)))
+    return bt__fail(BT_ENOMEM, "cannot allocate %d kernel tasks", nparts);
+  part_group group = {.nops = nops, .fn = fn, .ctx = ctx};
+  int rc = BT_OK, locked = 0; /* locked: slices taken, part-major order */
+  for (int i = 0; i < nparts; i++) {
+    part_task *pt = &tasks[i];
+    *pt = (part_task){.group = &group, .ran_on = -1, .rc = BT_OK};
+    pt->part.index = i;
+    pt->task.run = part_run;
+    for (int k = 0; k < nops; k++, locked++) {
+      const bt_range *r =
+          regions + ((size_t)i * (size_t)nops + (size_t)k) * BT_MAX_DIMS;
+      rc = ops[k].writable
+               ? bt_array_own(ops[k].array, r, 0, &pt->part.slice[k])
+               : bt_array_borrow(ops[k].array, r, 0, &pt->part.slice[k]);
+      if (rc != BT_OK) goto err_unlock;
+    }
+  }
+
+  /* relaxed: published to the workers by the queue lock in the post. */
+  atomic_store_explicit(&group.pending, (uint32_t)nparts, memory_order_relaxed);
+  int posted = 0, lost = 0;
+  for (; posted < nparts; posted++) {
+    part_task *pt = &tasks[posted];
+    for (int k = 0; k < nops; k++) {
+      int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
+      BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
+    }
+    if (posted == mine) continue;
+    rc = bt__worker_post(rt, posted, &pt->task);
+    if (rc != BT_OK) {
+      for (int k = 0; k < nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
+      break;
+    }
+  }
+  if (posted < nparts) {
+    lost = nparts - posted;
+    for (int i = posted; i < nparts; i++)
+      for (int k = 0; k < nops; k++) tasks[i].handed_back[k] = 1;
+    if (mine >= posted) mine = -1;
+    /* relaxed: our own count of parts that will never decrement it. */
+    atomic_fetch_sub_explicit(&group.pending, (uint32_t)lost,
+                              memory_order_relaxed);
+  }
+  if (mine >= 0) part_run(&tasks[mine].task);
+  wait_parts(rt, tasks, posted, &group.pending, may_run && !lost);
+
+  int first = BT_OK;
+  for (int i = 0; i < nparts; i++) {
+    for (int k = 0; k < nops; k++) {
+      if (!tasks[i].handed_back[k]) continue;
+      if (i < posted) bt_type_slice.on_recv(&tasks[i].part.slice[k]);
+      (void)bt_slice_release(tasks[i].part.slice[k]);
+    }
+    if (first == BT_OK && i < posted && tasks[i].rc != BT_OK) {
+      first = tasks[i].rc;
+      if (tasks[i].msg[0])
+        (void)bt__fail(first, "part %d: %s", i, tasks[i].msg);
+      else
+        (void)bt__fail(first, "part %d failed: %s", i, bt_status_name(first));
+    }
+  }
+  if (rc == BT_OK) rc = first;
+  if (tasks != stack_tasks) free(tasks);
+  return rc;
+
+err_unlock:
+  for (int i = 0; i < locked; i++)
+    (void)bt_slice_release(tasks[i / nops].part.slice[i % nops]);
+  if (tasks != stack_tasks) free(tasks);
+  return rc;
 }

@@ -1,93 +1,98 @@
-/* reduce.c: dot, sum, nrm2. Deterministic for a given worker count: the
- * partition is fixed, each worker reduces its part in a fixed order (four
- * interleaved lanes, summed pairwise at the end), and the caller combines
- * the parts' partials in part order. */
+/* reduce.c: dot, sum, nrm2. Deterministic for a given worker count, and
+ * the same bits at every SIMD level: the partition is fixed, each worker
+ * reduces each run of its part into BT__SIMD_LANES interleaved lanes
+ * (element i of a run into lane i % LANES, simd.h), the lanes are summed
+ * pairwise at the end, and the caller combines the parts' partials in part
+ * order. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "kernels_int.h"
+#include "simd.h"
 
-enum { LANES = 4 };
+enum { LANES = BT__SIMD_LANES };
 
-/* One part's partial, a cache line of its own (written by one worker). */
+/* One part's partial, cache lines of its own (written by one worker). */
 typedef struct partial {
-  BT_ALIGNED_CL double lane[LANES];
-  double big, med, small; /* nrm2's three sums (Blue's algorithm) */
+  BT_ALIGNED_CL double lane[LANES]; /* nrm2: the sum of mid-sized squares */
+  double big, small;                /* nrm2's other two sums (Blue's) */
 } partial;
 
+/* lane[0] + ... + lane[LANES-1], as a balanced tree in index order. */
 static double lanes_sum(const double *lane) {
-  return (lane[0] + lane[1]) + (lane[2] + lane[3]);
+  double t[LANES];
+  for (int j = 0; j < LANES; j++) t[j] = lane[j];
+  for (int w = LANES / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; j++) t[j] = t[2 * j] + t[2 * j + 1];
+  return t[0];
 }
 
 /* ---- dot and sum ----------------------------------------------------------
- * Lane j takes the elements i with i % LANES == j of each run; a run that
- * is not a multiple of LANES leaves its tail in lane 0.. in order. */
+ */
 
 static void dot_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   partial *acc = ctx;
   const double *restrict x = p[0], *restrict y = p[1];
-  double l0 = acc->lane[0], l1 = acc->lane[1], l2 = acc->lane[2],
-         l3 = acc->lane[3];
-  int64_t i = 0;
   if (s[0] == 1 && s[1] == 1) {
-    for (; i + LANES <= n; i += LANES) {
-      l0 += x[i] * y[i];
-      l1 += x[i + 1] * y[i + 1];
-      l2 += x[i + 2] * y[i + 2];
-      l3 += x[i + 3] * y[i + 3];
-    }
-    for (; i < n; i++) l0 += x[i] * y[i];
+    bt__simd()->dot(x, y, n, acc->lane);
   } else {
-    for (; i < n; i++) l0 += x[i * s[0]] * y[i * s[1]];
+    for (int64_t i = 0; i < n; i++)
+      acc->lane[i % LANES] += x[i * s[0]] * y[i * s[1]];
   }
-  acc->lane[0] = l0, acc->lane[1] = l1, acc->lane[2] = l2, acc->lane[3] = l3;
 }
 
 static void sum_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   partial *acc = ctx;
   const double *restrict x = p[0];
-  double l0 = acc->lane[0], l1 = acc->lane[1], l2 = acc->lane[2],
-         l3 = acc->lane[3];
-  int64_t i = 0;
   if (s[0] == 1) {
-    for (; i + LANES <= n; i += LANES) {
-      l0 += x[i];
-      l1 += x[i + 1];
-      l2 += x[i + 2];
-      l3 += x[i + 3];
-    }
-    for (; i < n; i++) l0 += x[i];
+    bt__simd()->sum(x, n, acc->lane);
   } else {
-    for (; i < n; i++) l0 += x[i * s[0]];
+    for (int64_t i = 0; i < n; i++) acc->lane[i % LANES] += x[i * s[0]];
   }
-  acc->lane[0] = l0, acc->lane[1] = l1, acc->lane[2] = l2, acc->lane[3] = l3;
 }
 
 /* ---- nrm2: Blue's scaled sum of squares, as the reference BLAS dnrm2 of
  * LAPACK 3.10: squares of mid-sized values are summed as they are, those of
  * huge values scaled down by 2^-538 and those of tiny ones scaled up by
- * 2^537, so no square overflows or underflows. */
+ * 2^537, so no square overflows or underflows. Blocks of mid-sized values
+ * (and zeros) go to the SIMD loop; a block with another value is taken
+ * element by element, into the same lanes. */
 
-#define TSML 0x1p-511 /* below: tiny, scaled up */
-#define TBIG 0x1p+486 /* above: huge, scaled down */
+#define TSML BT__NRM2_TSML /* below: tiny, scaled up */
+#define TBIG BT__NRM2_TBIG /* above: huge, scaled down */
 #define SSML 0x1p+537
 #define SBIG 0x1p-538
 
-static void nrm2_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
-  partial *acc = ctx;
-  const double *restrict x = p[0];
-  double big = acc->big, med = acc->med, small = acc->small;
-  for (int64_t i = 0; i < n; i++) {
-    double ax = fabs(x[i * s[0]]);
+/* Elements [i, stop) of a run, element by element. */
+static void nrm2_elements(const double *x, int64_t stride, int64_t i,
+                          int64_t stop, partial *acc) {
+  for (; i < stop; i++) {
+    double ax = fabs(x[i * stride]);
     if (ax > TBIG) {
-      big += (ax * SBIG) * (ax * SBIG);
+      acc->big += (ax * SBIG) * (ax * SBIG);
     } else if (ax < TSML) {
-      if (big == 0) small += (ax * SSML) * (ax * SSML);
+      if (acc->big == 0) acc->small += (ax * SSML) * (ax * SSML);
     } else {
-      med += ax * ax;
+      acc->lane[i % LANES] += ax * ax;
     }
   }
-  acc->big = big, acc->med = med, acc->small = small;
+}
+
+static void nrm2_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
+  partial *acc = ctx;
+  const double *x = p[0];
+  if (s[0] != 1) {
+    nrm2_elements(x, s[0], 0, n, acc);
+    return;
+  }
+  const bt__simd_ops *ops = bt__simd();
+  int64_t i = 0;
+  while (i < n) {
+    i += ops->nrm2_mid(x + i, n - i, acc->lane);
+    int64_t stop = i + LANES < n ? i + LANES : n;
+    nrm2_elements(x, 1, i, stop, acc);
+    i = stop;
+  }
 }
 
 static double nrm2_finish(double big, double med, double small) {
@@ -135,7 +140,7 @@ static int reduce(const char *kernel, bt_runtime *rt, bt_array *x, bt_array *y,
   if (!acc)
     return bt__fail(BT_ENOMEM, "%s: cannot allocate %d partials", kernel,
                     workers);
-  for (int i = 0; i < workers; i++) acc[i] = (partial){{0}, 0, 0, 0};
+  for (int i = 0; i < workers; i++) acc[i] = (partial){{0}, 0, 0};
   bt__operand ops[2] = {{.array = x}, {.array = y}};
   reduce_ctx ctx = {run, y ? 2 : 1, acc};
   int n = 0;
@@ -182,7 +187,7 @@ int bt_nrm2(bt_runtime *rt, bt_array *x, double *out) {
   double big = 0, med = 0, small = 0;
   for (int i = 0; i < n; i++) {
     big += acc[i].big;
-    med += acc[i].med;
+    med += lanes_sum(acc[i].lane);
     small += acc[i].small;
   }
   free(acc);

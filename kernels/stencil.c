@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "kernels_int.h"
+#include "simd.h"
 
 typedef struct stencil_ctx {
   int64_t rows, cols, radius;
@@ -18,17 +19,16 @@ static void stencil_row(double *restrict orow, int64_t os1,
                         const double *restrict irow, int64_t is0, int64_t is1,
                         const stencil_ctx *sc) {
   int64_t r = sc->radius, jend = sc->cols - r;
+  if (os1 == 1 && is1 == 1) {
+    bt__simd()->stencil_row(orow, irow, is0, r, sc->cols, sc->weight);
+    return;
+  }
   for (int64_t k = 1; k <= r; k++) {
     double w = sc->weight[k];
     const double *restrict up = irow - k * is0, *restrict dn = irow + k * is0;
-    if (os1 == 1 && is1 == 1) {
-      for (int64_t j = r; j < jend; j++)
-        orow[j] += w * ((irow[j + k] - irow[j - k]) + (dn[j] - up[j]));
-    } else {
-      for (int64_t j = r; j < jend; j++)
-        orow[j * os1] += w * ((irow[(j + k) * is1] - irow[(j - k) * is1]) +
-                              (dn[j * is1] - up[j * is1]));
-    }
+    for (int64_t j = r; j < jend; j++)
+      orow[j * os1] += w * ((irow[(j + k) * is1] - irow[(j - k) * is1]) +
+                            (dn[j * is1] - up[j * is1]));
   }
 }
 
@@ -64,6 +64,16 @@ int bt_stencil(bt_runtime *rt, int radius, bt_array *in, bt_array *out) {
                     "array cannot be read in the same call");
   int64_t shape[2];
   bt_array_shape(in, shape);
+  /* Checked before the weights are allocated: a stencil wider than both
+   * axes is a mistake (radius INT_MAX allocated 16 GiB); one that leaves no
+   * interior point on one axis only changes nothing. */
+  int64_t widest = shape[0] > shape[1] ? shape[0] : shape[1];
+  if ((int64_t)radius > (widest - 1) / 2)
+    return bt__fail(BT_EINVAL,
+                    "bt_stencil: radius %d is wider than the %lld x %lld "
+                    "array (at most %lld)",
+                    radius, (long long)shape[0], (long long)shape[1],
+                    (long long)(widest - 1) / 2);
   double *weight = malloc(sizeof *weight * ((size_t)radius + 1));
   if (!weight)
     return bt__fail(BT_ENOMEM, "bt_stencil: cannot allocate %d weights",

@@ -1,32 +1,22 @@
 /* transpose.c: b += a^T (PRK transpose), tiled. Worker i owns band i of
  * the rows of b and borrows the matching band of the columns of a. */
 #include "kernels_int.h"
+#include "simd.h"
 
-enum { TILE = 32 };
-
-/* One full TILE x TILE tile, both arrays dense along their rows: the
- * constant trip counts let the compiler unroll and schedule the strided
- * loads (1.3x the generic loop, bench_transpose order 2000, 2 workers). */
-static void transpose_tile(double *restrict b, int64_t bs0,
-                           const double *restrict a, int64_t as0) {
-  for (int64_t i = 0; i < TILE; i++) {
-    double *restrict brow = b + i * bs0;
-    const double *restrict acol = a + i;
-    for (int64_t j = 0; j < TILE; j++) brow[j] += acol[j * as0];
-  }
-}
+enum { TILE = BT__TRANSPOSE_TILE };
 
 /* b (rows x cols) += a^T where a is (cols x rows), any strides. */
 static void transpose_band(double *restrict b, int64_t bs0, int64_t bs1,
                            const double *restrict a, int64_t as0, int64_t as1,
                            int64_t rows, int64_t cols) {
   int dense = bs1 == 1 && as1 == 1;
+  const bt__simd_ops *ops = bt__simd();
   for (int64_t ii = 0; ii < rows; ii += TILE) {
     int64_t ie = ii + TILE < rows ? ii + TILE : rows;
     for (int64_t jj = 0; jj < cols; jj += TILE) {
       int64_t je = jj + TILE < cols ? jj + TILE : cols;
       if (dense && ie - ii == TILE && je - jj == TILE) {
-        transpose_tile(b + ii * bs0 + jj, bs0, a + jj * as0 + ii, as0);
+        ops->transpose_tile(b + ii * bs0 + jj, bs0, a + jj * as0 + ii, as0);
         continue;
       }
       for (int64_t i = ii; i < ie; i++) {

@@ -1,4 +1,5 @@
-/* bridge.c: attach and detach, the request table and the progress thread.
+/* bridge.c: attach and detach, the handle pool, the environment, the
+ * request table, failure detection and the progress thread.
  *
  * Thread levels. With MPI_THREAD_MULTIPLE the bridge is in direct mode: the
  * thread that sends on a remote channel hands the element to MPI itself
@@ -9,14 +10,28 @@
  * MPI while the bridge is attached. MPI_THREAD_FUNNELED and SINGLE are
  * refused (BT_ENOTSUP): the progress thread is not the main thread, which
  * FUNNELED does not allow. BATON_MPI_PROGRESS=thread forces the progress
- * thread path under MULTIPLE too (so CI runs both). */
-#define _POSIX_C_SOURCE 200809L
+ * thread path under MULTIPLE too (so CI runs both).
+ *
+ * Detach is collective and runs on the progress thread as a little state
+ * machine (bt__detach_phase): the ranks exchange the tags of their
+ * channels (so a channel whose peer never opened it is known: an orphan),
+ * then every channel sends what it can and waits for the peer's close, a
+ * channel stuck without credits gives up after the grace period, and a
+ * barrier ends it. Nothing accepted by bt_send is dropped silently: what
+ * could not be delivered is counted and reported by bt_mpi_detach. */
+#include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
+#include "chan_int.h" /* the waiter counts of a remote channel's queues */
 #include "mpi_int.h"
 
 void bt__mpi_errstr(int mpi_rc, const char *what, char *buf, size_t len) {
@@ -33,10 +48,159 @@ int bt__mpi_fail(int mpi_rc, const char *what) {
   return bt__fail(BT_EMPI, "%s", msg);
 }
 
+/* ---- the handle pool ---------------------------------------------------
+ * A bridge's memory goes back to a process-wide pool, never to malloc, so a
+ * detached handle stays readable: a second detach reads BT__MPI_DETACHED or
+ * BT__MPI_DEAD and answers BT_ESTATE. The pool is a FIFO, so the memory of
+ * the bridge detached longest ago is reused first (a handle used after its
+ * memory went to a new bridge is the case DESIGN.md leaves undefined). */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static bt_mpi *pool_head, *pool_tail; /* protected by pool_lock */
+
+static bt_mpi *mpi_alloc(void) {
+  pthread_mutex_lock(&pool_lock);
+  bt_mpi *m = pool_head;
+  if (m) {
+    pool_head = m->pool_next;
+    if (!pool_head) pool_tail = NULL;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  if (!m) return calloc(1, sizeof *m);
+  memset(m, 0, sizeof *m);
+  return m;
+}
+
+static void mpi_free(bt_mpi *m) {
+  pthread_mutex_lock(&pool_lock);
+  m->magic = BT__MPI_DEAD;
+  m->pool_next = NULL;
+  if (pool_tail)
+    pool_tail->pool_next = m;
+  else
+    pool_head = m;
+  pool_tail = m;
+  pthread_mutex_unlock(&pool_lock);
+}
+
 static bt_mpi *mpi_get(const bt_mpi *m) {
   if (m == NULL || m->magic != BT__MPI_MAGIC) return NULL;
   return (bt_mpi *)m;
 }
+
+/* ---- the environment --------------------------------------------------- */
+
+/* An unset or empty variable keeps the default. */
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v && v[0] ? v : NULL;
+}
+
+static int env_long(const char *name, long lo, long hi, long dflt, long *out) {
+  const char *v = env(name);
+  if (!v) {
+    *out = dflt;
+    return BT_OK;
+  }
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+    return bt__fail(BT_EINVAL, "%s='%s' is not an integer in %ld..%ld", name, v,
+                    lo, hi);
+  *out = n;
+  return BT_OK;
+}
+
+/* Seconds, a decimal number in 0..86400 (0: off). */
+static int env_seconds(const char *name, int64_t *ns) {
+  const char *v = env(name);
+  *ns = 0;
+  if (!v) return BT_OK;
+  char *end;
+  errno = 0;
+  double s = strtod(v, &end);
+  if (errno != 0 || end == v || *end != '\0' || !isfinite(s) || s < 0 ||
+      s > 86400)
+    return bt__fail(BT_EINVAL,
+                    "%s='%s' is not a number of seconds in 0..86400 (0: off)",
+                    name, v);
+  *ns = (int64_t)(s * 1e9);
+  if (s > 0 && *ns < 1000000) *ns = 1000000; /* 1 ms at least */
+  return BT_OK;
+}
+
+/* Every BATON_MPI_* variable, validated before anything is allocated. */
+typedef struct mpi_env {
+  int thread; /* BATON_MPI_PROGRESS=thread */
+  int64_t spin_ns, grace_ns, peer_timeout_ns;
+  bool debug;
+} mpi_env;
+
+static int env_read(mpi_env *e) {
+  const char *mode = env("BATON_MPI_PROGRESS");
+  e->thread = 0;
+  if (mode) {
+    if (strcmp(mode, "thread") == 0)
+      e->thread = 1;
+    else if (strcmp(mode, "direct") != 0)
+      return bt__fail(BT_EINVAL,
+                      "BATON_MPI_PROGRESS='%s' is not one of direct, thread",
+                      mode);
+  }
+  long spin_us, grace_ms, debug;
+  int rc = env_long("BATON_MPI_SPIN_US", 0, 1000000, 200, &spin_us);
+  if (rc == BT_OK)
+    rc = env_long("BATON_MPI_DETACH_GRACE_MS", 0, 3600000, 500, &grace_ms);
+  if (rc == BT_OK) rc = env_long("BATON_MPI_DEBUG", 0, 1, 0, &debug);
+  if (rc == BT_OK)
+    rc = env_seconds("BATON_MPI_PEER_TIMEOUT", &e->peer_timeout_ns);
+  if (rc != BT_OK) return rc;
+  e->spin_ns = (int64_t)spin_us * 1000;
+  e->grace_ns = (int64_t)grace_ms * 1000000;
+  e->debug = debug != 0;
+  return BT_OK;
+}
+
+/* ---- send records ------------------------------------------------------ */
+
+bt__mpi_op *bt__mpi_op_get(bt_mpi *m) {
+  bt__mpi_op *op = m->op_cache;
+  if (op) {
+    m->op_cache = op->free_next;
+    m->op_cached--;
+  } else {
+    op = malloc(sizeof *op + BT__MPI_HDR_BUF);
+    if (!op) return NULL;
+  }
+  unsigned char *hdr = (unsigned char *)(op + 1);
+  *op = (bt__mpi_op){
+      .kind = BT__OP_SEND, .cached = true, .index = -1, .hdr = hdr};
+  return op;
+}
+
+void bt__mpi_op_put(bt_mpi *m, bt__mpi_op *op) {
+  if (!op->cached) {
+    free(op);
+  } else if (m->op_cached < BT__MPI_OP_CACHE) {
+    op->free_next = m->op_cache;
+    m->op_cache = op;
+    m->op_cached++;
+  } else {
+    free(op);
+  }
+}
+
+static void op_cache_free(bt_mpi *m) {
+  while (m->op_cache) {
+    bt__mpi_op *op = m->op_cache;
+    m->op_cache = op->free_next;
+    free(op);
+  }
+  m->op_cached = 0;
+}
+
+/* ---- the request table ------------------------------------------------- */
 
 int bt__mpi_track(bt_mpi *m, bt__mpi_op *op, MPI_Request req) {
   if (m->nops == m->capops) {
@@ -52,9 +216,29 @@ int bt__mpi_track(bt_mpi *m, bt__mpi_op *op, MPI_Request req) {
   m->reqs[m->nops] = req;
   m->ops[m->nops] = op;
   op->index = m->nops++;
-  if (op->kind == BT__OP_SEND) m->nsends++;
+  if (op->kind == BT__OP_SEND) {
+    m->nsends++;
+    op->chan->nsends++;
+  }
+  if (op->kind == BT__OP_PAYLOAD_RECV) op->chan->npayloads++;
   if (op->kind == BT__OP_SEND || op->kind == BT__OP_PAYLOAD_RECV) m->nactive++;
   return BT_OK;
+}
+
+/* Lock held: take op out of the table (its request is done or abandoned). */
+static void untrack(bt_mpi *m, bt__mpi_op *op) {
+  int i = op->index, last = m->nops - 1;
+  m->reqs[i] = m->reqs[last];
+  m->ops[i] = m->ops[last];
+  m->ops[i]->index = i;
+  m->nops--;
+  op->index = -1;
+  if (op->kind == BT__OP_SEND) {
+    m->nsends--;
+    op->chan->nsends--;
+  }
+  if (op->kind == BT__OP_PAYLOAD_RECV) op->chan->npayloads--;
+  if (op->kind == BT__OP_SEND || op->kind == BT__OP_PAYLOAD_RECV) m->nactive--;
 }
 
 void bt__mpi_kick(bt_mpi *m) {
@@ -82,18 +266,129 @@ void bt__mpi_unref(bt_mpi *m) {
   pthread_mutex_destroy(&m->lock);
   free(m->reqs);
   free(m->ops);
-  m->magic = 0;
-  free(m);
+  free(m->xcounts);
+  free(m->xtags_out);
+  free(m->xtags_in);
+  free(m->heard);
+  free(m->hb_sent);
+  free(m->failed);
+  op_cache_free(m);
+  mpi_free(m);
 }
 
-/* Lock held: every channel drained its out and sent its close, and every
- * send completed: the barrier may start. */
-static int drained(const bt_mpi *m) {
-  if (m->nsends) return 0;
-  for (const bt__rchan *c = m->chans; c; c = c->next)
-    if (!c->close_sent) return 0;
-  return 1;
+/* ---- peer failure (BATON_MPI_PEER_TIMEOUT) -----------------------------
+ * Open MPI 4.1 over shared memory or TCP reports nothing when a peer dies
+ * (mpirun --mca orte_abort_on_non_zero_status 0): its receives stay
+ * pending, large sends never complete. So with a timeout set, every
+ * progress thread sends a 4-byte heartbeat to every other rank each
+ * timeout / 4 on a communicator of its own, and a peer that sent nothing,
+ * not even a heartbeat, for the timeout is presumed dead: its channels fail
+ * with BT_EMPI, their requests are abandoned (their buffers kept: MPI may
+ * still hold them), and detach skips the collectives it would hang in. */
+
+void bt__mpi_heard(bt_mpi *m, int peer) {
+  if (m->heard && !m->failed[peer]) m->heard[peer] = bt__now_ns();
 }
+
+/* Lock held: abandon every request of channel c (its peer is dead): the
+ * table forgets them; buffers MPI may still write or read are leaked. */
+static void abandon_chan(bt_mpi *m, bt__rchan *c) {
+  for (int i = m->nops - 1; i >= 0; i--) {
+    bt__mpi_op *op = m->ops[i];
+    if (op->chan != c) continue;
+    MPI_Request req = m->reqs[i];
+    untrack(m, op);
+    if (op->kind == BT__OP_HDR_RECV) {
+      MPI_Cancel(&req);
+      MPI_Request_free(&req);
+      c->hdr_posted = true; /* never again; hdr_buf is leaked with it */
+      c->hdr_buf = NULL;
+    } else {
+      MPI_Request_free(&req);
+      if (op->kind == BT__OP_PAYLOAD_RECV) {
+        /* Its item is dropped; the memory MPI might write is leaked. */
+        op->item->state = BT__RQ_READY;
+        op->item->drop = true;
+        op->item->holds = false;
+        op->item->payload = NULL;
+        bt__mpi_op_put(m, op);
+      }
+      /* A send's op holds its header (MPI may still read it): leaked. */
+    }
+  }
+}
+
+static void declare_failed(bt_mpi *m, int peer, int64_t silent_ns) {
+  m->failed[peer] = true;
+  m->any_failed = true;
+  char msg[256];
+  snprintf(msg, sizeof msg,
+           "rank %d sent nothing, not even a heartbeat, for %.1f s "
+           "(BATON_MPI_PEER_TIMEOUT=%.1f): presumed dead",
+           peer, (double)silent_ns / 1e9, (double)m->peer_timeout_ns / 1e9);
+  for (bt__rchan *c = m->chans; c; c = c->next) {
+    if (c->peer != peer) continue;
+    char cmsg[320];
+    snprintf(cmsg, sizeof cmsg, "remote channel to rank %d, tag %d: %s", peer,
+             c->tag, msg);
+    abandon_chan(m, c);
+    bt__rchan_failv(c, BT_EMPI, cmsg);
+    bt__rchan_deliver(c);
+  }
+}
+
+static int hb_post(bt_mpi *m) {
+  MPI_Request req;
+  int rc = MPI_Irecv(&m->hb_buf, 1, MPI_INT32_T, MPI_ANY_SOURCE, 0, m->ctl_comm,
+                     &req);
+  if (rc != MPI_SUCCESS) return rc;
+  m->hb_op = (bt__mpi_op){.kind = BT__OP_HB_RECV, .index = -1};
+  if (bt__mpi_track(m, &m->hb_op, req) != BT_OK) {
+    MPI_Cancel(&req);
+    MPI_Wait(&req, MPI_STATUS_IGNORE);
+    return MPI_ERR_NO_MEM;
+  }
+  m->hb_posted = true;
+  return MPI_SUCCESS;
+}
+
+/* Lock held: heartbeats out, silent peers failed. */
+static int hb_poll(bt_mpi *m, int64_t now) {
+  if (m->ctl_comm == MPI_COMM_NULL) return 0;
+  int work = 0;
+  if (!m->hb_posted && !m->detaching && hb_post(m) == MPI_SUCCESS) work = 1;
+  int64_t every = m->peer_timeout_ns / 4;
+  for (int p = 0; p < m->size; p++) {
+    if (p == m->rank || m->failed[p]) continue;
+    if (now - m->hb_sent[p] >= every) {
+      m->hb_sent[p] = now;
+      bt__mpi_op *op = bt__mpi_op_get(m);
+      if (!op) continue;
+      op->kind = BT__OP_HB_SEND;
+      MPI_Request req;
+      if (MPI_Isend(&m->hb_buf, 0, MPI_INT32_T, p, 0, m->ctl_comm, &req) !=
+          MPI_SUCCESS) {
+        bt__mpi_op_put(m, op);
+        continue;
+      }
+      if (bt__mpi_track(m, op, req) != BT_OK) {
+        MPI_Request_free(&req);
+        bt__mpi_op_put(m, op);
+      }
+      work = 1;
+    }
+  }
+  for (bt__rchan *c = m->chans; c; c = c->next) {
+    int p = c->peer;
+    if (!m->failed[p] && now - m->heard[p] > m->peer_timeout_ns) {
+      declare_failed(m, p, now - m->heard[p]);
+      work = 1;
+    }
+  }
+  return work;
+}
+
+/* ---- polling ----------------------------------------------------------- */
 
 /* Lock held: test every request; handle those complete. */
 static int test_all(bt_mpi *m) {
@@ -128,24 +423,29 @@ static int test_all(bt_mpi *m) {
     }
     /* Remove the completed ones (their requests are MPI_REQUEST_NULL now),
      * moving the last entries into their places. */
+    for (int k = 0; k < outcount; k++) untrack(m, done[k]);
     for (int k = 0; k < outcount; k++) {
       bt__mpi_op *op = done[k];
-      int i = op->index, last = m->nops - 1;
-      m->reqs[i] = m->reqs[last];
-      m->ops[i] = m->ops[last];
-      m->ops[i]->index = i;
-      m->nops--;
-      op->index = -1;
-      if (op->kind == BT__OP_SEND) m->nsends--;
-      if (op->kind == BT__OP_SEND || op->kind == BT__OP_PAYLOAD_RECV)
-        m->nactive--;
-    }
-    for (int k = 0; k < outcount; k++) {
-      bt__mpi_op *op = done[k];
-      if (op->kind == BT__OP_BARRIER) {
-        m->barrier_done = true;
-      } else {
-        bt__rchan_complete(op->chan, op, errs[k], &st[k]);
+      switch (op->kind) {
+        case BT__OP_COLL:
+          m->coll_done = true;
+          if (errs[k] != MPI_SUCCESS) {
+            char msg[MPI_MAX_ERROR_STRING + 64];
+            bt__mpi_errstr(errs[k], "detach", msg, sizeof msg);
+            fprintf(stderr, "baton: %s\n", msg);
+          }
+          break;
+        case BT__OP_HB_RECV:
+          m->hb_posted = false;
+          if (errs[k] == MPI_SUCCESS && st[k].MPI_SOURCE >= 0 &&
+              st[k].MPI_SOURCE < m->size)
+            bt__mpi_heard(m, st[k].MPI_SOURCE);
+          break;
+        case BT__OP_HB_SEND:
+          bt__mpi_op_put(m, op);
+          break;
+        default:
+          bt__rchan_complete(op->chan, op, errs[k], &st[k]);
       }
     }
     work = 1;
@@ -155,28 +455,155 @@ static int test_all(bt_mpi *m) {
   return work;
 }
 
+/* ---- detach ------------------------------------------------------------ */
+
+static void coll_track(bt_mpi *m, int rc, MPI_Request req, const char *what) {
+  m->coll_posted = true;
+  m->coll_done = false;
+  if (rc != MPI_SUCCESS) {
+    char msg[MPI_MAX_ERROR_STRING + 64];
+    bt__mpi_errstr(rc, what, msg, sizeof msg);
+    fprintf(stderr, "baton: detach: %s\n", msg);
+    m->coll_done = true;
+    return;
+  }
+  m->coll_op = (bt__mpi_op){.kind = BT__OP_COLL, .index = -1};
+  if (bt__mpi_track(m, &m->coll_op, req) != BT_OK) {
+    MPI_Wait(&req, MPI_STATUS_IGNORE);
+    m->coll_done = true;
+  }
+}
+
+/* Post the exchange of channel counts per peer. */
+static void detach_counts(bt_mpi *m) {
+  int n = m->size;
+  int *x = calloc((size_t)4 * n, sizeof *x); /* out, in, sdispl, rdispl */
+  int nchans = 0;
+  for (bt__rchan *c = m->chans; c; c = c->next) nchans++;
+  m->xtags_out = malloc((size_t)(nchans ? nchans : 1) * sizeof(int));
+  if (!x || !m->xtags_out) {
+    /* Without the exchange no channel is known an orphan: each waits for
+     * its peer's close or the grace. */
+    free(x);
+    fprintf(stderr, "baton: detach: out of memory for the tag exchange\n");
+    m->phase = BT__DETACH_DRAIN;
+    return;
+  }
+  m->xcounts = x;
+  for (bt__rchan *c = m->chans; c; c = c->next) x[c->peer]++;
+  for (int p = 1; p < n; p++) x[2 * n + p] = x[2 * n + p - 1] + x[p - 1];
+  int *fill = calloc((size_t)n, sizeof *fill);
+  if (!fill) {
+    m->phase = BT__DETACH_DRAIN;
+    return;
+  }
+  for (bt__rchan *c = m->chans; c; c = c->next)
+    m->xtags_out[x[2 * n + c->peer] + fill[c->peer]++] = c->tag;
+  free(fill);
+  MPI_Request req;
+  int rc = MPI_Ialltoall(x, 1, MPI_INT, x + n, 1, MPI_INT, m->comm, &req);
+  coll_track(m, rc, req, "MPI_Ialltoall");
+}
+
+static void detach_tags(bt_mpi *m) {
+  int n = m->size, *x = m->xcounts, total = 0;
+  for (int p = 0; p < n; p++) {
+    x[3 * n + p] = total;
+    total += x[n + p];
+  }
+  m->xtags_in = malloc((size_t)(total ? total : 1) * sizeof(int));
+  if (!m->xtags_in) {
+    m->phase = BT__DETACH_DRAIN;
+    return;
+  }
+  MPI_Request req;
+  int rc = MPI_Ialltoallv(m->xtags_out, x, x + 2 * n, MPI_INT, m->xtags_in,
+                          x + n, x + 3 * n, MPI_INT, m->comm, &req);
+  coll_track(m, rc, req, "MPI_Ialltoallv");
+}
+
+static void mark_orphans(bt_mpi *m) {
+  int n = m->size, *x = m->xcounts;
+  for (bt__rchan *c = m->chans; c; c = c->next) {
+    const int *theirs = m->xtags_in + x[3 * n + c->peer];
+    bool found = false;
+    for (int k = 0; k < x[n + c->peer] && !found; k++)
+      found = theirs[k] == c->tag;
+    c->orphan = !found;
+  }
+}
+
+/* Lock held: advance the detach one step. */
+static int detach_poll(bt_mpi *m) {
+  int64_t now = bt__now_ns();
+  if (m->any_failed) {
+    /* A dead peer never joins a collective: no exchange, no barrier.
+     * Every channel gives up what it cannot send now. */
+    for (bt__rchan *c = m->chans; c; c = c->next) {
+      c->credit_at = now - m->grace_ns - 1;
+      (void)bt__rchan_detach_step(c, now);
+    }
+    m->phase = BT__DETACH_DONE;
+    return 1;
+  }
+  switch (m->phase) {
+    case BT__DETACH_NONE:
+    case BT__DETACH_DONE:
+      return 0;
+    case BT__DETACH_COUNTS:
+      if (!m->coll_posted) {
+        detach_counts(m);
+        return 1;
+      }
+      if (!m->coll_done) return 0;
+      m->coll_posted = false;
+      m->phase = BT__DETACH_TAGS;
+      detach_tags(m);
+      return 1;
+    case BT__DETACH_TAGS:
+      if (!m->coll_done) return 0;
+      m->coll_posted = false;
+      mark_orphans(m);
+      for (bt__rchan *c = m->chans; c; c = c->next) c->credit_at = now;
+      m->phase = BT__DETACH_DRAIN;
+      return 1;
+    case BT__DETACH_DRAIN: {
+      int all = 1;
+      for (bt__rchan *c = m->chans; c; c = c->next)
+        all &= bt__rchan_detach_step(c, now);
+      if (!all) return 0;
+      MPI_Request req;
+      int rc = MPI_Ibarrier(m->comm, &req);
+      coll_track(m, rc, req, "MPI_Ibarrier");
+      m->phase = BT__DETACH_BARRIER;
+      return 1;
+    }
+    case BT__DETACH_BARRIER:
+      if (!m->coll_done) return 0;
+      m->phase = BT__DETACH_DONE;
+      return 1;
+  }
+  return 0;
+}
+
+/* Lock held: whether a thread is blocked on one of the bridge's channels
+ * (a receiver on `in`, a sender on a full `out`). relaxed: a hint that only
+ * shortens the progress thread's naps; a waiter queued after the look was
+ * preceded by its own polling or a kick (bt__mpi_wait_end()). */
+static int anyone_waits(const bt_mpi *m) {
+  for (const bt__rchan *c = m->chans; c; c = c->next)
+    if (atomic_load_explicit(&c->in->recv_waiting, memory_order_relaxed) ||
+        atomic_load_explicit(&c->out->send_waiting, memory_order_relaxed))
+      return 1;
+  return 0;
+}
+
 /* Lock held: one round of everything the progress thread does. */
 static int poll_once(bt_mpi *m) {
   int work = 0;
   for (bt__rchan *c = m->chans; c; c = c->next) work |= bt__rchan_pump(c);
-  if (m->detaching && !m->barrier_posted && drained(m)) {
-    MPI_Request req;
-    int rc = MPI_Ibarrier(m->comm, &req);
-    if (rc != MPI_SUCCESS) {
-      char msg[MPI_MAX_ERROR_STRING + 64];
-      bt__mpi_errstr(rc, "detach: MPI_Ibarrier", msg, sizeof msg);
-      fprintf(stderr, "baton: %s\n", msg);
-      m->barrier_done = true;
-    } else {
-      m->barrier_op = (bt__mpi_op){.kind = BT__OP_BARRIER, .index = -1};
-      if (bt__mpi_track(m, &m->barrier_op, req) != BT_OK) {
-        MPI_Wait(&req, MPI_STATUS_IGNORE);
-        m->barrier_done = true;
-      }
-    }
-    m->barrier_posted = true;
-    work = 1;
-  }
+  if (m->ctl_comm != MPI_COMM_NULL) work |= hb_poll(m, bt__now_ns());
+  if (m->detaching) work |= detach_poll(m);
   work |= test_all(m);
   return work;
 }
@@ -241,6 +668,11 @@ void bt__mpi_wait_end(bt_mpi *m, int completed) {
 
 static void *progress_main(void *arg) {
   bt_mpi *m = arg;
+#if defined(__linux__) && defined(PR_SET_TIMERSLACK)
+  /* The naps below are tens of microseconds: the default timer slack of a
+   * thread (50 us) would more than double them. */
+  (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+#endif
   int64_t idle_since = bt__now_ns(), nap_ns = 0;
   int few_cpus = bt__ncpu() <= 2;
   uint32_t polled_at = 0; /* the wake count when we last polled */
@@ -276,7 +708,8 @@ static void *progress_main(void *arg) {
     /* A transfer in progress needs MPI polled on both sides (rendezvous
      * protocols): no nap while one is outstanding. */
     int work = poll_once(m) || m->nactive > 0;
-    int done = m->detaching && m->barrier_done;
+    int done = m->phase == BT__DETACH_DONE;
+    int waiting = !work && anyone_waits(m);
     pthread_mutex_unlock(&m->lock);
     /* relaxed: stop only asks for an exit; the lock orders the rest. */
     if (done || atomic_load_explicit(&m->stop, memory_order_relaxed)) break;
@@ -293,9 +726,17 @@ static void *progress_main(void *arg) {
         bt__cpu_relax();
       continue;
     }
-    /* Idle: nap on the wake word, a little longer each time, up to 1 ms:
-     * kicks end the nap at once; MPI arrivals wait for the next poll. */
-    nap_ns = nap_ns ? (nap_ns * 2 > 1000000 ? 1000000 : nap_ns * 2) : 20000;
+    /* Idle: nap on the wake word; kicks end the nap at once, MPI arrivals
+     * wait for the next poll. While a thread is blocked on one of our
+     * channels the nap stays BT__MPI_WAITER_NAP_NS, so a message that
+     * arrives for it is delivered within about that; else it grows to
+     * BT__MPI_IDLE_NAP_NS. */
+    if (waiting) {
+      nap_ns = BT__MPI_WAITER_NAP_NS;
+    } else {
+      nap_ns = nap_ns ? nap_ns * 2 : BT__MPI_WAITER_NAP_NS;
+      if (nap_ns > BT__MPI_IDLE_NAP_NS) nap_ns = BT__MPI_IDLE_NAP_NS;
+    }
     atomic_store(&m->sleeping, 1); /* seq_cst: see bt__mpi_kick() */
     if (atomic_load(&m->wake) == seen)
       (void)bt__futex_wait(&m->wake, seen, now + nap_ns);
@@ -304,10 +745,105 @@ static void *progress_main(void *arg) {
   return NULL;
 }
 
+/* ---- ranks sharing a node ----------------------------------------------
+ * The runtime took its share of the node from the launcher's local-rank
+ * variables (core/share.c), before MPI. At attach, MPI_COMM_TYPE_SHARED
+ * says which ranks really share the node: a launcher rank that disagrees
+ * is reported, and so are ranks of the node whose bound workers sit on the
+ * same PUs (the lowest rank of the node reports, once per bridge). */
+
+static void check_share(bt_mpi *m) {
+  MPI_Comm node;
+  if (m->rt == NULL || MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0,
+                                           MPI_INFO_NULL, &node) != MPI_SUCCESS)
+    return;
+  int nr = 0, ns = 1, same = MPI_UNEQUAL;
+  MPI_Comm_rank(node, &nr);
+  MPI_Comm_size(node, &ns);
+  MPI_Comm_compare(m->comm, MPI_COMM_WORLD, &same);
+  int lr = -1, ls = 0;
+  if (bt__runtime_local_rank(m->rt, &lr, &ls) && ls > 1 &&
+      (same == MPI_IDENT || same == MPI_CONGRUENT) && (lr != nr || ls != ns))
+    fprintf(stderr,
+            "baton: rank %d: the launcher's node-local rank %d of %d differs "
+            "from MPI_COMM_TYPE_SHARED's %d of %d: the runtime's share of the "
+            "node may overlap another rank's\n",
+            m->rank, lr, ls, nr, ns);
+  /* Each rank: its bound workers' PUs (none when it does not bind). */
+  int nw = bt_runtime_bound(m->rt) ? bt_runtime_workers(m->rt) : 0;
+  int *counts = calloc((size_t)ns * 2, sizeof *counts);
+  int *mine = malloc((size_t)(nw ? nw : 1) * sizeof *mine);
+  int *all = NULL;
+  /* Every rank takes part in the same collectives, whatever its memory. */
+  int ok = counts && mine, all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+  if (!all_ok) goto out;
+  for (int w = 0; w < nw; w++) mine[w] = bt_worker_cpu(m->rt, w);
+  if (MPI_Allgather(&nw, 1, MPI_INT, counts, 1, MPI_INT, node) != MPI_SUCCESS)
+    goto out;
+  int total = 0;
+  for (int r = 0; r < ns; r++) {
+    counts[ns + r] = total;
+    total += counts[r];
+  }
+  all = malloc((size_t)(total ? total : 1) * sizeof *all);
+  ok = all != NULL;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+  if (!all_ok ||
+      MPI_Allgatherv(mine, nw, MPI_INT, all, counts, counts + ns, MPI_INT,
+                     node) != MPI_SUCCESS ||
+      nr != 0)
+    goto out;
+  int reported = 0;
+  for (int a = 0; a < ns && reported < 4; a++)
+    for (int b = a + 1; b < ns && reported < 4; b++)
+      for (int i = 0; i < counts[a]; i++) {
+        int cpu = all[counts[ns + a] + i], hit = 0;
+        for (int j = 0; j < counts[b] && !hit; j++)
+          hit = all[counts[ns + b] + j] == cpu;
+        if (!hit) continue;
+        fprintf(stderr,
+                "baton: node-local ranks %d and %d of %d pin workers on the "
+                "same PU %d: ranks take shares of a node's cores when "
+                "launched unbound (--bind-to none) and the node has a PU "
+                "per rank\n",
+                a, b, ns, cpu);
+        reported++;
+        break;
+      }
+out:
+  free(all);
+  free(mine);
+  free(counts);
+  MPI_Comm_free(&node);
+}
+
+/* ---- attach and detach ------------------------------------------------- */
+
+static int attach_peer_timeout(bt_mpi *m) {
+  int n = m->size;
+  m->heard = malloc((size_t)n * sizeof *m->heard);
+  m->hb_sent = calloc((size_t)n, sizeof *m->hb_sent);
+  m->failed = calloc((size_t)n, sizeof *m->failed);
+  if (!m->heard || !m->hb_sent || !m->failed)
+    return bt__fail(BT_ENOMEM, "bt_mpi_attach: out of memory");
+  int64_t now = bt__now_ns();
+  for (int p = 0; p < n; p++) m->heard[p] = now;
+  int rc = MPI_Comm_dup(m->comm, &m->ctl_comm);
+  if (rc == MPI_SUCCESS)
+    rc = MPI_Comm_set_errhandler(m->ctl_comm, MPI_ERRORS_RETURN);
+  if (rc != MPI_SUCCESS) return bt__mpi_fail(rc, "bt_mpi_attach: MPI_Comm_dup");
+  return BT_OK;
+}
+
 int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
+  if (bt__runtime_check(rt, "bt_mpi_attach") != BT_OK) return BT_EINVAL;
   if (out == NULL || comm == MPI_COMM_NULL)
     return bt__fail(BT_EINVAL, "bt_mpi_attach: %s",
                     out == NULL ? "NULL out-parameter" : "MPI_COMM_NULL");
+  mpi_env e = {0};
+  int rc = env_read(&e);
+  if (rc != BT_OK) return rc;
   int inited = 0, finalized = 0;
   MPI_Initialized(&inited);
   MPI_Finalized(&finalized);
@@ -315,7 +851,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
     return bt__fail(BT_EINVAL, "bt_mpi_attach: MPI is %s",
                     finalized ? "finalized" : "not initialized");
   int level = MPI_THREAD_SINGLE;
-  int rc = MPI_Query_thread(&level);
+  rc = MPI_Query_thread(&level);
   if (rc != MPI_SUCCESS) return bt__mpi_fail(rc, "MPI_Query_thread");
   if (level < MPI_THREAD_SERIALIZED)
     return bt__fail(BT_ENOTSUP,
@@ -323,25 +859,25 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
                     "needs MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE",
                     level == MPI_THREAD_FUNNELED ? "MPI_THREAD_FUNNELED"
                                                  : "MPI_THREAD_SINGLE");
-  bt_mpi *m = calloc(1, sizeof *m);
+  bt_mpi *m = mpi_alloc();
   if (!m) return bt__fail(BT_ENOMEM, "bt_mpi_attach: out of memory");
-  m->magic = BT__MPI_MAGIC;
   m->rt = rt;
   m->thread_level = level;
-  const char *mode = getenv("BATON_MPI_PROGRESS");
-  m->direct =
-      level == MPI_THREAD_MULTIPLE && !(mode && strcmp(mode, "thread") == 0);
-  const char *spin = getenv("BATON_MPI_SPIN_US");
-  m->spin_ns = (spin ? atol(spin) : 200) * 1000;
+  m->direct = level == MPI_THREAD_MULTIPLE && !e.thread;
+  m->spin_ns = e.spin_ns;
+  m->grace_ns = e.grace_ns;
+  m->peer_timeout_ns = e.peer_timeout_ns;
+  m->debug = e.debug;
   atomic_init(&m->refs, 1);
   atomic_init(&m->wake, 0);
   atomic_init(&m->sleeping, 0);
   atomic_init(&m->stop, 0);
   atomic_init(&m->pollers, 0);
   atomic_init(&m->deferring, 0);
-  m->comm = m->hdr_comm = m->data_comm = MPI_COMM_NULL;
+  atomic_init(&m->waiters, 0);
+  m->comm = m->hdr_comm = m->data_comm = m->ctl_comm = MPI_COMM_NULL;
   if (pthread_mutex_init(&m->lock, NULL) != 0) {
-    free(m);
+    mpi_free(m);
     return bt__fail(BT_ENOMEM, "bt_mpi_attach: mutex");
   }
 
@@ -368,6 +904,9 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   int *ub = NULL, flag = 0;
   rc = MPI_Comm_get_attr(m->comm, MPI_TAG_UB, &ub, &flag);
   m->tag_ub = rc == MPI_SUCCESS && flag && ub ? *ub : 32767;
+  if (m->peer_timeout_ns > 0 && (rc = attach_peer_timeout(m)) != BT_OK)
+    goto err_free;
+  check_share(m);
 
   if (pthread_create(&m->progress, NULL, progress_main, m) != 0) {
     rc = bt__fail(BT_ENOMEM,
@@ -376,6 +915,9 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
     goto err_free;
   }
   m->progress_started = true;
+  pthread_mutex_lock(&pool_lock); /* orders the magic with mpi_free()'s */
+  m->magic = BT__MPI_MAGIC;
+  pthread_mutex_unlock(&pool_lock);
   bt__mpi_report_attach(m);
   *out = m;
   return BT_OK;
@@ -383,60 +925,121 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
 err_mpi:
   rc = bt__mpi_fail(rc, what);
 err_free:
+  if (m->ctl_comm != MPI_COMM_NULL) MPI_Comm_free(&m->ctl_comm);
   if (m->data_comm != MPI_COMM_NULL) MPI_Comm_free(&m->data_comm);
   if (m->hdr_comm != MPI_COMM_NULL) MPI_Comm_free(&m->hdr_comm);
   if (m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
   pthread_mutex_destroy(&m->lock);
-  free(m);
+  free(m->heard);
+  free(m->hb_sent);
+  free(m->failed);
+  mpi_free(m);
   return rc;
+}
+
+/* Lock held, the progress thread gone: end every request still in the
+ * table. Receives nobody will match are cancelled; requests towards a dead
+ * peer or an orphan's are abandoned (MPI may still use their buffers, so
+ * those are leaked). */
+static void detach_requests(bt_mpi *m) {
+  while (m->nops > 0) {
+    bt__mpi_op *op = m->ops[m->nops - 1];
+    MPI_Request req = m->reqs[m->nops - 1];
+    untrack(m, op);
+    bool dead = op->chan && m->failed && m->failed[op->chan->peer];
+    switch (op->kind) {
+      case BT__OP_HDR_RECV:
+      case BT__OP_HB_RECV:
+        MPI_Cancel(&req);
+        if (dead || m->any_failed)
+          MPI_Request_free(&req);
+        else
+          MPI_Wait(&req, MPI_STATUS_IGNORE);
+        if (op->kind == BT__OP_HDR_RECV) op->chan->hdr_posted = false;
+        break;
+      case BT__OP_PAYLOAD_RECV:
+        /* A drained channel has none: the peer's close came after them. */
+        MPI_Cancel(&req);
+        MPI_Request_free(&req);
+        op->item->holds = false;
+        op->item->payload = NULL;
+        bt__mpi_op_put(m, op);
+        break;
+      case BT__OP_SEND:
+        /* An orphan's or a dead peer's (a drained channel has none). */
+        MPI_Request_free(&req);
+        if (op->cached && !op->buf && !op->has_slice) bt__mpi_op_put(m, op);
+        break;
+      case BT__OP_HB_SEND:
+        MPI_Request_free(&req); /* reads m->hb_buf: m is never freed */
+        bt__mpi_op_put(m, op);
+        break;
+      case BT__OP_COLL:
+        /* Left running (a dead peer never joins); freeing it is erroneous. */
+        break;
+    }
+  }
+  m->nsends = 0;
+  m->nactive = 0;
 }
 
 int bt_mpi_detach(bt_mpi *mpi) {
   if (mpi == NULL) return BT_OK;
+  /* A bridge's memory is never freed (the handle pool): reading the magic
+   * of a detached one is safe. */
+  uint32_t magic = mpi->magic;
+  if (magic == BT__MPI_DETACHED || magic == BT__MPI_DEAD)
+    return bt__fail(BT_ESTATE, "bt_mpi_detach: %p is already detached",
+                    (const void *)mpi);
   bt_mpi *m = mpi_get(mpi);
-  if (!m) return bt__fail(BT_EINVAL, "bt_mpi_detach: not a bridge");
+  if (!m) return bt__bad_handle("bt_mpi_detach", "MPI bridge", mpi);
   pthread_mutex_lock(&m->lock);
   if (m->detaching) {
     pthread_mutex_unlock(&m->lock);
     return bt__fail(BT_ESTATE, "bt_mpi_detach: detached twice");
   }
   m->detaching = true;
+  m->detach_start = bt__now_ns();
+  m->phase = BT__DETACH_COUNTS;
   for (bt__rchan *c = m->chans; c; c = c->next) bt__rchan_detach_begin(c);
   pthread_mutex_unlock(&m->lock);
   bt__mpi_report_detach(m);
   bt__mpi_kick(m);
-  /* The progress thread drains every channel, closes it, waits for its
-   * sends, then for the barrier (every rank drained), and exits. */
+  /* The progress thread runs the detach (detach_poll()) and exits. */
   pthread_join(m->progress, NULL);
   m->progress_started = false;
 
-  /* Only this thread calls MPI for the bridge now. What is still posted are
-   * receives nobody will match: cancel them. */
+  /* Only this thread calls MPI for the bridge now. */
   pthread_mutex_lock(&m->lock);
   int status = BT_OK;
-  while (m->nops > 0) {
-    bt__mpi_op *op = m->ops[m->nops - 1];
-    MPI_Request *req = &m->reqs[m->nops - 1];
-    if (op->kind != BT__OP_SEND) MPI_Cancel(req);
-    MPI_Wait(req, MPI_STATUS_IGNORE);
-    m->nops--;
-    op->index = -1;
-    if (op->kind == BT__OP_HDR_RECV) {
-      op->chan->hdr_posted = false;
-    } else if (op->kind != BT__OP_BARRIER) {
-      free(op->buf);
-      if (op->has_slice) bt__slice_drop(op->slice);
-      free(op);
-    }
+  detach_requests(m);
+  char lost[512] = "";
+  size_t used = 0;
+  uint64_t nlost = 0;
+  for (bt__rchan *c = m->chans; c; c = c->next) {
+    if (c->undelivered == 0) continue;
+    nlost += c->undelivered;
+    const char *why = m->failed && m->failed[c->peer] ? "the peer failed"
+                      : c->orphan ? "the peer never opened the channel"
+                                  : "the peer took no more in time "
+                                    "(BATON_MPI_DETACH_GRACE_MS)";
+    if (used < sizeof lost - 1)
+      used += (size_t)snprintf(lost + used, sizeof lost - used,
+                               "%s%" PRIu64 " to rank %d, tag %d (%s)",
+                               used ? "; " : "", c->undelivered, c->peer,
+                               c->tag, why);
+    if (used > sizeof lost - 1) used = sizeof lost - 1;
   }
-  m->nsends = 0;
-  m->nactive = 0;
   bt__rchan *list = m->chans;
   m->chans = NULL;
-  int rc = MPI_Comm_free(&m->data_comm);
+  int rc = MPI_SUCCESS;
+  if (m->ctl_comm != MPI_COMM_NULL) rc = MPI_Comm_free(&m->ctl_comm);
+  if (rc == MPI_SUCCESS) rc = MPI_Comm_free(&m->data_comm);
   if (rc == MPI_SUCCESS) rc = MPI_Comm_free(&m->hdr_comm);
   if (rc == MPI_SUCCESS) rc = MPI_Comm_free(&m->comm);
   if (rc != MPI_SUCCESS) status = bt__mpi_fail(rc, "bt_mpi_detach");
+  bool failed = m->any_failed;
+  m->magic = BT__MPI_DETACHED;
   pthread_mutex_unlock(&m->lock);
   while (list) {
     bt__rchan *next = list->next;
@@ -444,6 +1047,15 @@ int bt_mpi_detach(bt_mpi *mpi) {
     list = next;
   }
   bt__mpi_unref(m);
+  if (status == BT_OK && nlost > 0)
+    status = bt__fail(failed ? BT_EMPI : BT_ECLOSED,
+                      "bt_mpi_detach: %" PRIu64
+                      " elements accepted by bt_send were not delivered: %s",
+                      nlost, lost);
+  else if (status == BT_OK && failed)
+    status = bt__fail(BT_EMPI,
+                      "bt_mpi_detach: a peer failed (BATON_MPI_PEER_TIMEOUT); "
+                      "MPI_Finalize may hang: end the process without it");
   return status;
 }
 

@@ -33,7 +33,9 @@
 #include "array_int.h"
 #include "baton/mpi.h"
 
-#define BT__MPI_MAGIC 0x6d706962u     /* "mpib" */
+#define BT__MPI_MAGIC 0x6d706962u     /* "mpib": attached */
+#define BT__MPI_DETACHED 0x6d706964u  /* "mpid": detached, memory kept */
+#define BT__MPI_DEAD BT__MAGIC_DEAD    /* "dead": in the handle pool */
 #define BT__MPI_HDR_MAGIC 0x62746d31u /* "btm1" */
 
 /* How a channel's elements travel. */
@@ -62,6 +64,14 @@ typedef struct bt__mpi_hdr {
 } bt__mpi_hdr;
 
 #define BT__MPI_INLINE_MAX 4096
+/* Longest nap of the progress thread while a thread is blocked on one of
+ * its channels: a message that arrives while nobody polls waits at most
+ * this (plus the poll) before the progress thread delivers it. */
+#define BT__MPI_WAITER_NAP_NS 20000
+/* Longest nap of the progress thread when nobody waits on its channels. */
+#define BT__MPI_IDLE_NAP_NS 1000000
+/* Send records (op + header buffer) kept for reuse per bridge. */
+#define BT__MPI_OP_CACHE 256
 /* Longest nap of the progress thread while user threads poll for it. */
 #define BT__MPI_DEFER_NS 200000
 /* A user thread polling on a shared core yields now and then after that. */
@@ -72,21 +82,29 @@ typedef enum {
   BT__OP_HDR_RECV,     /* the channel's pre-posted header receive */
   BT__OP_PAYLOAD_RECV, /* the payload of queued item `item` */
   BT__OP_SEND,         /* a header or payload send; frees buf, drops slice */
-  BT__OP_BARRIER       /* detach's MPI_Ibarrier */
+  BT__OP_COLL,         /* detach's nonblocking collectives */
+  BT__OP_HB_RECV,      /* the heartbeat receive (BATON_MPI_PEER_TIMEOUT) */
+  BT__OP_HB_SEND       /* a heartbeat send */
 } bt__op_kind;
 
 struct bt__rchan;
 struct bt__rq_item;
 
-/* One outstanding MPI request and what to do when it completes. */
+/* One outstanding MPI request and what to do when it completes. Send
+ * records come from the bridge's cache (op_get() in rchan.c) with room for
+ * a header and its inline bytes after them (`hdr`), so a message allocates
+ * nothing once the cache is warm. */
 typedef struct bt__mpi_op {
   bt__op_kind kind;
   struct bt__rchan *chan;
-  void *buf;      /* freed at completion (sends, raw payloads) */
+  void *buf;      /* freed at completion (raw payloads) */
   bt_slice slice; /* sends: dropped at completion */
   bool has_slice;
-  struct bt__rq_item *item; /* payload receives */
-  int index;                /* position in the bridge's table, -1 if none */
+  bool cached;                  /* from the cache: goes back to it */
+  struct bt__rq_item *item;     /* payload receives */
+  int index;                    /* position in the bridge's table, -1 if none */
+  struct bt__mpi_op *free_next; /* the cache's list */
+  unsigned char *hdr;           /* cached: BT__MPI_HDR_BUF bytes after the op */
 } bt__mpi_op;
 
 /* One received message of a channel, delivered to `in` in arrival order. */
@@ -110,15 +128,6 @@ typedef struct bt__rq_item {
 
 /* One end of a remote channel. Fields are protected by the bridge's lock
  * unless marked otherwise. */
-/* A remote channel's counters, for bt_runtime_report() (mpi/report.c).
- * Protected by the bridge's lock. */
-typedef struct bt__rchan_stats {
-  uint64_t sent, sent_bytes;         /* DATA messages sent, element bytes */
-  uint64_t received, received_bytes; /* DATA headers received, idem */
-  uint64_t credit_stalls; /* times elements waited in out with no credit */
-  bool stalled;           /* out of credits with elements waiting now */
-} bt__rchan_stats;
-
 typedef struct bt__rchan {
   struct bt_mpi *m;       /* immutable; the bridge lives while refs > 0 */
   int peer, tag;          /* immutable */
@@ -156,12 +165,42 @@ typedef struct bt__rchan {
   bool user_gone;   /* the user chan was released */
   int error;        /* BT_OK, or the failure receivers report */
   char errmsg[256];
-  bt__rchan_stats stats; /* protected by m->lock */
+
+  /* detach (bridge.c drives it; see bt__rchan_detach_step()) */
+  bool orphan;       /* the peer has no channel with this tag */
+  bool send_done;    /* nothing more leaves: close sent or given up */
+  int nsends;        /* sends of this channel outstanding */
+  int npayloads;     /* payload receives of this channel outstanding */
+  int64_t credit_at; /* when credits last came (or detach's exchange) */
+  bool stalled;      /* out waits for credits (counted once per stall) */
+
+  /* Counters (plain, under the lock), for diagnostics and detach's report:
+   * DATA messages and element bytes each way, the times a send found no
+   * credit, elements accepted by bt_send but never delivered (detach:
+   * orphan, no room at the peer, peer failure). */
+  uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
+  uint64_t credit_stalls, undelivered;
 } bt__rchan;
 
 /* The bridge. */
+/* Where a detach is (bridge.c). */
+typedef enum {
+  BT__DETACH_NONE,    /* attached */
+  BT__DETACH_COUNTS,  /* MPI_Ialltoall of the channel counts per peer */
+  BT__DETACH_TAGS,    /* MPI_Ialltoallv of the tags: orphans known */
+  BT__DETACH_DRAIN,   /* every channel delivers, closes, gives up */
+  BT__DETACH_BARRIER, /* MPI_Ibarrier: every rank drained */
+  BT__DETACH_DONE
+} bt__detach_phase;
+
 struct bt_mpi {
+  /* BT__MPI_MAGIC while attached, BT__MPI_DETACHED once bt_mpi_detach
+   * returned, BT__MPI_DEAD in the handle pool. Written under the pool's
+   * lock at attach and free, and by detach; a bridge's memory is never
+   * returned to malloc (bridge.c: the handle pool), so a detached handle
+   * is always readable. */
   uint32_t magic;
+  struct bt_mpi *pool_next; /* protected by the pool's lock */
   bt_runtime *rt;
   MPI_Comm comm;      /* our duplicate: collectives */
   MPI_Comm hdr_comm;  /* headers */
@@ -180,9 +219,30 @@ struct bt_mpi {
   int nsends;     /* BT__OP_SEND ops outstanding */
   int nactive;    /* sends and payload receives outstanding: the
                      progress thread polls without napping then */
-  bool detaching; /* detach began: drain, then barrier */
-  bool barrier_posted, barrier_done;
-  bt__mpi_op barrier_op;
+  bool detaching; /* detach began */
+  bt__detach_phase phase;
+  bool coll_posted, coll_done; /* the phase's collective */
+  bt__mpi_op coll_op;
+  int *xcounts; /* detach: 4 x size ints: send/recv counts, displs */
+  int *xtags_out, *xtags_in; /* detach: our tags per peer, theirs */
+  int64_t detach_start;
+  bt__mpi_op *op_cache; /* free send records */
+  int op_cached;
+
+  /* Configuration, read and validated at attach (bt__mpi_env). */
+  int64_t grace_ns;        /* BATON_MPI_DETACH_GRACE_MS */
+  int64_t peer_timeout_ns; /* BATON_MPI_PEER_TIMEOUT, 0: off */
+  bool debug;              /* BATON_MPI_DEBUG */
+
+  /* Peer failure (BATON_MPI_PEER_TIMEOUT): heartbeats on ctl_comm. */
+  MPI_Comm ctl_comm; /* MPI_COMM_NULL when off */
+  int64_t *heard;    /* per rank: when a message last came */
+  int64_t *hb_sent;  /* per rank: when our heartbeat last left */
+  bool *failed;      /* per rank: presumed dead */
+  bool any_failed;
+  bt__mpi_op hb_op;
+  int32_t hb_buf;
+  bool hb_posted;
 
   pthread_t progress;
   bool progress_started;
@@ -190,11 +250,16 @@ struct bt_mpi {
   _Atomic int sleeping;  /* atomic: the progress thread may sleep on wake */
   _Atomic int stop;      /* atomic: the progress thread exits */
   int64_t spin_ns;       /* immutable: busy polling before sleeping */
+  _Atomic int waiters;   /* atomic: progress-thread polls that saw a
+                            thread blocked on a channel (a hint) */
   /* Caller-driven progress (direct mode): user threads waiting on a remote
    * channel poll the bridge themselves, and the progress thread, which
    * shares their core when a rank is bound to one, stays off it. */
   _Atomic int pollers;   /* atomic: user threads polling now */
   _Atomic int deferring; /* atomic: the progress thread naps for them */
+  /* collective.c: a collective of this bridge runs on this rank (atomic;
+   * zero from calloc, claimed by exchange, released by store). */
+  _Atomic int coll_busy;
   bt__section section;   /* its part of bt_runtime_report() (report.c) */
 };
 
@@ -210,6 +275,13 @@ struct bt_mpi {
 int bt__mpi_fail(int mpi_rc, const char *what);
 /* The same sentence into a buffer (for a channel's stored failure). */
 void bt__mpi_errstr(int mpi_rc, const char *what, char *buf, size_t len);
+/* Lock held: a send record from the cache (kind BT__OP_SEND, zeroed but
+ * for the header storage), or NULL. */
+bt__mpi_op *bt__mpi_op_get(struct bt_mpi *m);
+/* Lock held: give a completed op back (cached ones to the cache). */
+void bt__mpi_op_put(struct bt_mpi *m, bt__mpi_op *op);
+/* Lock held: a message came from rank `peer` (failure detection). */
+void bt__mpi_heard(struct bt_mpi *m, int peer);
 /* Lock held: add op with its request to the table. BT_OK or BT_ENOMEM. */
 int bt__mpi_track(struct bt_mpi *m, bt__mpi_op *op, MPI_Request req);
 /* Wake the progress thread (after work was queued for it). */
@@ -241,10 +313,18 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
 /* Lock held: the channel failed: remember code and message, close both
  * local channels, discard what comes. */
 void bt__rchan_failv(bt__rchan *c, int code, const char *msg);
-/* Lock held: detach begins: close, discard incoming, return credits. */
+/* Lock held: detach begins: close `out` (later sends: BT_ECLOSED); what
+ * was accepted still goes, what comes is still delivered. */
 void bt__rchan_detach_begin(bt__rchan *c);
+/* Lock held, phase DRAIN: one step of the channel's detach at time now;
+ * returns 1 once it is finished (sent all it could, received the peer's
+ * close, or gave up: orphan, no room at the peer past the grace, peer
+ * failed). */
+int bt__rchan_detach_step(bt__rchan *c, int64_t now);
 /* Lock held: post the header receive if not posted. */
 int bt__rchan_post(bt__rchan *c);
+/* Lock held: deliver what arrived complete (after a failure). */
+void bt__rchan_deliver(bt__rchan *c);
 /* Lock not held, bridge gone: close `in`, drop the bridge's reference. */
 void bt__rchan_detach_end(bt__rchan *c);
 /* Drop a reference; the last frees the channel. */
@@ -260,13 +340,10 @@ void bt__mpi_report_attach(struct bt_mpi *m);
 void bt__mpi_report_detach(struct bt_mpi *m);
 /* bt__chan_remote.describe of a remote channel: peer, tag, credits. */
 void bt__rchan_describe(void *ctx, char *buf, size_t len);
-/* Lock held: send c->scratch with send(c), counting and tracing it. */
-void bt__rchan_counted_send(bt__rchan *c, void (*send)(bt__rchan *c));
-/* Lock held: a DATA header arrived. */
-void bt__rchan_counted_recv(bt__rchan *c, const bt__mpi_hdr *h);
-/* Lock held, after a pump: counts a credit stall when elements of a
- * buffered channel start waiting in out for credits. */
-void bt__rchan_counted_credits(bt__rchan *c);
+/* Lock held: send c->scratch with send(c), traced (BATON_TRACE). */
+void bt__rchan_traced_send(bt__rchan *c, void (*send)(bt__rchan *c));
+/* Lock held: a DATA header arrived (BATON_TRACE). */
+void bt__rchan_traced_recv(bt__rchan *c, const bt__mpi_hdr *h);
 
 /* ---- datatype.c -------------------------------------------------------- */
 

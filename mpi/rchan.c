@@ -117,7 +117,7 @@ void bt__rchan_failv(bt__rchan *c, int code, const char *msg) {
   if (c->error != BT_OK) return;
   c->error = code;
   snprintf(c->errmsg, sizeof c->errmsg, "%s", msg);
-  if (getenv("BATON_MPI_DEBUG"))
+  if (c->m->debug)
     fprintf(stderr, "baton mpi: rank %d: %s: %s\n", c->m->rank,
             bt_status_name(code), msg);
   close_out(c);
@@ -145,40 +145,46 @@ static void fail_mpi(bt__rchan *c, int mpi_rc, const char *what) {
 
 /* ---- sending ----------------------------------------------------------- */
 
-/* Post a send; the op frees `owned` and drops `slice` when MPI is done. */
+/* Post the send of op (from bt__mpi_op_get(), its buf and slice set: freed
+ * and dropped when MPI is done). On failure they are freed at once. */
 static int isend(bt__rchan *c, MPI_Comm comm, const void *buf, int count,
-                 MPI_Datatype dt, void *owned, const bt_slice *slice) {
-  bt__mpi_op *op = calloc(1, sizeof *op);
-  if (!op) {
-    failf(c, BT_ENOMEM, "remote channel: out of memory");
-    goto err_free;
-  }
-  op->kind = BT__OP_SEND;
+                 MPI_Datatype dt, bt__mpi_op *op) {
   op->chan = c;
-  op->buf = owned;
-  if (slice) {
-    op->slice = *slice;
-    op->has_slice = true;
-  }
   MPI_Request req;
   int rc = MPI_Isend(buf, count, dt, c->peer, c->tag, comm, &req);
   if (rc != MPI_SUCCESS) {
     fail_mpi(c, rc, "MPI_Isend");
-    free(op);
     goto err_free;
   }
   if (bt__mpi_track(c->m, op, req) != BT_OK) {
     MPI_Wait(&req, MPI_STATUS_IGNORE);
-    free(op);
     failf(c, BT_ENOMEM, "remote channel: out of memory");
     goto err_free;
   }
   return BT_OK;
 
 err_free:
-  free(owned);
-  if (slice) bt__slice_drop(*slice);
+  free(op->buf);
+  if (op->has_slice) bt__slice_drop(op->slice);
+  bt__mpi_op_put(c->m, op);
   return BT_EMPI;
+}
+
+/* A send record for a payload: owned buffer and/or slice. */
+static bt__mpi_op *payload_op(bt__rchan *c, void *owned, const bt_slice *s) {
+  bt__mpi_op *op = bt__mpi_op_get(c->m);
+  if (!op) {
+    free(owned);
+    if (s) bt__slice_drop(*s);
+    failf(c, BT_ENOMEM, "remote channel: out of memory");
+    return NULL;
+  }
+  op->buf = owned;
+  if (s) {
+    op->slice = *s;
+    op->has_slice = true;
+  }
+  return op;
 }
 
 /* Lock held: count the credits users returned without the lock. */
@@ -192,25 +198,29 @@ static void fold_returned(bt__rchan *c) {
       atomic_exchange_explicit(&c->returned, 0, memory_order_acquire);
 }
 
-static bt__mpi_hdr *hdr_new(bt__rchan *c, uint32_t kind, size_t inline_bytes) {
-  bt__mpi_hdr *h = malloc(sizeof *h + inline_bytes);
-  if (!h) return NULL;
+/* A send record whose header (in op->hdr) is filled from the template,
+ * with the credits owed. */
+static bt__mpi_op *hdr_new(bt__rchan *c, uint32_t kind, size_t inline_bytes) {
+  bt__mpi_op *op = bt__mpi_op_get(c->m);
+  if (!op) return NULL;
+  bt__mpi_hdr *h = (bt__mpi_hdr *)op->hdr;
   memcpy(h, &c->hdr_template, sizeof *h);
   h->kind = kind;
   fold_returned(c);
   h->credits = c->to_return;
   c->to_return = 0;
   h->inline_bytes = (uint32_t)inline_bytes;
-  return h;
+  return op;
 }
 
 static void send_ctrl(bt__rchan *c, uint32_t kind) {
-  bt__mpi_hdr *h = hdr_new(c, kind, 0);
-  if (!h) {
+  bt__mpi_op *op = hdr_new(c, kind, 0);
+  if (!op) {
     failf(c, BT_ENOMEM, "remote channel: out of memory");
     return;
   }
-  (void)isend(c, c->m->hdr_comm, h, (int)sizeof *h, MPI_BYTE, h, NULL);
+  (void)isend(c, c->m->hdr_comm, op->hdr, (int)sizeof(bt__mpi_hdr), MPI_BYTE,
+              op);
 }
 
 /* Send the element in c->scratch (taken from out, held by this thread). The
@@ -235,12 +245,13 @@ static void send_data(bt__rchan *c) {
     if (slice_bytes <= BT__MPI_INLINE_MAX && bt__mpi_view_dense(&v))
       inline_bytes = slice_bytes;
   }
-  bt__mpi_hdr *h = hdr_new(c, BT__MSG_DATA, inline_bytes);
-  if (!h) {
+  bt__mpi_op *hop = hdr_new(c, BT__MSG_DATA, inline_bytes);
+  if (!hop) {
     bt__rchan_dispose(c, elem);
     failf(c, BT_ENOMEM, "remote channel: out of memory");
     return;
   }
+  bt__mpi_hdr *h = (bt__mpi_hdr *)hop->hdr;
   h->seq = c->send_seq++;
   void *payload = NULL; /* owned payload buffer */
   size_t payload_bytes = 0;
@@ -281,7 +292,7 @@ static void send_data(bt__rchan *c) {
       int rc = t->wire->pack(elem, payload, payload_bytes);
       if (rc != BT_OK) {
         free(payload);
-        free(h);
+        bt__mpi_op_put(c->m, hop);
         failf(c, rc, "type %s: wire pack failed: %s", t->name, bt_errmsg());
         return;
       }
@@ -289,8 +300,12 @@ static void send_data(bt__rchan *c) {
     }
   }
   h->payload_bytes = payload_bytes;
-  if (isend(c, c->m->hdr_comm, h, (int)(sizeof *h + inline_bytes), MPI_BYTE, h,
-            NULL) != BT_OK) {
+  c->msgs_sent++;
+  c->bytes_sent += c->kind == BT__RK_SLICE ? slice_bytes
+                   : payload_bytes         ? payload_bytes
+                                           : inline_bytes;
+  if (isend(c, c->m->hdr_comm, h, (int)(sizeof *h + inline_bytes), MPI_BYTE,
+            hop) != BT_OK) {
     free(payload);
     if (c->kind == BT__RK_SLICE) bt__slice_drop(*(bt_slice *)elem);
     return;
@@ -311,7 +326,8 @@ static void send_data(bt__rchan *c) {
     }
     /* MPI reads the region where it lies; the slice (and the region's
      * lock) lives until the send completes. */
-    (void)isend(c, c->m->data_comm, v.data, count, dt, NULL, &s);
+    bt__mpi_op *op = payload_op(c, NULL, &s);
+    if (op) (void)isend(c, c->m->data_comm, v.data, count, dt, op);
     if (owned) MPI_Type_free(&dt);
     return;
   }
@@ -324,7 +340,8 @@ static void send_data(bt__rchan *c) {
       fail_mpi(c, rc, "payload datatype");
       return;
     }
-    (void)isend(c, c->m->data_comm, payload, count, dt, payload, NULL);
+    bt__mpi_op *op = payload_op(c, payload, NULL);
+    if (op) (void)isend(c, c->m->data_comm, payload, count, dt, op);
     if (owned) MPI_Type_free(&dt);
   } else {
     free(payload);
@@ -332,7 +349,7 @@ static void send_data(bt__rchan *c) {
   return;
 
 err_nomem:
-  free(h);
+  bt__mpi_op_put(c->m, hop);
   bt__rchan_dispose(c, elem);
   failf(c, BT_ENOMEM, "remote channel: out of memory");
 }
@@ -365,8 +382,28 @@ int bt__rchan_post(bt__rchan *c) {
   return 1;
 }
 
+/* Take what waits in `out` and count it undelivered (failed channel,
+ * orphan, dead peer, detach's grace past). */
+static int drop_out(bt__rchan *c) {
+  int work = 0;
+  while (bt_try_recv(c->out, c->scratch) == BT_OK) {
+    if (c->kind == BT__RK_SLICE)
+      (void)c->type->on_send(c->scratch, BT_UNCHECKED);
+    bt__rchan_dispose(c, c->scratch);
+    c->undelivered++;
+    work = 1;
+  }
+  return work;
+}
+
+static bool peer_dead(const bt__rchan *c) {
+  return c->m->failed && c->m->failed[c->peer];
+}
+
 int bt__rchan_pump(bt__rchan *c) {
+  if (c->orphan || peer_dead(c)) return drop_out(c);
   int work = bt__rchan_post(c);
+  if (c->error != BT_OK) work |= drop_out(c);
   /* A buffered out that looks empty is: an element put after the look is
    * followed by its sender's hook_after_send(), which pumps or kicks. */
   bool empty = c->cap > 0 && bt_chan_len(c->out) == 0;
@@ -377,17 +414,22 @@ int bt__rchan_pump(bt__rchan *c) {
     if (c->kind == BT__RK_SLICE)
       (void)c->type->on_send(c->scratch, BT_UNCHECKED);
     c->credits--;
-    bt__rchan_counted_send(c, send_data);
+    c->stalled = false;
+    bt__rchan_traced_send(c, send_data);
     work = 1;
   }
-  bt__rchan_counted_credits(c);
+  if (!empty && c->credits == 0 && !c->stalled && bt_chan_len(c->out) > 0) {
+    c->stalled = true;
+    c->credit_stalls++;
+  }
   if (c->out_closed && !c->close_sent && bt_chan_len(c->out) == 0) {
     /* Nothing can enter a closed out: its last element has left. */
     send_ctrl(c, BT__MSG_CLOSE);
     c->close_sent = true;
     work = 1;
   }
-  if (credit_due(c)) {
+  /* After the peer's close it sends nothing more: it needs no credits. */
+  if (!c->peer_closed && credit_due(c)) {
     send_ctrl(c, BT__MSG_CREDIT);
     work = 1;
   }
@@ -446,7 +488,7 @@ static int irecv_payload(bt__rchan *c, bt__rq_item *it, void *buf,
     fail_mpi(c, rc, "payload datatype");
     return BT_EMPI;
   }
-  bt__mpi_op *op = calloc(1, sizeof *op);
+  bt__mpi_op *op = bt__mpi_op_get(c->m);
   if (!op) {
     if (owned) MPI_Type_free(&dt);
     failf(c, BT_ENOMEM, "remote channel: out of memory");
@@ -459,13 +501,13 @@ static int irecv_payload(bt__rchan *c, bt__rq_item *it, void *buf,
   rc = MPI_Irecv(buf, count, dt, c->peer, c->tag, c->m->data_comm, &req);
   if (owned) MPI_Type_free(&dt);
   if (rc != MPI_SUCCESS) {
-    free(op);
+    bt__mpi_op_put(c->m, op);
     fail_mpi(c, rc, "MPI_Irecv (payload)");
     return BT_EMPI;
   }
   if (bt__mpi_track(c->m, op, req) != BT_OK) {
     MPI_Wait(&req, MPI_STATUS_IGNORE);
-    free(op);
+    bt__mpi_op_put(c->m, op);
     failf(c, BT_ENOMEM, "remote channel: out of memory");
     return BT_ENOMEM;
   }
@@ -511,6 +553,11 @@ static int slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len) {
                (long long)h->shape[d], d);
       return 0;
     }
+    if (h->shape[d] > 0 && n > SIZE_MAX / (size_t)h->shape[d]) {
+      snprintf(why, len, "extent %lld of axis %d overflows the size",
+               (long long)h->shape[d], d);
+      return 0;
+    }
     n *= (size_t)h->shape[d];
   }
   if (n != carried) {
@@ -522,7 +569,9 @@ static int slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len) {
 
 static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
   const bt_type *t = c->type;
-  bt__rchan_counted_recv(c, h);
+  c->msgs_recv++;
+  c->bytes_recv += h->payload_bytes + h->inline_bytes;
+  bt__rchan_traced_recv(c, h);
   if (h->seq != c->recv_seq)
     failf(c, BT_EMPI,
           "remote channel to rank %d, tag %d: message %llu arrived where %llu "
@@ -672,11 +721,11 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
       if (mpi_rc != MPI_SUCCESS) fail_mpi(c, mpi_rc, "MPI_Isend");
       free(op->buf);
       if (op->has_slice) bt__slice_drop(op->slice); /* the region unlocks */
-      free(op);
+      bt__mpi_op_put(c->m, op);
       return;
     case BT__OP_PAYLOAD_RECV: {
       bt__rq_item *it = op->item;
-      free(op);
+      bt__mpi_op_put(c->m, op);
       if (mpi_rc != MPI_SUCCESS) {
         fail_mpi(c, mpi_rc, "payload receive");
         it->state = BT__RQ_READY;
@@ -707,6 +756,7 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
         return;
       }
       memcpy(&h, c->hdr_buf, sizeof h);
+      bt__mpi_heard(c->m, c->peer);
       if (h.magic != BT__MPI_HDR_MAGIC ||
           (size_t)got != sizeof h + h.inline_bytes) {
         failf(c, BT_EMPI,
@@ -717,6 +767,7 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
         return;
       }
       c->credits += h.credits;
+      if (h.credits && c->m->detaching) c->credit_at = bt__now_ns();
       switch (h.kind) {
         case BT__MSG_CREDIT:
           break;
@@ -737,7 +788,7 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
       (void)bt__rchan_pump(c); /* credits may have come */
       return;
     }
-    case BT__OP_BARRIER:
+    default:
       return;
   }
 }
@@ -790,8 +841,9 @@ static int hook_close(void *ctx) {
     rc = bt__fail(
         BT_ECLOSED, "remote channel to rank %d, tag %d: already closed%s",
         c->peer, c->tag,
-        c->user_closed ? ""
-                       : (c->peer_closed ? " by the peer" : " (detached)"));
+        c->user_closed
+            ? ""
+            : (c->peer_closed ? " by the peer" : " (the bridge detached)"));
   } else {
     c->user_closed = true;
     close_out(c);
@@ -809,14 +861,16 @@ static int hook_closed_status(void *ctx, int op) {
   int code = c->error;
   char msg[sizeof c->errmsg];
   memcpy(msg, c->errmsg, sizeof msg);
-  int by_peer = c->peer_closed;
+  int by_peer = c->peer_closed, detaching = c->m->detaching && !c->user_closed;
   pthread_mutex_unlock(&c->m->lock);
   if (code != BT_OK) return bt__fail(code, "%s", msg);
   return bt__fail(BT_ECLOSED,
                   "%s on the remote channel to rank %d, tag %d: "
                   "closed%s",
                   op == BT_OP_SEND ? "send" : "receive", c->peer, c->tag,
-                  by_peer ? " by the peer" : "");
+                  by_peer     ? " by the peer"
+                  : detaching ? " (the bridge detached)"
+                              : "");
 }
 
 static void hook_destroy(void *ctx) {
@@ -860,9 +914,34 @@ void bt__rchan_unref(bt__rchan *c) {
 
 void bt__rchan_detach_begin(bt__rchan *c) {
   close_out(c);
-  c->discard = true;
-  /* Credits for what waits in `in`, so every peer can drain its out. */
-  c->to_return += (uint32_t)bt_chan_len(c->in);
+}
+
+int bt__rchan_detach_step(bt__rchan *c, int64_t now) {
+  if (c->orphan || peer_dead(c)) {
+    if (!c->send_done) {
+      /* An orphan's messages went to a tag nobody receives. */
+      if (c->orphan) c->undelivered += c->send_seq;
+      (void)drop_out(c);
+      c->send_done = true;
+    }
+    return 1;
+  }
+  if (!c->close_sent) {
+    /* No credit for the grace since the exchange or the last credit: the
+     * peer's receivers took no more; what waits is given up. */
+    if (c->credits == 0 && now - c->credit_at > c->m->grace_ns)
+      (void)drop_out(c);
+    (void)bt__rchan_pump(c);
+    if (!c->close_sent) return 0;
+  }
+  c->send_done = true;
+  if (c->nsends > 0 || c->npayloads > 0) return 0;
+  /* A channel that failed may never see the peer's close. */
+  return c->peer_closed || c->error != BT_OK;
+}
+
+void bt__rchan_deliver(bt__rchan *c) {
+  deliver(c);
 }
 
 void bt__rchan_detach_end(bt__rchan *c) {
@@ -883,22 +962,22 @@ void bt__rchan_detach_end(bt__rchan *c) {
 
 int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
                        size_t capacity, bt_chan **ch) {
-  if (m == NULL || m->magic != BT__MPI_MAGIC || t == NULL || ch == NULL)
-    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: %s",
-                    t == NULL || ch == NULL ? "NULL argument" : "not a bridge");
+  if (m == NULL || m->magic != BT__MPI_MAGIC)
+    return bt__bad_handle("bt_mpi_chan_create", "MPI bridge", m);
+  if (t == NULL || ch == NULL)
+    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: NULL %s",
+                    t == NULL ? "type" : "output");
   if (peer < 0 || peer >= m->size)
     return bt__fail(BT_EINVAL, "bt_mpi_chan_create: peer %d outside 0..%d",
                     peer, m->size - 1);
   if (tag < 0 || tag > m->tag_ub)
     return bt__fail(BT_EINVAL, "bt_mpi_chan_create: tag %d outside 0..%d", tag,
                     m->tag_ub);
-  if (t->size == 0)
-    return bt__fail(BT_EINVAL, "bt_mpi_chan_create: type %s has size 0",
-                    t->name ? t->name : "?");
+  if (bt__type_check(t, "bt_mpi_chan_create") != BT_OK) return BT_EINVAL;
   if (capacity > UINT32_MAX / 4)
     return bt__fail(BT_EINVAL, "bt_mpi_chan_create: capacity %zu too large",
                     capacity);
-  bt__rkind kind;
+  bt__rkind kind = BT__RK_VALUE; /* set by kind_of() */
   int rc = kind_of(t, &kind);
   if (rc != BT_OK) return rc;
 

@@ -143,7 +143,10 @@ typedef struct visit_ctx {
   int axis, writable;
   _Atomic int calls;
   int64_t origin[16], extent[16]; /* per worker */
-  int self_ok[16];
+  int self_ok[16];   /* run on its worker, or on the calling thread */
+  int by_caller[16];  /* run on the calling thread (bt_self() == -1) */
+  int ran_self[16];   /* bt_self() of the thread that ran it */
+  pthread_t thread[16];
 } visit_ctx;
 
 static int visit(bt_slice part, int worker, void *ctx) {
@@ -154,7 +157,11 @@ static int visit(bt_slice part, int worker, void *ctx) {
   atomic_fetch_add(&vc->calls, 1);
   vc->origin[worker] = v.origin[vc->axis];
   vc->extent[worker] = v.shape[vc->axis];
-  vc->self_ok[worker] = bt_self() == worker && v.writable == vc->writable;
+  vc->by_caller[worker] = bt_self() == -1;
+  vc->ran_self[worker] = bt_self();
+  vc->thread[worker] = pthread_self();
+  vc->self_ok[worker] = (bt_self() == worker || bt_self() == -1) &&
+                        v.writable == vc->writable;
   if (vc->writable) {
     int64_t total = 1;
     for (int d = 0; d < v.ndim; d++) total *= v.shape[d];
@@ -181,8 +188,13 @@ BT_TEST(parallel_slices_partition) {
       double *vals = malloc(sizeof *vals * 37 * 53);
       get(a, vals);
       for (int i = 0; i < w; i++) {
-        /* part i is the balanced block i, run on worker i */
+        /* part i is the balanced block i, run on worker i, or on the
+         * calling thread only when the runtime leaves it a core */
         BT_CHECK(vc.self_ok[i]);
+        if (vc.by_caller[i]) {
+          BT_CHECK(w < bt__ncpu());
+          BT_CHECK(pthread_equal(vc.thread[i], pthread_self()));
+        }
         BT_CHECK_EQ(vc.origin[i], bt__part_start(extent, w, i));
         BT_CHECK_EQ(vc.extent[i], bt__part_start(extent, w, i + 1) -
                                       bt__part_start(extent, w, i));
@@ -312,36 +324,59 @@ BT_TEST(parallel_slices_busy) {
 
 typedef struct nested_ctx {
   bt_runtime *rt;
-  bt_array *other;
-  int rc[16], kernel_rc[16], sum_rc[16];
+  bt_array *other[16]; /* one per outer part */
+  int rc[16], kernel_rc[16], sum_rc[16], self[16];
+  double sum[16];
+  visit_ctx vc[16];
 } nested_ctx;
 
+/* Runs on a worker (or the caller): kernels called from there run their
+ * own part there and the rest on the other workers. */
 static int nested(bt_slice part, int worker, void *ctx) {
   (void)part;
   nested_ctx *nc = ctx;
-  visit_ctx vc = {.axis = 0, .writable = 1};
-  double out;
-  nc->rc[worker] = bt_parallel_slices(nc->rt, nc->other, 0, 1, visit, &vc);
-  nc->kernel_rc[worker] = bt_fill(nc->rt, nc->other, 1.0);
-  nc->sum_rc[worker] = bt_sum(nc->rt, nc->other, &out);
+  nc->self[worker] = bt_self();
+  nc->vc[worker] = (visit_ctx){.axis = 0, .writable = 1};
+  nc->rc[worker] = bt_parallel_slices(nc->rt, nc->other[worker], 0, 1, visit,
+                                      &nc->vc[worker]);
+  nc->kernel_rc[worker] = bt_fill(nc->rt, nc->other[worker], 1.5);
+  nc->sum_rc[worker] = bt_sum(nc->rt, nc->other[worker], &nc->sum[worker]);
   return BT_OK;
 }
 
 BT_TEST(parallel_slices_from_a_worker) {
-  bt_runtime *rt = make_runtime(2);
-  bt_array *a = make2(rt, 4, 4), *other = make2(rt, 4, 4);
-  nested_ctx nc = {.rt = rt, .other = other};
-  BT_CHECK_OK(bt_parallel_slices(rt, a, 0, 1, nested, &nc));
-  for (int w = 0; w < 2; w++) {
-    BT_CHECK_STATUS(nc.rc[w], BT_ESTATE);
-    BT_CHECK_STATUS(nc.kernel_rc[w], BT_ESTATE);
-    BT_CHECK_STATUS(nc.sum_rc[w], BT_ESTATE);
+  for (int c = 0; c < NCOUNTS; c++) {
+    int w = worker_counts[c];
+    bt_runtime *rt = make_runtime(w);
+    bt_array *a = make2(rt, w, 4);
+    nested_ctx nc = {.rt = rt};
+    for (int i = 0; i < w; i++) nc.other[i] = make2(rt, 7, 3);
+    for (int rep = 0; rep < 20; rep++) {
+      BT_CHECK_OK(bt_parallel_slices(rt, a, 0, 1, nested, &nc));
+      for (int i = 0; i < w; i++) {
+        BT_CHECK_OK(nc.rc[i]);
+        BT_CHECK_OK(nc.kernel_rc[i]);
+        BT_CHECK_OK(nc.sum_rc[i]);
+        BT_CHECK_EQ(nc.sum[i], 1.5 * 7 * 3);
+        /* every inner part ran once, on its worker or on the worker that
+         * called the inner kernel (or the outer caller) */
+        BT_CHECK_EQ(atomic_load(&nc.vc[i].calls), w);
+        for (int j = 0; j < w; j++)
+          BT_CHECK(nc.vc[i].ran_self[j] == j ||
+                   nc.vc[i].ran_self[j] == nc.self[i]);
+        /* the worker that called ran its own inner part itself */
+        if (nc.self[i] >= 0) BT_CHECK_EQ(nc.vc[i].ran_self[nc.self[i]], nc.self[i]);
+      }
+    }
+    /* nothing stays locked */
+    for (int i = 0; i < w; i++) {
+      BT_CHECK_OK(bt__regions_check(nc.other[i]));
+      BT_CHECK_OK(bt_fill(rt, nc.other[i], 2.0));
+      bt_array_release(nc.other[i]);
+    }
+    bt_array_release(a);
+    bt_runtime_destroy(rt);
   }
-  /* nothing was locked by the refused calls */
-  BT_CHECK_OK(bt_fill(rt, other, 2.0));
-  bt_array_release(other);
-  bt_array_release(a);
-  bt_runtime_destroy(rt);
 }
 
 BT_TEST(parallel_slices_bad_arguments) {

@@ -1,10 +1,13 @@
 /* baton-info: the topology, and the placement the runtime makes with the
  * current options and environment. */
+#define _POSIX_C_SOURCE 200809L /* gethostname */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime_int.h"
+#include "simd.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -15,7 +18,43 @@ static void usage(FILE *out) {
           "PUs), the cpuset the process may use, and where a runtime created\n"
           "with these options puts each worker. Options override the\n"
           "environment variables BATON_WORKERS, BATON_BIND, BATON_TOPOLOGY.\n"
+          "The SIMD line names the kernels' level (BATON_SIMD: auto, sse2,\n"
+          "avx2, avx512).\n"
           "Example: baton-info --topology 'pack:2 [numa] core:4 pu:2'\n");
+}
+
+/* Under mpirun: the host, the rank the launcher gave, and the node-local
+ * rank the runtime took its share of the node with (core/share.c). */
+static void print_rank(const bt_runtime *rt) {
+  char host[256] = "?";
+  if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+  host[sizeof host - 1] = 0;
+  static const char *const rank_vars[][2] = {
+      {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+      {"PMI_RANK", "PMI_SIZE"},
+      {"PMIX_RANK", NULL}};
+  const char *rank = NULL, *size = NULL;
+  for (size_t i = 0; i < sizeof rank_vars / sizeof rank_vars[0] && !rank; i++) {
+    rank = getenv(rank_vars[i][0]);
+    size = rank_vars[i][1] ? getenv(rank_vars[i][1]) : NULL;
+  }
+  printf("Host: %s", host);
+  if (rank)
+    printf(", MPI rank %s%s%s", rank, size ? " of " : "", size ? size : "");
+  putchar('\n');
+  const bt__share *s = &rt->share;
+  if (s->size <= 0) return;
+  printf("Node-local rank: %d of %d (%s): ", s->rank, s->size, s->source);
+  if (s->applied)
+    printf("this rank's share of the node%s\n",
+           s->overlap ? ", PUs shared with other ranks (more ranks than PUs)"
+                      : "");
+  else if (s->launcher_bound)
+    printf("the launcher bound it: its cpuset kept\n");
+  else if (s->size > 1)
+    printf("no share taken (BATON_SHARE=0)\n");
+  else
+    printf("alone on the node\n");
 }
 
 static const char *bind_name(bt_bind b) {
@@ -59,6 +98,12 @@ int main(int argc, char **argv) {
   }
 
   printf("baton %s (%s)\n", bt_version(), bt_build_features());
+  printf("SIMD: %s (%s; this CPU runs:", bt__simd_level_name(bt__simd_level()),
+         bt__simd_reason());
+  for (int l = 0; l < bt__simd_levels(); l++)
+    if (bt__simd_level_supported(l, NULL))
+      printf(" %s", bt__simd_level_name(l));
+  printf(")\n");
   bt_runtime *rt = NULL;
   int rc = bt_runtime_create(NULL, &rt);
   if (rc != BT_OK) {
@@ -74,6 +119,7 @@ int main(int argc, char **argv) {
     printf(
         "Topology: not this machine (hwloc's HWLOC_XMLFILE or "
         "HWLOC_SYNTHETIC replaced it)\n");
+  print_rank(rt);
   bt__topology_print(rt->topo, rt->allowed, stdout);
 
   printf("Placement: %d workers on %d NUMA nodes, bind %s\n",

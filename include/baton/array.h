@@ -64,10 +64,42 @@ BT_API BT_NODISCARD int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim,
  * @brief Wrap user memory without copying. strides (in elements) may be
  *        NULL for row-major. The user keeps the memory valid while the array
  *        lives and touches it only through slices meanwhile.
+ * @return BT_OK, BT_EINVAL (bad dtype, ndim or shape; data NULL; strides
+ *         under which two elements share memory (a zero stride, or an axis
+ *         that lands inside a smaller one's reach), whose offsets overflow,
+ *         or whose first or last element lies outside mapped memory),
+ *         BT_ENOMEM.
  */
 BT_API BT_NODISCARD int bt_array_wrap(bt_runtime *rt, void *data, bt_dtype t,
                                       int ndim, const int64_t *shape,
                                       const int64_t *strides, bt_array **a);
+/**
+ * @brief Make a sub-array: a view of a region of a, with a's memory and
+ *        lock table.
+ *
+ * The sub-array has its own shape (the region's extents) and origin, and
+ * the parent's dtype, strides and runtime. Owning or borrowing a region of
+ * the sub-array locks the matching region of the parent's table (of the
+ * root array, for a sub-array of a sub-array), so slices of the sub-array
+ * and of the parent conflict exactly where they overlap; a conflict's
+ * bt_errmsg() names both regions in the root array's coordinates. Views of
+ * its slices report `origin` in the sub-array's coordinates. Every kernel
+ * and bt_parallel_slices accepts a sub-array; the BT_PLACE_BLOCKS blocks
+ * of the parent do not carry over (kernels cut the sub-array's own extent).
+ * bt_array_freeze on a sub-array answers BT_ENOTSUP: freeze the parent.
+ *
+ * @param a the parent: an array or a sub-array (NULL: BT_EINVAL).
+ * @param region one range per axis of a, 0 <= start < stop <= extent (NULL:
+ *        the whole of a). Empty or out-of-range regions are refused.
+ * @param sub out: the sub-array, one reference (bt_array_release).
+ * @return BT_OK, BT_EINVAL (NULL argument, empty or out-of-range region),
+ *         BT_ENOMEM.
+ * Thread-safety: as bt_array_retain on a. Ownership: the sub-array holds a
+ * reference on a, so a may be released first; the memory goes when the
+ * last array, sub-array and slice are gone.
+ */
+BT_API BT_NODISCARD int bt_array_sub(bt_array *a, const bt_range *region,
+                                     bt_array **sub);
 BT_API void bt_array_retain(bt_array *a);
 /** @brief Drop a reference; the memory goes when the last reference and the
  *  last slice are gone. NULL accepted. @return BT_OK. */
@@ -75,10 +107,15 @@ BT_API int bt_array_release(bt_array *a);
 /** @brief Make the array read-only for ever: later owns answer BT_EFROZEN,
  *  borrows succeed. @return BT_OK, BT_EBUSY (a region is owned). */
 BT_API BT_NODISCARD int bt_array_freeze(bt_array *a);
+/** @brief Number of axes; 0 when a is not a live array (NULL, released). */
 BT_API int bt_array_ndim(const bt_array *a);
+/** @brief Element type; (bt_dtype)-1 when a is not a live array. */
 BT_API bt_dtype bt_array_dtype(const bt_array *a);
-/** @brief Copy the shape into shape[0..ndim-1]. */
+/** @brief Copy the shape into shape[0..ndim-1]; nothing when a is not a
+ *  live array or shape is NULL. */
 BT_API void bt_array_shape(const bt_array *a, int64_t *shape);
+/** @brief The runtime given at creation; NULL when none or a is not a live
+ *  array. */
 BT_API bt_runtime *bt_array_runtime(const bt_array *a);
 
 /** A slice handle: a value, copied freely; only the holder may use it. */
@@ -123,7 +160,8 @@ typedef struct bt_view {
   int ndim, writable, numa; /**< numa: home node of the first page, -1 if
                                  unknown */
   int64_t shape[BT_MAX_DIMS], strides[BT_MAX_DIMS] /**< in elements */,
-      origin[BT_MAX_DIMS] /**< in the array */;
+      origin[BT_MAX_DIMS] /**< in the array the slice was taken from
+                               (a sub-array's own coordinates) */;
 } bt_view;
 
 /** @brief The view of a held slice. O(1) check. @return BT_OK, BT_EMOVED. */

@@ -42,6 +42,7 @@
 
 #include <mpi.h>
 
+#include "baton/array.h"
 #include "baton/chan.h"
 #include "baton/runtime.h"
 
@@ -65,7 +66,8 @@ typedef struct bt_wire {
 /**
  * @brief Attach the runtime to a communicator (duplicated; MPI_ERRORS_RETURN
  *        set on the duplicate). MPI must be initialized.
- * @return BT_OK, BT_EMPI, BT_ENOMEM, BT_EINVAL.
+ * @return BT_OK, BT_EMPI, BT_ENOMEM, BT_EINVAL (rt not a live runtime, NULL
+ *         included; MPI_COMM_NULL; MPI not initialized), BT_ENOTSUP.
  */
 BT_API BT_NODISCARD int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm,
                                       bt_mpi **m);
@@ -99,6 +101,46 @@ BT_API int bt_mpi_size(const bt_mpi *m);
 BT_API BT_NODISCARD int bt_mpi_chan_create(bt_mpi *m, int peer, int tag,
                                            const bt_type *t, size_t capacity,
                                            bt_chan **ch);
+
+/* ---- collectives (mpi/collective.c) ------------------------------------ */
+
+/** Reduction operators of bt_mpi_allreduce(). */
+typedef enum { BT_SUM, BT_MAX, BT_MIN } bt_op;
+
+/**
+ * @brief Reduce count elements of dtype t over every rank of the bridge;
+ *        every rank gets the result in out. Collective.
+ *
+ * Runs on the bridge's own duplicate of the communicator, so it never
+ * matches the application's messages. Callable from any thread, a worker
+ * included: with MPI_THREAD_MULTIPLE the calling thread calls MPI_Allreduce
+ * itself; with less (MPI_THREAD_SERIALIZED) it posts MPI_Iallreduce and
+ * completes it under the bridge's lock, so its MPI calls are serialized
+ * with the progress thread's. As with MPI's own collectives, every rank
+ * calls the collectives of one bridge in the same order, one at a time: a
+ * second collective started on a rank while one runs answers BT_ESTATE.
+ * The order in which MPI combines the ranks' values is MPI's (it may vary
+ * with the algorithm); bt_darray_dot() and friends are bit-reproducible.
+ * @param t BT_F64, BT_F32, BT_I64 or BT_I32.
+ * @param in count elements; in == out reduces in place.
+ * @param out count elements, written on success.
+ * @return BT_OK, BT_EINVAL (bridge, op, dtype, count < 0, NULL buffer with
+ *         count > 0), BT_ESTATE (another collective of this bridge is under
+ *         way on this rank), BT_EMPI.
+ */
+BT_API BT_NODISCARD int bt_mpi_allreduce(bt_mpi *m, bt_op op, bt_dtype t,
+                                         const void *in, void *out, int count);
+/** @brief Wait until every rank of the bridge called it. Collective; from
+ *  any thread, as bt_mpi_allreduce(). @return BT_OK, BT_EINVAL, BT_ESTATE,
+ *  BT_EMPI. */
+BT_API BT_NODISCARD int bt_mpi_barrier(bt_mpi *m);
+/** @brief Copy bytes bytes of buf on rank root to buf on every rank.
+ *  Collective; from any thread, as bt_mpi_allreduce(). Every rank passes
+ *  the same bytes (any size_t: large counts go as a derived datatype).
+ *  @return BT_OK, BT_EINVAL (root out of range, NULL buf with bytes > 0),
+ *  BT_ESTATE, BT_EMPI. */
+BT_API BT_NODISCARD int bt_mpi_bcast(bt_mpi *m, int root, void *buf,
+                                     size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -52,8 +52,11 @@ typedef struct bt_options {
  * @param opt options, or NULL for BT_OPTIONS_DEFAULT; BATON_WORKERS,
  *        BATON_BIND and BATON_TOPOLOGY override its fields.
  * @param rt out: the runtime, written only on success.
- * @return BT_OK, BT_EINVAL (bad option or environment value), BT_ETOPO (the
- *         topology cannot be loaded or a worker cannot be bound), BT_ENOMEM.
+ * @return BT_OK, BT_EINVAL (bad option or environment value, a topology
+ *         that names no regular file and is not a synthetic description
+ *         included), BT_ETOPO (an XML file or synthetic description hwloc
+ *         cannot load, no PU in the allowed cpuset, or a worker cannot be
+ *         bound), BT_ENOMEM.
  * Thread-safe: several runtimes may live in one process. Ownership: the
  * caller owns *rt and destroys it with bt_runtime_destroy().
  */
@@ -63,7 +66,8 @@ BT_API BT_NODISCARD int bt_runtime_create(const bt_options *opt,
 /**
  * @brief Drain every queue, run what was queued, join the workers, free.
  * @param rt the runtime, or NULL (no-op).
- * @return BT_OK, BT_ESTATE when called from one of rt's own workers.
+ * @return BT_OK, BT_ESTATE when called from one of rt's own workers,
+ *         BT_EINVAL when rt is not a live runtime (destroyed already).
  */
 BT_API int bt_runtime_destroy(bt_runtime *rt);
 
@@ -103,7 +107,9 @@ BT_API BT_NODISCARD int bt_worker_describe(const bt_runtime *rt, int worker,
  * @brief Whether the workers were actually bound (0 when BT_BIND_NONE, when
  *        the topology is synthetic or foreign, or when binding failed and
  *        BATON_BIND_STRICT is unset), and whether the runtime is
- *        oversubscribed (more workers than PUs in the cpuset).
+ *        oversubscribed (more workers than PUs in the cpuset, or more
+ *        ranks on the node than PUs, so that ranks share PUs: see
+ *        docs/runtime.md, ranks sharing a node).
  */
 BT_API int bt_runtime_bound(const bt_runtime *rt);
 BT_API int bt_runtime_oversubscribed(const bt_runtime *rt);

@@ -1,7 +1,9 @@
 /* mpitest.c: the MPI test binaries' hooks (MPI up before the cases, down
  * after) and the helpers of mpitest.h. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "mpitest.h"
@@ -68,4 +70,21 @@ void mt_both_modes(void (*body)(bt_runtime *rt, bt_mpi *m)) {
 void mt_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+long mt_undelivered(int rc) {
+  if (rc == BT_OK) return 0;
+  long n = -1;
+  const char *p = strstr(bt_errmsg(), "bt_mpi_detach: ");
+  if (p == NULL || sscanf(p, "bt_mpi_detach: %ld elements", &n) != 1) {
+    fprintf(stderr, "detach: %s: %s\n", bt_strerror(rc), bt_errmsg());
+    return -1;
+  }
+  return n;
+}
+
+long long mt_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }

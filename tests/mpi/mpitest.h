@@ -18,6 +18,12 @@ bt_runtime *mt_runtime(void);
 bt_mpi *mt_attach(bt_runtime *rt, const char *mode);
 /* Run body once per progress mode, each with a fresh bridge. */
 void mt_both_modes(void (*body)(bt_runtime *rt, bt_mpi *m));
+/* What a bt_mpi_detach that returned rc lost: 0 for BT_OK, else the count
+ * its bt_errmsg() names (BT_ECLOSED: "N elements accepted by bt_send were
+ * not delivered"). */
+long mt_undelivered(int rc);
+/* CLOCK_MONOTONIC in nanoseconds (one clock for the ranks of a node). */
+long long mt_now_ns(void);
 /* Sleep for ms milliseconds. */
 void mt_sleep_ms(int ms);
 

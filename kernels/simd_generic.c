@@ -1,0 +1,4 @@
+/* simd_generic.c: the kernels' loops (simd_body.h) compiled for the generic
+ * level (flags: kernels/CMakeLists.txt). */
+#define BT_SIMD_SUFFIX generic
+#include "simd_body.h"
