@@ -19,6 +19,7 @@ typedef struct bt__wstats {
   /* atomic, written by the worker only (relaxed load and store). */
   BT_ALIGNED_CL _Atomic uint64_t jobs, parts, steals, wakeups;
   _Atomic uint64_t busy_ns, spin_ns, sleep_ns, waited;
+  int64_t back; /* worker only: when it last came back from idle */
   /* atomic: raised under the worker's queue lock by posters. */
   BT_ALIGNED_CL _Atomic uint64_t queue_max;
   /* atomic: the worker's bt__thread_id(), set once when it starts. */
@@ -51,6 +52,7 @@ static inline void bump(_Atomic uint64_t *c, uint64_t by) {
 
 void bt__stat_attach(bt_runtime *rt, int id) {
   mine = &rt->diag->w[id];
+  mine->back = bt__now_ns();
   /* relaxed: read by reports, ordered by the start barrier for the
    * creator; a report elsewhere may see 0 for a moment. */
   atomic_store_explicit(&mine->tid, bt__thread_id(), memory_order_relaxed);
@@ -66,16 +68,27 @@ void bt__stat_part(void) {
 void bt__stat_steal(void) {
   if (mine) bump(&mine->steals, 1);
 }
-void bt__stat_busy(int64_t ns) {
-  if (mine) bump(&mine->busy_ns, (uint64_t)ns);
+int64_t bt__stat_idle_begin(void) {
+  int64_t now = bt__now_ns();
+  if (mine) bump(&mine->busy_ns, (uint64_t)(now - mine->back));
+  return now;
 }
-void bt__stat_spin(int64_t ns) {
-  if (mine) bump(&mine->spin_ns, (uint64_t)ns);
+int64_t bt__stat_spun(int64_t t) {
+  int64_t now = bt__now_ns();
+  if (mine) {
+    bump(&mine->spin_ns, (uint64_t)(now - t));
+    mine->back = now;
+  }
+  return now;
 }
-void bt__stat_sleep(int64_t ns) {
-  if (!mine) return;
-  bump(&mine->sleep_ns, (uint64_t)ns);
-  bump(&mine->wakeups, 1);
+int64_t bt__stat_slept(int64_t t) {
+  int64_t now = bt__now_ns();
+  if (mine) {
+    bump(&mine->sleep_ns, (uint64_t)(now - t));
+    bump(&mine->wakeups, 1);
+    mine->back = now;
+  }
+  return now;
 }
 
 void bt__stat_queued(bt_runtime *rt, int worker, int len) {

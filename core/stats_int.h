@@ -24,25 +24,26 @@
  * Called on a worker of any runtime (bt_self() >= 0); on other threads they
  * do nothing. A build with -DBATON_COUNTERS=OFF (BATON_NO_COUNTERS) makes
  * them empty, to measure what they cost (docs/performance.md). */
-/* For core/worker.c: the idle loop and the task loop of worker `id` of rt.
- * bt__stat_attach() runs first on the worker's thread. Times in ns from
- * bt__stat_clock(). */
+/* For core/worker.c. bt__stat_attach() runs first on the worker's thread.
+ * The clock is read only when the worker goes idle and when it comes back,
+ * never per task (a clock read costs 20-100 ns): idle_begin() ends a busy
+ * period (all the time since the worker last came back counts as busy) and
+ * returns the time; spun(t) counts the idle spin since t, slept(t) a futex
+ * sleep since t and a wake-up; each returns the time, which starts the next
+ * busy period. */
 void bt__stat_attach(bt_runtime *rt, int id);
 #ifdef BATON_NO_COUNTERS
-static inline int64_t bt__stat_clock(void) {
-  return 0;
-}
 static inline void bt__stat_job(void) {}
 static inline void bt__stat_part(void) {}
 static inline void bt__stat_steal(void) {}
-static inline void bt__stat_busy(int64_t ns) {
-  (void)ns;
+static inline int64_t bt__stat_idle_begin(void) {
+  return 0;
 }
-static inline void bt__stat_spin(int64_t ns) {
-  (void)ns;
+static inline int64_t bt__stat_spun(int64_t t) {
+  return t;
 }
-static inline void bt__stat_sleep(int64_t ns) {
-  (void)ns;
+static inline int64_t bt__stat_slept(int64_t t) {
+  return t;
 }
 static inline void bt__stat_queued(bt_runtime *rt, int worker, int len) {
   (void)rt, (void)worker, (void)len;
@@ -54,15 +55,12 @@ static inline void bt__stat_future_unwaited(bt_runtime *rt) {
   (void)rt;
 }
 #else
-static inline int64_t bt__stat_clock(void) {
-  return bt__now_ns();
-}
 void bt__stat_job(void);   /* a job ran */
 void bt__stat_part(void);  /* a kernel part ran */
 void bt__stat_steal(void); /* a task was taken from another queue */
-void bt__stat_busy(int64_t ns);
-void bt__stat_spin(int64_t ns);
-void bt__stat_sleep(int64_t ns); /* and one wake-up */
+int64_t bt__stat_idle_begin(void);
+int64_t bt__stat_spun(int64_t t);
+int64_t bt__stat_slept(int64_t t);
 /* Queue length after a post, under the worker's queue lock (any thread):
  * raises the high-water mark. */
 void bt__stat_queued(bt_runtime *rt, int worker, int len);

@@ -310,10 +310,9 @@ static int spin_idle(bt__worker *w) {
 static void sleep_idle(bt__worker *w) {
   bt_runtime *rt = w->rt;
   atomic_fetch_add_explicit(&rt->spinning, 1, memory_order_seq_cst);
-  int64_t t0 = bt__stat_clock();
+  int64_t t0 = bt__stat_idle_begin();
   int found = spin_idle(w);
-  int64_t t1 = bt__stat_clock();
-  bt__stat_spin(t1 - t0);
+  int64_t t1 = bt__stat_spun(t0);
   /* acquire: pairs with the release increments by wakers and close_queue();
    * read before announcing sleep, so a waker that sees the announcement
    * changes the word and futex_wait returns at once. */
@@ -323,7 +322,7 @@ static void sleep_idle(bt__worker *w) {
   atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
   if (!has_work(w, 1)) {
     bt__futex_wait(&w->signal, seen, -1);
-    bt__stat_sleep(bt__stat_clock() - t1); /* and a wake-up */
+    (void)bt__stat_slept(t1);
   }
   /* relaxed: only a hint to posters; a stale 1 costs one wake call. */
   atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
@@ -525,9 +524,7 @@ static void *worker_main(void *arg) {
     bt__task *t = pop(w, &closed);
     if (!t) t = find_more(w);
     if (t) {
-      int64_t t0 = bt__stat_clock();
       run(w, t);
-      bt__stat_busy(bt__stat_clock() - t0);
       continue;
     }
     if (closed) break;
