@@ -4,6 +4,7 @@
  * until the watch fires, then reports what it waits on, once, and goes
  * back to sleep until its own deadline. The wait knows what it waits on
  * and who holds it better than any outside observer could. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -26,8 +27,11 @@ void bt__watch_report(const bt__watch *w, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  bt_runtime *rt = bt__self_runtime();
-  bt__thread_name(rt, bt__thread_id(), who, sizeof who);
+  if (bt_self() >= 0)
+    snprintf(who, sizeof who, "worker %d (thread %" PRIu64 ")", bt_self(),
+             bt__thread_id());
+  else
+    snprintf(who, sizeof who, "thread %" PRIu64, bt__thread_id());
   int rank = bt__rank();
   char rank_s[24] = "";
   if (rank >= 0) snprintf(rank_s, sizeof rank_s, "rank %d ", rank);
