@@ -27,7 +27,7 @@ TEST_PACKAGES := libmpich-dev mpich clang libclang-rt-14-dev golang-go \
 MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
 MPIRUN_OVERSUB := $(shell [ $$(nproc) -lt $(NP) ] && echo OMPI_MCA_rmaps_base_oversubscribe=1)
 
-.PHONY: all deps deps-test install-packages build release test test-asan test-tsan demo bench install clean
+.PHONY: all deps deps-test install-packages build release test test-asan test-tsan fuzz demo bench install clean
 
 all: build
 
@@ -69,6 +69,29 @@ test-tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS)
 	setarch $$(uname -m) -R ctest --preset tsan -L 'unit|topology' -j $(JOBS)
+
+# libFuzzer targets (tests/fuzz) in their own clang build, each run for
+# FUZZ_SECONDS from its seed corpus (a copy: the corpus in git stays small).
+# A crash leaves its input in build/fuzz/artifacts/.
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 12
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+fuzz: deps-test
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DBATON_FUZZ=ON -DBATON_MPI=OFF -DBATON_TESTS=OFF -DBATON_BENCHMARKS=OFF \
+	  -DBATON_EXAMPLES=OFF -DCMAKE_C_FLAGS="$(FUZZ_FLAGS)"
+	cmake --build $(FUZZ_BUILD) --target fuzz_all -j $(JOBS)
+	@mkdir -p $(FUZZ_BUILD)/artifacts; set -e; \
+	for t in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+	  [ -x "$$t" ] && [ -f "$$t" ] || continue; n=$$(basename $$t); \
+	  rm -rf $(FUZZ_BUILD)/corpus/$$n; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  cp tests/fuzz/corpus/$$n/* $(FUZZ_BUILD)/corpus/$$n/ 2>/dev/null || true; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- -print_final_stats=1 \
+	    $(FUZZ_BUILD)/corpus/$$n 2>&1 | tail -n 12; \
+	  test $${PIPESTATUS[0]} -eq 0; \
+	done
 
 demo: release
 	$(MPIRUN_ROOT) $(MPIRUN_OVERSUB) mpirun -np $(NP) --bind-to core --map-by core \

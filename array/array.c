@@ -171,7 +171,7 @@ static int array_alloc(bt_runtime *rt, bt_dtype t, int ndim,
 static void array_free(bt_array *a) {
   if (a->parent) { /* a sub-array: its parent keeps memory and table */
     bt_array *parent = a->parent;
-    a->magic = 0;
+    a->magic = BT__MAGIC_DEAD;
     free(a);
     bt_array_release(parent);
     return;
@@ -341,6 +341,7 @@ int bt_array_sub(bt_array *a, const bt_range *region, bt_array **sub) {
 
 int bt__array_alias(const bt_array *a, const bt_array *b) {
   const bt_array *x = bt__array_get(a), *y = bt__array_get(b);
+  if (!x || !y) return BT__ALIAS_NONE; /* the callers report bad handles */
   if (x == y) return BT__ALIAS_SAME;
   if (x->root != y->root) return BT__ALIAS_NONE;
   int same = x->ndim == y->ndim;

@@ -3,7 +3,9 @@
  * mutex + condition variable bounded queue measured in the same run.
  *
  *   (a) ping-pong: two threads pinned to two CPUs bounce one value over a
- *       pair of channels (capacity 1); one-way latency = time / (2 * trips)
+ *       pair of channels (capacity 1); one-way latency = time / (2 * trips);
+ *       then over capacity-0 channels against Go's unbuffered channels
+ *       (chan_pingpong.go, run when the build found `go`)
  *   (b) SPSC: one producer, one consumer, capacity 1024, messages/s
  *   (c) MPMC: 4 producers, 4 consumers, capacity 1024, messages/s
  *
@@ -153,10 +155,13 @@ static void *pong(void *p) {
   return NULL;
 }
 
+/* The ping-pong's channel capacity: 1, or 0 (rendezvous; baton only). */
+static size_t pingpong_cap = 1;
+
 /* One-way latency in ns. */
 static double run_pingpong(int baton, long trips) {
-  pingpong pp = {queue_create(baton, 1), queue_create(baton, 1), trips,
-                 nth_cpu(1)};
+  pingpong pp = {queue_create(baton, pingpong_cap),
+                 queue_create(baton, pingpong_cap), trips, nth_cpu(1)};
   pthread_t t;
   pin_self(nth_cpu(0));
   if (pthread_create(&t, NULL, pong, &pp) != 0) abort();
@@ -277,6 +282,37 @@ int main(int argc, char **argv) {
   bench_result("chan_pingpong", "cap1_best", 2, 1, 8, "ns_one_way", lat_best,
                lat_base_best, 0);
 
+  /* Capacity 0 against Go's unbuffered channel (benchmarks/
+   * chan_pingpong.go, built when go is installed), same trips, same run. */
+  pingpong_cap = 0;
+  long trips0 = trips / 2 > 10 ? trips / 2 : 10; /* half: the run's length */
+  double lat0_best,
+      lat0 = median_of(reps, run_pingpong, 1, trips0, &lat0_best);
+  pingpong_cap = 1;
+  double go_lat = 0, go_best = 0;
+#ifdef BATON_GO_PINGPONG
+  {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %ld %d", BATON_GO_PINGPONG, trips0, reps);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+      if (fscanf(p, "go_unbuffered_ns %lf %lf", &go_lat, &go_best) != 2)
+        go_lat = go_best = 0;
+      pclose(p);
+    }
+  }
+#endif
+  if (go_lat > 0) {
+    bench_result("chan_pingpong", "cap0_vs_go", 2, 1, 8, "ns_one_way", lat0,
+                 go_lat, 0);
+    bench_result("chan_pingpong", "cap0_vs_go_best", 2, 1, 8, "ns_one_way",
+                 lat0_best, go_best, 0);
+  } else {
+    printf("capacity 0 ping-pong: %.1f ns one way (best %.1f); no Go "
+           "baseline in this build\n",
+           lat0, lat0_best);
+  }
+
   flow_np = 1;
   flow_cap = 1024;
   double spsc = median_of(reps, flow_fn, 1, msgs, NULL);
@@ -294,6 +330,10 @@ int main(int argc, char **argv) {
       "channels vs pthread mutex+condvar bounded queue (baseline)");
   bench_table_row("ping-pong one-way latency (cap 1)", "ns", lat, lat_base, 0);
   bench_table_row("  best of the runs", "ns", lat_best, lat_base_best, 0);
+  if (go_lat > 0) {
+    bench_table_row("ping-pong cap 0 vs Go unbuffered", "ns", lat0, go_lat, 0);
+    bench_table_row("  best of the runs", "ns", lat0_best, go_best, 0);
+  }
   bench_table_row("SPSC throughput (cap 1024)", "Mmsg/s", spsc * 1e-6,
                   spsc_base * 1e-6, 1);
   bench_table_row("MPMC 4x4 throughput (cap 1024)", "Mmsg/s", mpmc * 1e-6,

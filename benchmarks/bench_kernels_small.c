@@ -1,5 +1,5 @@
-/* bench_kernels_small: the fixed cost of a kernel call. nstream, dot and
- * axpy at sizes 10^3 .. 10^7 elements (stencil and transpose at orders
+/* bench_kernels_small: the fixed cost of a kernel call. nstream, dot,
+ * axpy and axpby at sizes 10^3 .. 10^7 elements (stencil and transpose at orders
  * 32 .. 3162, the same element counts), each against the OpenMP loop on
  * the same threads in the same run: the ratio against size shows where the
  * fork-join cost stops mattering.
@@ -69,6 +69,20 @@ static void axpy_omp(void *ctx) {
   for (long i = 0; i < n; i++) y[i] += 1e-3 * x[i];
 }
 
+static void axpby_baton(void *ctx) {
+  small_run *r = ctx;
+  BENCH_OK(bt_axpby(r->rt, 1e-3, r->b, 0.5, r->a));
+}
+
+static void axpby_omp(void *ctx) {
+  small_run *r = ctx;
+  double *restrict y = r->pa;
+  const double *restrict x = r->pb;
+  long n = r->n;
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i++) y[i] = 1e-3 * x[i] + 0.5 * y[i];
+}
+
 static void stencil_baton(void *ctx) {
   small_run *r = ctx;
   BENCH_OK(bt_stencil(r->rt, 1, r->b, r->a));
@@ -113,6 +127,7 @@ static const kernel kernels[] = {
     {"nstream", 0, nstream_baton, nstream_omp},
     {"dot", 0, dot_baton, dot_omp},
     {"axpy", 0, axpy_baton, axpy_omp},
+    {"axpby", 0, axpby_baton, axpby_omp},
     {"stencil", 1, stencil_baton, stencil_omp},
     {"transpose", 1, transpose_baton, transpose_omp},
 };

@@ -16,6 +16,12 @@ typedef struct core_ref {
   hwloc_obj_t *pus;
 } core_ref;
 
+/* A PU slot of a node's spreading order: core c of the node, its PU
+ * number `round` among the core's allowed PUs. */
+typedef struct pu_slot {
+  int core, round;
+} pu_slot;
+
 typedef struct node_ref {
   hwloc_obj_t obj;
   int cores, pus; /* allowed ones */
@@ -50,10 +56,10 @@ static void share_out(long extra, int n, const int *weight, int *share,
   }
 }
 
-static int node_of_pu(hwloc_obj_t *nodes, int nnodes, unsigned pu_os) {
-  for (int i = 0; i < nnodes; i++)
-    if (hwloc_bitmap_isset(nodes[i]->cpuset, pu_os)) return i;
-  return 0; /* a PU outside every node's cpuset: give it the first node */
+/* The leftmost PU below o (o itself if it is one), NULL if none. */
+static hwloc_obj_t first_pu_below(hwloc_obj_t o) {
+  while (o->type != HWLOC_OBJ_PU && o->first_child) o = o->first_child;
+  return o->type == HWLOC_OBJ_PU ? o : NULL;
 }
 
 void bt__placement_free(bt__placement *p) {
@@ -119,6 +125,8 @@ int bt__place(hwloc_topology_t topo, hwloc_const_bitmap_t allowed_in,
   hwloc_obj_t *pu_store = NULL;
   int *weight = NULL, *wshare = NULL;
   long *rem = NULL;
+  int *node_of_os = NULL;
+  pu_slot *spread = NULL;
   bt__placement p = {0};
 
   if (!topo) return bt__fail(BT_EINVAL, "placement: no topology");
@@ -131,8 +139,22 @@ int bt__place(hwloc_topology_t topo, hwloc_const_bitmap_t allowed_in,
   allowed = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(topo));
   if (!allowed) return bt__fail(BT_ENOMEM, "cannot allocate a cpuset");
   if (allowed_in) hwloc_bitmap_and(allowed, allowed, allowed_in);
-  int npus_all =
-      hwloc_get_nbobjs_inside_cpuset_by_type(topo, allowed, HWLOC_OBJ_PU);
+
+  /* Linear in the PUs throughout: every membership test is one bit
+   * (hwloc_bitmap_isset); no cpuset walk restarts per core, no inclusion
+   * test scans a whole bitmap per object (16K-PU topologies took 16 s). */
+  int nnodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+  hwloc_obj_type_t core_type =
+      hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE) > 0 ? HWLOC_OBJ_CORE
+                                                         : HWLOC_OBJ_PU;
+  int ncores_all = hwloc_get_nbobjs_by_type(topo, core_type);
+  int npus_topo = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+  int npus_all = 0, max_os = -1;
+  for (hwloc_obj_t pu = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, 0); pu;
+       pu = pu->next_cousin) {
+    if ((int)pu->os_index > max_os) max_os = (int)pu->os_index;
+    if (hwloc_bitmap_isset(allowed, pu->os_index)) npus_all++;
+  }
   if (npus_all <= 0) {
     char list[256] = "";
     if (allowed_in) hwloc_bitmap_list_snprintf(list, sizeof list, allowed_in);
@@ -140,65 +162,77 @@ int bt__place(hwloc_topology_t topo, hwloc_const_bitmap_t allowed_in,
                   "the allowed cpuset '%s' holds no PU of the topology", list);
     goto out_free;
   }
-
-  int nnodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
   if (nnodes <= 0) {
     rc = bt__fail(BT_ETOPO, "the topology has no NUMA node");
     goto out_free;
   }
   nodes = calloc((size_t)nnodes, sizeof *nodes);
   nref = calloc((size_t)nnodes, sizeof *nref);
-  if (!nodes || !nref) goto out_nomem;
+  node_of_os = malloc(((size_t)max_os + 1) * sizeof *node_of_os);
+  if (!nodes || !nref || !node_of_os) goto out_nomem;
+  /* A PU outside every node's cpuset goes to the first node; a PU in
+   * several (overlapping nodes) to the first that holds it. */
+  for (int os = 0; os <= max_os; os++) node_of_os[os] = -1;
   for (int i = 0; i < nnodes; i++) {
     nodes[i] = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, (unsigned)i);
     nref[i].obj = nodes[i];
+    int os;
+    hwloc_bitmap_foreach_begin(os, nodes[i]->cpuset) {
+      if (os > max_os) break;
+      if (node_of_os[os] < 0) node_of_os[os] = i;
+    }
+    hwloc_bitmap_foreach_end();
   }
 
-  hwloc_obj_type_t core_type =
-      hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE) > 0 ? HWLOC_OBJ_CORE
-                                                         : HWLOC_OBJ_PU;
-  int ncores_all = hwloc_get_nbobjs_by_type(topo, core_type);
   cores = calloc((size_t)ncores_all, sizeof *cores);
   sorted = calloc((size_t)ncores_all, sizeof *sorted);
-  pu_store = calloc((size_t)npus_all, sizeof *pu_store);
+  pu_store = calloc((size_t)npus_topo, sizeof *pu_store);
   if (!cores || !sorted || !pu_store) goto out_nomem;
 
-  /* The allowed cores in logical order, each with its allowed PUs and the
-   * NUMA node of its first allowed PU. */
+  /* The allowed cores in logical order, each with its allowed PUs (a
+   * core's PUs are consecutive cousins) and the NUMA node of its first
+   * allowed PU. */
   int ncores = 0, stored = 0;
-  for (hwloc_obj_t c = hwloc_get_next_obj_by_type(topo, core_type, NULL); c;
-       c = hwloc_get_next_obj_by_type(topo, core_type, c)) {
-    if (!hwloc_bitmap_intersects(c->cpuset, allowed)) continue;
-    core_ref *cr = &cores[ncores++];
+  for (hwloc_obj_t c = hwloc_get_obj_by_type(topo, core_type, 0); c;
+       c = c->next_cousin) {
+    core_ref *cr = &cores[ncores];
     cr->core = c;
     cr->pus = &pu_store[stored];
-    for (hwloc_obj_t pu = hwloc_get_next_obj_inside_cpuset_by_type(
-             topo, c->cpuset, HWLOC_OBJ_PU, NULL);
-         pu; pu = hwloc_get_next_obj_inside_cpuset_by_type(topo, c->cpuset,
-                                                           HWLOC_OBJ_PU, pu)) {
+    cr->npus = 0;
+    for (hwloc_obj_t pu = first_pu_below(c);
+         pu && hwloc_bitmap_isset(c->cpuset, pu->os_index);
+         pu = pu->next_cousin) {
       if (!hwloc_bitmap_isset(allowed, pu->os_index)) continue;
       BT_ASSERT(stored < npus_all);
       pu_store[stored++] = pu;
       cr->npus++;
     }
-    BT_ASSERT(cr->npus > 0);
-    cr->node = node_of_pu(nodes, nnodes, cr->pus[0]->os_index);
+    if (cr->npus == 0) continue;
+    int node = node_of_os[cr->pus[0]->os_index];
+    cr->node = node < 0 ? 0 : node;
     nref[cr->node].cores++;
     nref[cr->node].pus += cr->npus;
+    ncores++;
   }
   BT_ASSERT(ncores > 0 && stored == npus_all);
 
-  /* Group cores by node (stable: logical order within a node). */
+  /* Group cores by node, stable (logical order within a node): a counting
+   * sort. */
   int at = 0;
   for (int n = 0; n < nnodes; n++) {
     nref[n].first_core = at;
-    for (int i = 0; i < ncores; i++)
-      if (cores[i].node == n) sorted[at++] = cores[i];
+    at += nref[n].cores;
+    nref[n].workers = 0; /* reused below as the fill position */
+  }
+  for (int i = 0; i < ncores; i++) {
+    node_ref *nr = &nref[cores[i].node];
+    sorted[nr->first_core + nr->workers++] = cores[i];
   }
 
   /* How many workers each node gets: one per core first, then one per
    * further PU, then wrapping around; each stage split in proportion. */
   int want = workers > 0 ? workers : ncores;
+  if (want > BT__MAX_WORKERS) want = BT__MAX_WORKERS;
   weight = calloc((size_t)nnodes, sizeof *weight);
   wshare = calloc((size_t)nnodes, sizeof *wshare);
   rem = calloc((size_t)nnodes, sizeof *rem);
@@ -225,7 +259,8 @@ int bt__place(hwloc_topology_t topo, hwloc_const_bitmap_t allowed_in,
     if (wshare[n] > 0) p.numa_nodes++;
   p.slot = calloc((size_t)want, sizeof *p.slot);
   p.numa = calloc((size_t)p.numa_nodes, sizeof *p.numa);
-  if (!p.slot || !p.numa) goto out_nomem;
+  spread = calloc((size_t)npus_all, sizeof *spread);
+  if (!p.slot || !p.numa || !spread) goto out_nomem;
 
   int id = 0, k = 0;
   for (int n = 0; n < nnodes; n++) {
@@ -240,21 +275,16 @@ int bt__place(hwloc_topology_t topo, hwloc_const_bitmap_t allowed_in,
     numa->nodeset = hwloc_bitmap_dup(nr->obj->nodeset);
     if (!numa->cpuset || !numa->nodeset) goto out_nomem;
     hwloc_bitmap_and(numa->cpuset, numa->cpuset, allowed);
-    /* The node's PU slots in spreading order: the first PU of each core,
-     * then the second PU of each core that has one, and so on. */
+    /* The node's PU slots in spreading order, as far as its workers need:
+     * the first PU of each core, then the second PU of each core that has
+     * one, and so on; workers beyond the node's PUs wrap around. */
     core_ref *nc = &sorted[nr->first_core];
+    int need = wshare[n] < nr->pus ? wshare[n] : nr->pus, have = 0;
+    for (int round = 0; have < need; round++)
+      for (int c = 0; c < nr->cores && have < need; c++)
+        if (round < nc[c].npus) spread[have++] = (pu_slot){c, round};
     for (int j = 0; j < wshare[n]; j++) {
-      int slot = j % nr->pus, round = 0, c = 0;
-      for (;;) {
-        if (round < nc[c].npus) {
-          if (slot == 0) break;
-          slot--;
-        }
-        if (++c == nr->cores) {
-          c = 0;
-          round++;
-        }
-      }
+      int c = spread[j % nr->pus].core, round = spread[j % nr->pus].round;
       hwloc_obj_t pu = nc[c].pus[round];
       bt__slot *s = &p.slot[id];
       s->numa = k;
@@ -271,7 +301,8 @@ int bt__place(hwloc_topology_t topo, hwloc_const_bitmap_t allowed_in,
       if (bs) {
         s->bind_set = hwloc_bitmap_dup(bs);
         if (!s->bind_set) goto out_nomem;
-        hwloc_bitmap_and(s->bind_set, s->bind_set, allowed);
+        if (bind != BT_BIND_NUMA)
+          hwloc_bitmap_and(s->bind_set, s->bind_set, allowed);
       }
       id++;
     }
@@ -285,6 +316,8 @@ out_nomem:
   rc = bt__fail(BT_ENOMEM, "cannot allocate the placement");
   bt__placement_free(&p);
 out_free:
+  free(spread);
+  free(node_of_os);
   free(rem);
   free(wshare);
   free(weight);

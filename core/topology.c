@@ -163,8 +163,47 @@ void bt__topology_print(hwloc_topology_t topo, hwloc_const_bitmap_t allowed,
   }
 }
 
+/* The largest CPU index a cpuset list may name. */
+enum { CPUSET_MAX_INDEX = 1 << 22 };
+
 int bt__cpuset_parse(const char *list, hwloc_bitmap_t *out) {
   if (!list) return bt__fail(BT_EINVAL, "cpuset list is NULL");
+  /* Checked before hwloc sees it: only "N", "N-M" and "N-" items
+   * separated by commas, every index up to CPUSET_MAX_INDEX. hwloc reads a
+   * leading '-' as a negative number turned into a huge index ("-3,88"
+   * spun for seconds: fuzz_env), and allocates a bitmap up to the largest
+   * index ("0-4000000000" would take half a gigabyte). */
+  unsigned long long first = 0; /* of a range "N-M": N */
+  int in_range = 0;
+  for (const char *c = list; *c;) {
+    if (*c < '0' || *c > '9')
+      return bt__fail(BT_EINVAL, "'%s' is not a cpuset list like '0-3,8'",
+                      list);
+    /* hwloc reads numbers in C's bases: "08" is an octal 0 followed by
+     * an '8' it never consumes, and it spins ("08-44": fuzz_env). */
+    if (c[0] == '0' && c[1] >= '0' && c[1] <= '9')
+      return bt__fail(BT_EINVAL, "'%s': a CPU index with a leading zero", list);
+    unsigned long long n = 0;
+    for (; *c >= '0' && *c <= '9'; c++)
+      if ((n = n * 10 + (unsigned)(*c - '0')) > CPUSET_MAX_INDEX)
+        return bt__fail(BT_EINVAL, "'%s' names a CPU beyond index %d", list,
+                        CPUSET_MAX_INDEX);
+    /* hwloc spins on a range that runs backwards ("9-4": fuzz_env). */
+    if (in_range && n < first)
+      return bt__fail(BT_EINVAL, "'%s': the range %llu-%llu runs backwards",
+                      list, first, n);
+    in_range = 0;
+    if (*c == '-' && (c[1] == '\0' || c[1] == ',')) c++; /* "N-": onwards */
+    if (*c == '-' && c[1] >= '0' && c[1] <= '9') {       /* "N-M" */
+      c++;
+      first = n;
+      in_range = 1;
+    } else if (*c == ',' && c[1] != '\0') {
+      c++;
+    } else if (*c != '\0')
+      return bt__fail(BT_EINVAL, "'%s' is not a cpuset list like '0-3,8'",
+                      list);
+  }
   hwloc_bitmap_t set = hwloc_bitmap_alloc();
   if (!set) return bt__fail(BT_ENOMEM, "cannot allocate a cpuset");
   if (hwloc_bitmap_list_sscanf(set, list) != 0) {

@@ -5,8 +5,10 @@
  * when it is the very same elements (the same array, or sub-arrays of one
  * root over the same region); the kernel then locks it once, owned, and
  * reads it through the written view. Operands that overlap in part would
- * read elements another part has already written: refused. */
+ * read elements another part has already written: refused. Dense runs go
+ * to the SIMD level's loops (simd.h). */
 #include "kernels_int.h"
+#include "simd.h"
 
 typedef struct coef {
   double alpha, beta;
@@ -34,7 +36,7 @@ static void copy_run(double *const *p, const int64_t *s, int64_t n,
   double *restrict y = p[0];
   const double *restrict x = p[1];
   if (s[0] == 1 && s[1] == 1) {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i];
+    bt__simd()->copy(y, x, n);
   } else {
     for (int64_t i = 0; i < n; i++) y[i * s[0]] = x[i * s[1]];
   }
@@ -66,7 +68,7 @@ static void scal_run(double *const *p, const int64_t *s, int64_t n,
   const double alpha = ((const coef *)ctx)->alpha;
   double *restrict x = p[0];
   if (s[0] == 1) {
-    for (int64_t i = 0; i < n; i++) x[i] *= alpha;
+    bt__simd()->scal(x, alpha, n);
   } else {
     for (int64_t i = 0; i < n; i++) x[i * s[0]] *= alpha;
   }
@@ -97,7 +99,7 @@ static void wxy_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   double *restrict w = p[0];
   const double *x = p[1], *y = p[2]; /* may be one array: not restrict */
   if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
-    for (int64_t i = 0; i < n; i++) w[i] = c.alpha * x[i] + c.beta * y[i];
+    bt__simd()->waxpby(w, x, y, c.alpha, c.beta, n);
   } else {
     for (int64_t i = 0; i < n; i++)
       w[i * s[0]] = c.alpha * x[i * s[1]] + c.beta * y[i * s[2]];
@@ -110,7 +112,7 @@ static void wwy_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   double *restrict w = p[0];
   const double *restrict y = p[1];
   if (s[0] == 1 && s[1] == 1) {
-    for (int64_t i = 0; i < n; i++) w[i] = c.alpha * w[i] + c.beta * y[i];
+    bt__simd()->axpby_in(w, y, c.alpha, c.beta, n);
   } else {
     for (int64_t i = 0; i < n; i++)
       w[i * s[0]] = c.alpha * w[i * s[0]] + c.beta * y[i * s[1]];
@@ -123,7 +125,7 @@ static void wxw_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   double *restrict w = p[0];
   const double *restrict x = p[1];
   if (s[0] == 1 && s[1] == 1) {
-    for (int64_t i = 0; i < n; i++) w[i] = c.alpha * x[i] + c.beta * w[i];
+    bt__simd()->axpby_in(w, x, c.beta, c.alpha, n); /* commuted: same bits */
   } else {
     for (int64_t i = 0; i < n; i++)
       w[i * s[0]] = c.alpha * x[i * s[1]] + c.beta * w[i * s[0]];

@@ -164,10 +164,10 @@ err_free:
 int bt_csr_destroy(bt_csr *A) {
   if (!A) return BT_OK;
   if (A->magic != CSR_MAGIC)
-    return bt__fail(BT_EINVAL, "bt_csr_destroy: not a live matrix");
+    return bt__bad_handle("bt_csr_destroy", "bt_csr", A);
   for (int i = 0; i < A->nblocks; i++) free(A->blocks[i].rowptr);
   free(A->blocks);
-  A->magic = 0;
+  bt__magic_kill(&A->magic);
   free(A);
   return BT_OK;
 }
@@ -220,9 +220,7 @@ int bt_spmv(bt_runtime *rt, const bt_csr *A, bt_array *x, bt_array *y) {
   static const char k[] = "bt_spmv";
   int rc;
   if ((rc = bt__check_caller(k, rt)) != BT_OK) return rc;
-  if (!A) return bt__fail(BT_EINVAL, "%s: the matrix is NULL", k);
-  if (A->magic != CSR_MAGIC)
-    return bt__fail(BT_EINVAL, "%s: the matrix is not a live bt_csr", k);
+  if (!A || A->magic != CSR_MAGIC) return bt__bad_handle(k, "bt_csr", A);
   if (A->rt != rt)
     return bt__fail(BT_EINVAL,
                     "%s: the matrix was made for another runtime (its row "

@@ -120,11 +120,12 @@ int bt_gemm(bt_runtime *rt, double alpha, bt_array *a, bt_array *b, double beta,
                     "bt_gemm: %lld x %lld x %lld exceeds BLAS's "
                     "int dimensions",
                     (long long)sa[0], (long long)sb[1], (long long)sa[1]);
-  if (c == a || c == b)
+  int ca = bt__array_alias(c, a) != BT__ALIAS_NONE;
+  if (ca || bt__array_alias(c, b) != BT__ALIAS_NONE)
     return bt__fail(BT_EINVAL,
-                    "bt_gemm: c is also %s: the written array "
-                    "cannot be read in the same call",
-                    c == a ? "a" : "b");
+                    "bt_gemm: c is also %s (or shares elements with it): "
+                    "the written array cannot be read in the same call",
+                    ca ? "a" : "b");
 #ifdef BATON_WITH_BLAS
   if (sa[1] == 0) { /* a and b are empty: c = beta c, as BLAS does */
     bt__operand op = {.array = c, .writable = 1, .axis = 0};

@@ -128,6 +128,16 @@ static void wait_parts(bt_runtime *rt, part_task *tasks, int nparts,
   bt__trace_end(t0, "wait", "join", 0, 0);
 }
 
+/* Whether the caller runs a part itself: when it is a worker (self >= 0),
+ * when the runtime leaves it a core, or when the process has a single core
+ * (mpirun --bind-to core with one worker): there no part runs beside
+ * another, and a part run by the caller saves the hand-off, two context
+ * switches on that core, per call. */
+static int caller_may_run(int self, int workers) {
+  int ncpu = bt__ncpu();
+  return self >= 0 || workers < ncpu || ncpu == 1;
+}
+
 static int64_t elements(const bt_array *a) {
   int64_t shape[BT_MAX_DIMS], n = 1;
   bt_array_shape(a, shape);
@@ -217,7 +227,7 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
    * part: part i is worker i's) or when the runtime leaves it a core (the
    * last part); DESIGN.md, "Sub-arrays and more kernels". */
   int self = bt__self_runtime() == rt ? bt_self() : -1;
-  int may_run = self >= 0 || workers < bt__ncpu();
+  int may_run = caller_may_run(self, workers);
   int mine = self >= 0 ? (self < nparts ? self : -1) : may_run ? nparts - 1 : -1;
 
   int rc = BT_OK;
@@ -407,7 +417,7 @@ int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
             nops <= BT__MAX_OPERANDS);
   int nparts = bt_runtime_workers(rt);
   int self = bt__self_runtime() == rt ? bt_self() : -1;
-  int may_run = self >= 0 || nparts < bt__ncpu();
+  int may_run = caller_may_run(self, nparts);
   int mine = self >= 0 ? self : may_run ? nparts - 1 : -1;
 
   part_task stack_tasks[STACK_PARTS];

@@ -52,6 +52,19 @@ typedef struct bt__simd_ops {
                   int64_t n);
   /* y[i] += alpha * x[i] */
   void (*axpy)(double *y, const double *x, double alpha, int64_t n);
+  /* y[i] = x[i] (blas1.c) */
+  void (*copy)(double *y, const double *x, int64_t n);
+  /* x[i] *= alpha (blas1.c) */
+  void (*scal)(double *x, double alpha, int64_t n);
+  /* w[i] = alpha * x[i] + beta * y[i], w distinct from x and y, x may be
+   * y (blas1.c) */
+  void (*waxpby)(double *w, const double *x, const double *y, double alpha,
+                 double beta, int64_t n);
+  /* w[i] = alpha * w[i] + beta * y[i] (blas1.c; its w = alpha x + beta w
+   * is this with the coefficients swapped: the same bits, as IEEE addition
+   * and multiplication commute) */
+  void (*axpby_in)(double *w, const double *y, double alpha, double beta,
+                   int64_t n);
   /* lane[i % LANES] += x[i] * y[i], in increasing i per lane */
   void (*dot)(const double *x, const double *y, int64_t n, double *lane);
   /* lane[i % LANES] += x[i] */
@@ -67,6 +80,15 @@ typedef struct bt__simd_ops {
    * above / below (irow -/+ k * is0). */
   void (*stencil_row)(double *orow, const double *irow, int64_t is0,
                       int64_t radius, int64_t cols, const double *w);
+  /* stencil_apply.c, the 27-point box: o[j] = sum over the 9 input rows
+   * r[q] of w[3q] r[q][j-1] + w[3q+1] r[q][j] + w[3q+2] r[q][j+1], one
+   * row at a time, for j in [0, n) */
+  void (*box27_row)(double *o, const double *const *r, const double *w,
+                    int64_t n);
+  /* stencil_apply.c, the generic path: o[j] (= 0 when first) + the sum of
+   * w[k] c[delta[k] + j], k < cnt (1 to 4), left to right */
+  void (*stencil_group)(double *o, const double *c, const int64_t *delta,
+                        const double *w, int cnt, int first, int64_t n);
   /* A full TILE x TILE tile: b[i][j] += a[j][i], dense rows. */
   void (*transpose_tile)(double *b, int64_t bs0, const double *a, int64_t as0);
 } bt__simd_ops;

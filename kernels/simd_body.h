@@ -45,6 +45,25 @@ static void axpy(double *restrict y, const double *restrict x, double alpha,
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
+static void copy(double *restrict y, const double *restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i];
+}
+
+static void scal(double *restrict x, double alpha, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] *= alpha;
+}
+
+/* x and y may be one array (only read): not restrict. */
+static void waxpby(double *restrict w, const double *x, const double *y,
+                   double alpha, double beta, int64_t n) {
+  for (int64_t i = 0; i < n; i++) w[i] = alpha * x[i] + beta * y[i];
+}
+
+static void axpby_in(double *restrict w, const double *restrict y, double alpha,
+                     double beta, int64_t n) {
+  for (int64_t i = 0; i < n; i++) w[i] = alpha * w[i] + beta * y[i];
+}
+
 /* ---- reductions: element i into lane i % LANES --------------------------- */
 
 static void dot(const double *restrict x, const double *restrict y, int64_t n,
@@ -135,6 +154,91 @@ static void stencil_row(double *restrict orow, const double *restrict irow,
   }
 }
 
+/* ---- stencil_apply.c's row loops ------------------------------------------
+ */
+
+/* With 16 vector registers (SSE2, AVX2) one input row a pass, three taps,
+ * so that the weights stay in registers; with AVX-512's 32 one pass with
+ * all 27. Both add the terms in the same order: the same bits. Figures in
+ * kernels/stencil_apply.c. */
+static void box27_row(double *restrict o, const double *const *r,
+                      const double *restrict w, int64_t n) {
+#if defined(__AVX512F__)
+  /* 32 vector registers hold the 27 weights: one pass, the same order. */
+  const double *restrict a0 = r[0], *restrict a1 = r[1], *restrict a2 = r[2],
+                         *restrict a3 = r[3], *restrict a4 = r[4],
+                         *restrict a5 = r[5], *restrict a6 = r[6],
+                         *restrict a7 = r[7], *restrict a8 = r[8];
+  for (int64_t j = 0; j < n; j++) {
+    double s = w[0] * a0[j - 1] + w[1] * a0[j] + w[2] * a0[j + 1];
+    s = s + w[3] * a1[j - 1] + w[4] * a1[j] + w[5] * a1[j + 1];
+    s = s + w[6] * a2[j - 1] + w[7] * a2[j] + w[8] * a2[j + 1];
+    s = s + w[9] * a3[j - 1] + w[10] * a3[j] + w[11] * a3[j + 1];
+    s = s + w[12] * a4[j - 1] + w[13] * a4[j] + w[14] * a4[j + 1];
+    s = s + w[15] * a5[j - 1] + w[16] * a5[j] + w[17] * a5[j + 1];
+    s = s + w[18] * a6[j - 1] + w[19] * a6[j] + w[20] * a6[j + 1];
+    s = s + w[21] * a7[j - 1] + w[22] * a7[j] + w[23] * a7[j + 1];
+    s = s + w[24] * a8[j - 1] + w[25] * a8[j] + w[26] * a8[j + 1];
+    o[j] = s;
+  }
+#else
+  for (int q = 0; q < 9; q++) {
+    const double *restrict a = r[q];
+    const double v0 = w[3 * q], v1 = w[3 * q + 1], v2 = w[3 * q + 2];
+    if (q == 0) {
+      for (int64_t j = 0; j < n; j++)
+        o[j] = v0 * a[j - 1] + v1 * a[j] + v2 * a[j + 1];
+    } else {
+      for (int64_t j = 0; j < n; j++)
+        o[j] = o[j] + v0 * a[j - 1] + v1 * a[j] + v2 * a[j + 1];
+    }
+  }
+#endif
+}
+
+/* Generic path: for one output run of n points, the stencil points four
+ * at a time (one pass over the run per group). delta[k] is point k's
+ * offset in in's elements. Each sum is formed left to right in the order
+ * the points were given, as a serial loop over them would. */
+static void stencil_group(double *restrict o, const double *c,
+                          const int64_t *delta, const double *w, int cnt,
+                          int first, int64_t n) {
+  const double *restrict p0 = c + delta[0];
+  const double w0 = w[0];
+  if (cnt == 4) {
+    const double *restrict p1 = c + delta[1], *restrict p2 = c + delta[2],
+                           *restrict p3 = c + delta[3];
+    const double w1 = w[1], w2 = w[2], w3 = w[3];
+    if (first)
+      for (int64_t j = 0; j < n; j++)
+        o[j] = w0 * p0[j] + w1 * p1[j] + w2 * p2[j] + w3 * p3[j];
+    else
+      for (int64_t j = 0; j < n; j++)
+        o[j] = o[j] + w0 * p0[j] + w1 * p1[j] + w2 * p2[j] + w3 * p3[j];
+  } else if (cnt == 3) {
+    const double *restrict p1 = c + delta[1], *restrict p2 = c + delta[2];
+    const double w1 = w[1], w2 = w[2];
+    if (first)
+      for (int64_t j = 0; j < n; j++)
+        o[j] = w0 * p0[j] + w1 * p1[j] + w2 * p2[j];
+    else
+      for (int64_t j = 0; j < n; j++)
+        o[j] = o[j] + w0 * p0[j] + w1 * p1[j] + w2 * p2[j];
+  } else if (cnt == 2) {
+    const double *restrict p1 = c + delta[1];
+    const double w1 = w[1];
+    if (first)
+      for (int64_t j = 0; j < n; j++) o[j] = w0 * p0[j] + w1 * p1[j];
+    else
+      for (int64_t j = 0; j < n; j++) o[j] = o[j] + w0 * p0[j] + w1 * p1[j];
+  } else {
+    if (first)
+      for (int64_t j = 0; j < n; j++) o[j] = w0 * p0[j];
+    else
+      for (int64_t j = 0; j < n; j++) o[j] = o[j] + w0 * p0[j];
+  }
+}
+
 /* ---- transpose ------------------------------------------------------------
  * 4 x 4 blocks: four contiguous rows of a give four columns of b, which
  * the compiler turns into register shuffles instead of strided loads. */
@@ -155,9 +259,15 @@ const bt__simd_ops BT_SIMD_TABLE = {
     .fill = fill,
     .nstream = nstream,
     .axpy = axpy,
+    .copy = copy,
+    .scal = scal,
+    .waxpby = waxpby,
+    .axpby_in = axpby_in,
     .dot = dot,
     .sum = sum,
     .nrm2_mid = nrm2_mid,
     .stencil_row = stencil_row,
+    .box27_row = box27_row,
+    .stencil_group = stencil_group,
     .transpose_tile = transpose_tile,
 };

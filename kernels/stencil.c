@@ -58,10 +58,11 @@ int bt_stencil(bt_runtime *rt, int radius, bt_array *in, bt_array *out) {
     return rc;
   if (radius < 1)
     return bt__fail(BT_EINVAL, "bt_stencil: radius %d, want 1 or more", radius);
-  if (in == out)
+  if (bt__array_alias(in, out) != BT__ALIAS_NONE)
     return bt__fail(BT_EINVAL,
-                    "bt_stencil: in is also out: the written "
-                    "array cannot be read in the same call");
+                    "bt_stencil: in is also out (or shares elements with "
+                    "it): the written array cannot be read in the same "
+                    "call");
   int64_t shape[2];
   bt_array_shape(in, shape);
   /* Checked before the weights are allocated: a stencil wider than both

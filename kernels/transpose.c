@@ -58,10 +58,11 @@ int bt_transpose(bt_runtime *rt, bt_array *a, bt_array *b) {
                     "%lld, not %lld x %lld",
                     (long long)sa[0], (long long)sa[1], (long long)sa[1],
                     (long long)sa[0], (long long)sb[0], (long long)sb[1]);
-  if (a == b)
+  if (bt__array_alias(a, b) != BT__ALIAS_NONE)
     return bt__fail(BT_EINVAL,
-                    "bt_transpose: a is also b: the written "
-                    "array cannot be read in the same call");
+                    "bt_transpose: a is also b (or shares elements with "
+                    "it): the written array cannot be read in the same "
+                    "call");
   bt__operand ops[2] = {{.array = b, .writable = 1, .axis = 0},
                         {.array = a, .axis = 1}};
   return bt__parallel(rt, ops, 2, transpose_part, NULL, NULL);

@@ -179,6 +179,15 @@ bt__mpi_op *bt__mpi_op_get(bt_mpi *m) {
   return op;
 }
 
+bt__mpi_op *bt__mpi_op_get_hdr(bt_mpi *m, size_t bytes) {
+  if (bytes <= BT__MPI_HDR_BUF) return bt__mpi_op_get(m);
+  bt__mpi_op *op = malloc(sizeof *op + bytes);
+  if (!op) return NULL;
+  *op = (bt__mpi_op){
+      .kind = BT__OP_SEND, .index = -1, .hdr = (unsigned char *)(op + 1)};
+  return op;
+}
+
 void bt__mpi_op_put(bt_mpi *m, bt__mpi_op *op) {
   if (!op->cached) {
     free(op);
@@ -601,7 +610,8 @@ static int anyone_waits(const bt_mpi *m) {
 /* Lock held: one round of everything the progress thread does. */
 static int poll_once(bt_mpi *m) {
   int work = 0;
-  for (bt__rchan *c = m->chans; c; c = c->next) work |= bt__rchan_pump(c);
+  for (bt__rchan *c = m->chans; c; c = c->next)
+    if (bt__rchan_marked(c)) work |= bt__rchan_pump(c);
   if (m->ctl_comm != MPI_COMM_NULL) work |= hb_poll(m, bt__now_ns());
   if (m->detaching) work |= detach_poll(m);
   work |= test_all(m);

@@ -35,7 +35,7 @@
 
 #define BT__MPI_MAGIC 0x6d706962u     /* "mpib": attached */
 #define BT__MPI_DETACHED 0x6d706964u  /* "mpid": detached, memory kept */
-#define BT__MPI_DEAD BT__MAGIC_DEAD    /* "dead": in the handle pool */
+#define BT__MPI_DEAD BT__MAGIC_DEAD   /* "dead": in the handle pool */
 #define BT__MPI_HDR_MAGIC 0x62746d31u /* "btm1" */
 
 /* How a channel's elements travel. */
@@ -63,7 +63,12 @@ typedef struct bt__mpi_hdr {
   char type_name[32]; /* for the receiver's error message */
 } bt__mpi_hdr;
 
+/* Element bytes of a slice that ride in its header (one message). */
 #define BT__MPI_INLINE_MAX 4096
+/* Values ride in the header up to the same size; above it, header +
+ * payload. (Measured 2026-11-30: a 32 KiB value as one message of header
+ * and value took 16-18 us one way, as header + payload 13-14 us.) */
+#define BT__MPI_VALUE_INLINE_MAX BT__MPI_INLINE_MAX
 /* Longest nap of the progress thread while a thread is blocked on one of
  * its channels: a message that arrives while nobody polls waits at most
  * this (plus the poll) before the progress thread delivers it. */
@@ -129,15 +134,21 @@ typedef struct bt__rq_item {
 /* One end of a remote channel. Fields are protected by the bridge's lock
  * unless marked otherwise. */
 typedef struct bt__rchan {
-  struct bt_mpi *m;       /* immutable; the bridge lives while refs > 0 */
-  int peer, tag;          /* immutable */
-  const bt_type *type;    /* immutable; valid until detach (mpi.h) */
-  bt__rkind kind;         /* immutable */
-  uint64_t type_hash;     /* immutable */
-  size_t cap;             /* immutable: the user's capacity */
-  uint32_t window;        /* immutable: credits at start, max(cap, 1) */
-  bt_chan *out, *in;      /* immutable: our references */
-  _Atomic int refs;       /* atomic: the user chan's destroy and the bridge */
+  struct bt_mpi *m;    /* immutable; the bridge lives while refs > 0 */
+  int peer, tag;       /* immutable */
+  const bt_type *type; /* immutable; valid until detach (mpi.h) */
+  bt__rkind kind;      /* immutable */
+  uint64_t type_hash;  /* immutable */
+  size_t cap;          /* immutable: the user's capacity */
+  uint32_t window;     /* immutable: credits at start, max(cap, 1) */
+  bt_chan *out, *in;   /* immutable: our references */
+  _Atomic int refs;    /* atomic: the user chan's destroy and the bridge */
+  /* atomic: something for bt__rchan_pump() to do (an element put into
+   * out, a credit to return, a close): set by the hooks before they kick,
+   * taken by poll_once(), which pumps only marked channels (and those
+   * with a sender waiting on out), so a poll costs little per idle
+   * channel. */
+  _Atomic int want_pump;
   struct bt__rchan *next; /* the bridge's list */
 
   bt__mpi_hdr hdr_template; /* immutable: magic, type hash and name */
@@ -153,7 +164,8 @@ typedef struct bt__rchan {
   /* receive direction */
   bt__mpi_op hdr_op; /* the pre-posted header receive */
   bool hdr_posted;
-  unsigned char *hdr_buf; /* BT__MPI_HDR_BUF bytes */
+  unsigned char *hdr_buf; /* hdr_cap bytes */
+  size_t hdr_cap;         /* immutable: header + the most inline bytes */
   uint64_t recv_seq;
   uint32_t to_return;        /* credits owed to the peer */
   _Atomic uint32_t returned; /* atomic: credits users returned, not yet
@@ -278,6 +290,9 @@ void bt__mpi_errstr(int mpi_rc, const char *what, char *buf, size_t len);
 /* Lock held: a send record from the cache (kind BT__OP_SEND, zeroed but
  * for the header storage), or NULL. */
 bt__mpi_op *bt__mpi_op_get(struct bt_mpi *m);
+/* Lock held: a send record with room for `bytes` of header: from the cache
+ * when they fit BT__MPI_HDR_BUF, else allocated (freed at completion). */
+bt__mpi_op *bt__mpi_op_get_hdr(struct bt_mpi *m, size_t bytes);
 /* Lock held: give a completed op back (cached ones to the cache). */
 void bt__mpi_op_put(struct bt_mpi *m, bt__mpi_op *op);
 /* Lock held: a message came from rank `peer` (failure detection). */
@@ -313,6 +328,10 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
 /* Lock held: the channel failed: remember code and message, close both
  * local channels, discard what comes. */
 void bt__rchan_failv(bt__rchan *c, int code, const char *msg);
+/* Mark c for the next poll_once() (any thread, no lock needed). */
+void bt__rchan_mark(bt__rchan *c);
+/* Lock held: take the mark; 1 if c must be pumped now. */
+int bt__rchan_marked(bt__rchan *c);
 /* Lock held: detach begins: close `out` (later sends: BT_ECLOSED); what
  * was accepted still goes, what comes is still delivered. */
 void bt__rchan_detach_begin(bt__rchan *c);
@@ -370,6 +389,12 @@ void bt__box_wire_pack(const bt_box *b, unsigned char *buf);
 /* Rebuild a tree held by the calling thread. BT_OK, BT_ETYPE (malformed),
  * BT_ENOMEM. */
 int bt__box_wire_unpack(const unsigned char *buf, size_t len, bt_box **b);
+
+/* header.c: whether a DATA header of a slice channel describes a slice
+ * the receiver can make: a dtype, 1..BT_MAX_DIMS non-negative extents
+ * whose size in bytes (no overflow) is exactly what the message carries,
+ * inline or as payload, not both. 1, or 0 with the reason in why. */
+int bt__mpi_slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len);
 
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chan_int.h" /* out's waiter count (bt__rchan_marked) */
 #include "mpi_int.h"
 
 static const char *kind_name(bt__rkind k) {
@@ -121,6 +122,7 @@ void bt__rchan_failv(bt__rchan *c, int code, const char *msg) {
     fprintf(stderr, "baton mpi: rank %d: %s: %s\n", c->m->rank,
             bt_status_name(code), msg);
   close_out(c);
+  bt__rchan_mark(c); /* its close goes when out is empty */
   bt__rq_item *it = item_new(c, BT__RQ_FAIL);
   if (!it) (void)bt_chan_close(c->in); /* no memory: close at once */
 }
@@ -201,7 +203,7 @@ static void fold_returned(bt__rchan *c) {
 /* A send record whose header (in op->hdr) is filled from the template,
  * with the credits owed. */
 static bt__mpi_op *hdr_new(bt__rchan *c, uint32_t kind, size_t inline_bytes) {
-  bt__mpi_op *op = bt__mpi_op_get(c->m);
+  bt__mpi_op *op = bt__mpi_op_get_hdr(c->m, sizeof(bt__mpi_hdr) + inline_bytes);
   if (!op) return NULL;
   bt__mpi_hdr *h = (bt__mpi_hdr *)op->hdr;
   memcpy(h, &c->hdr_template, sizeof *h);
@@ -228,8 +230,9 @@ static void send_ctrl(bt__rchan *c, uint32_t kind) {
 static void send_data(bt__rchan *c) {
   void *elem = c->scratch;
   const bt_type *t = c->type;
-  size_t inline_bytes =
-      c->kind == BT__RK_VALUE && t->size <= BT__MPI_INLINE_MAX ? t->size : 0;
+  size_t inline_bytes = 0;
+  if (c->kind == BT__RK_VALUE && t->size <= BT__MPI_VALUE_INLINE_MAX)
+    inline_bytes = t->size;
   bt_view v;
   size_t slice_bytes = 0;
   if (c->kind == BT__RK_SLICE) {
@@ -365,8 +368,8 @@ static int credit_due(bt__rchan *c) {
 int bt__rchan_post(bt__rchan *c) {
   if (c->hdr_posted) return 0;
   MPI_Request req;
-  int rc = MPI_Irecv(c->hdr_buf, (int)BT__MPI_HDR_BUF, MPI_BYTE, c->peer,
-                     c->tag, c->m->hdr_comm, &req);
+  int rc = MPI_Irecv(c->hdr_buf, (int)c->hdr_cap, MPI_BYTE, c->peer, c->tag,
+                     c->m->hdr_comm, &req);
   if (rc != MPI_SUCCESS) {
     fail_mpi(c, rc, "MPI_Irecv");
     c->hdr_posted = true; /* do not retry for ever */
@@ -530,43 +533,6 @@ static void discard_payload(bt__rchan *c, bt__rq_item *it, size_t bytes) {
   if (it->state != BT__RQ_PENDING) it->state = BT__RQ_READY;
 }
 
-static int slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len) {
-  size_t es = h->dtype >= 0 && h->dtype <= BT_U8
-                  ? bt_dtype_size((bt_dtype)h->dtype)
-                  : 0;
-  if (es == 0) {
-    snprintf(why, len, "dtype %d is not a dtype", (int)h->dtype);
-    return 0;
-  }
-  if (h->ndim < 1 || h->ndim > BT_MAX_DIMS) {
-    snprintf(why, len, "ndim %d outside 1..%d", (int)h->ndim, BT_MAX_DIMS);
-    return 0;
-  }
-  size_t n = es, carried = (size_t)h->payload_bytes + h->inline_bytes;
-  if (h->payload_bytes && h->inline_bytes) {
-    snprintf(why, len, "data both inline and as payload");
-    return 0;
-  }
-  for (int d = 0; d < h->ndim; d++) {
-    if (h->shape[d] < 0) {
-      snprintf(why, len, "extent %lld of axis %d is negative",
-               (long long)h->shape[d], d);
-      return 0;
-    }
-    if (h->shape[d] > 0 && n > SIZE_MAX / (size_t)h->shape[d]) {
-      snprintf(why, len, "extent %lld of axis %d overflows the size",
-               (long long)h->shape[d], d);
-      return 0;
-    }
-    n *= (size_t)h->shape[d];
-  }
-  if (n != carried) {
-    snprintf(why, len, "shape gives %zu bytes, the message %zu", n, carried);
-    return 0;
-  }
-  return 1;
-}
-
 static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
   const bt_type *t = c->type;
   c->msgs_recv++;
@@ -625,7 +591,7 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
       }
       return;
     case BT__RK_SLICE: {
-      if (!slice_header_ok(h, why, sizeof why)) {
+      if (!bt__mpi_slice_header_ok(h, why, sizeof why)) {
         failf(c, BT_ETYPE,
               "remote channel to rank %d, tag %d: slice header disagrees: %s",
               c->peer, c->tag, why);
@@ -795,6 +761,24 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
 
 /* ---- hooks core calls -------------------------------------------------- */
 
+void bt__rchan_mark(bt__rchan *c) {
+  /* release: pairs with the acquire exchange in bt__rchan_marked(), so the
+   * pump sees what the marking thread did before (its element in out, its
+   * credit in `returned`). */
+  atomic_store_explicit(&c->want_pump, 1, memory_order_release);
+}
+
+int bt__rchan_marked(bt__rchan *c) {
+  /* relaxed: a look before the exchange; a mark set after it is seen by
+   * the next poll, which the marking thread's kick guarantees. */
+  if (atomic_load_explicit(&c->want_pump, memory_order_relaxed) &&
+      atomic_exchange_explicit(&c->want_pump, 0, memory_order_acquire))
+    return 1;
+  /* relaxed: a sender blocked on out (a rendezvous channel's, or a full
+   * out's) is served by every poll, as before marks existed. */
+  return atomic_load_explicit(&c->out->send_waiting, memory_order_relaxed) != 0;
+}
+
 static void hook_after_send(void *ctx) {
   bt__rchan *c = ctx;
   bt_mpi *m = c->m;
@@ -805,6 +789,7 @@ static void hook_after_send(void *ctx) {
     pthread_mutex_unlock(&m->lock);
     return;
   }
+  bt__rchan_mark(c);
   bt__mpi_kick(m);
 }
 
@@ -814,9 +799,17 @@ static void hook_after_recv(void *ctx) {
    * release: pairs with the acquire exchange in fold_returned(). */
   uint32_t owed =
       atomic_fetch_add_explicit(&c->returned, 1, memory_order_release) + 1;
-  /* Wake it when a credit message is due (see credit_due()); lazily: the
-   * thread that polls or sends next carries the credits as well. */
-  if (owed * 2 >= c->window || bt_chan_len(c->in) == 0) bt__mpi_kick_lazy(c->m);
+  /* Half the window owed: the sender may be about to stall, wake the
+   * progress thread (lazily: a thread that polls carries it as well).
+   * Less owed but nothing buffered: the credit goes back at the next poll,
+   * or rides on this rank's next message (a ping-pong's reply), with no
+   * wake-up: the sender still holds half its window. */
+  if (owed * 2 >= c->window) {
+    bt__rchan_mark(c);
+    bt__mpi_kick_lazy(c->m);
+  } else if (bt_chan_len(c->in) == 0) {
+    bt__rchan_mark(c);
+  }
 }
 
 /* Caller-driven progress (direct mode): see bt__mpi_wait_begin(). */
@@ -851,6 +844,7 @@ static int hook_close(void *ctx) {
     rc = BT_OK;
   }
   pthread_mutex_unlock(&m->lock);
+  bt__rchan_mark(c);
   bt__mpi_kick(m);
   return rc;
 }
@@ -887,6 +881,7 @@ static void hook_destroy(void *ctx) {
     c->to_return++;
   }
   pthread_mutex_unlock(&m->lock);
+  bt__rchan_mark(c);
   bt__mpi_kick(m);
   bt__rchan_unref(c);
 }
@@ -996,7 +991,8 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
   snprintf(c->hdr_template.type_name, sizeof c->hdr_template.type_name, "%s",
            t->name ? t->name : "?");
   c->scratch = malloc(t->size);
-  c->hdr_buf = malloc(BT__MPI_HDR_BUF);
+  c->hdr_cap = BT__MPI_HDR_BUF;
+  c->hdr_buf = malloc(c->hdr_cap);
   rc = BT_ENOMEM;
   if (!c->scratch || !c->hdr_buf) {
     rc = bt__fail(BT_ENOMEM, "bt_mpi_chan_create: out of memory");
@@ -1009,7 +1005,8 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
   if (rc != BT_OK) goto err_free;
   rc = bt_chan_create(c->type, c->window, &c->in);
   if (rc != BT_OK) goto err_release_out;
-  atomic_init(&c->refs, 2); /* the user channel's and the bridge's */
+  atomic_init(&c->refs, 2);      /* the user channel's and the bridge's */
+  atomic_init(&c->want_pump, 1); /* post the header receive */
   atomic_init(&c->returned, 0);
 
   pthread_mutex_lock(&m->lock);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kernels_int.h"
+#include "simd.h"
 #include "test.h"
 
 static const int worker_counts[] = {1, 2, 3, 5};
@@ -807,5 +808,52 @@ BT_TEST(solver_kernels_from_a_worker) {
   BT_CHECK_OK(bt_array_release(c));
   BT_CHECK_OK(bt_array_release(f.a));
   BT_CHECK_OK(bt_array_release(f.b));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+/* The solver kernels' dense loops (waxpby, the 27-point row, the generic
+ * groups) give the same bits at every SIMD level this CPU runs. */
+BT_TEST(solver_kernels_same_bits_at_every_simd_level) {
+  seed();
+  bt_runtime *rt = make_runtime(2);
+  int64_t shape[3] = {6, 7, 37}, n = 6 * 7 * 37;
+  operand x = make_operand(rt, 3, shape, 0), y = make_operand(rt, 3, shape, 0);
+  stencil_case box = make_box(3, 1), star = make_star(3, 2);
+  double wbox[27], wstar[13];
+  for (int k = 0; k < 27; k++) wbox[k] = uniform();
+  for (int k = 0; k < 13; k++) wstar[k] = uniform();
+  double *first[3], *got = alloc_values(n);
+  bt_array *out = NULL;
+  BT_CHECK_OK(bt_array_create(rt, BT_F64, 3, shape, BT_PLACE_LOCAL, &out));
+  int ran = 0, chosen = bt__simd_level();
+  for (int level = 0; level < bt__simd_levels(); level++) {
+    if (!bt__simd_level_supported(level, NULL)) continue;
+    BT_CHECK_OK(bt__simd_force(level));
+    for (int which = 0; which < 3; which++) {
+      if (which == 0)
+        BT_CHECK_OK(bt_waxpby(rt, 0.3, x.a, -1.7, y.a, out));
+      else if (which == 1)
+        BT_CHECK_OK(bt_stencil_apply(rt, 27, box.offsets, wbox, x.a, out));
+      else
+        BT_CHECK_OK(bt_stencil_apply(rt, star.npoints, star.offsets, wstar,
+                                     x.a, out));
+      get(out, got);
+      if (!ran) {
+        first[which] = alloc_values(n);
+        memcpy(first[which], got, sizeof *got * (size_t)n);
+      } else if (memcmp(first[which], got, sizeof *got * (size_t)n) != 0) {
+        bt_test_fail(__FILE__, __LINE__, "kernel %d differs at level %s",
+                     which, bt__simd_level_name(level));
+      }
+    }
+    ran++;
+  }
+  BT_CHECK(ran >= 1);
+  BT_CHECK_OK(bt__simd_force(chosen)); /* back to what the process chose */
+  for (int which = 0; which < 3; which++) free(first[which]);
+  free(got);
+  BT_CHECK_OK(bt_array_release(out));
+  free_operand(&x);
+  free_operand(&y);
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }

@@ -12,7 +12,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "core_int.h" /* bt__fail, to clear the message between rows */
+#include "core_int.h"    /* bt__fail, to clear the message between rows */
+#include "runtime_int.h" /* bt__cpuset_parse, for the fuzzers' finds */
 #include "test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -691,6 +692,43 @@ ROW_FN(parallel_slices_bad_axis, bt_array *a = square(f, 4);
 ROW_FN(nstream_null_runtime, bt_array *a = square(f, 4); expect_ptr(f, NULL);
        int rc = bt_nstream(NULL, a, a, a, 1.0); bt_array_release(a); return rc;)
 
+ROW_FN(array_sub_released, bt_array *sub; bt_array *a = dead_array();
+       expect_ptr(f, a); return bt_array_sub(a, NULL, &sub);)
+ROW_FN(array_sub_region_out_of_range, bt_array *a = square(f, 4), *sub;
+       bt_range r[2] = {{0, 2}, {3, 7}}; expect_str(f, "[3:7)");
+       int rc = bt_array_sub(a, r, &sub); bt_array_release(a); return rc;)
+/* 1x1 identity, for the matrix rows. */
+static bt_csr *dead_csr(fixture *f) {
+  static const int64_t rowptr[2] = {0, 1}, colidx[1] = {0};
+  static const double values[1] = {1.0};
+  bt_csr *A;
+  BT_CHECK_OK(bt_csr_create(f->rt, 1, 1, rowptr, colidx, values, &A));
+  BT_CHECK_OK(bt_csr_destroy(A));
+  return A;
+}
+ROW_FN(csr_destroy_twice, bt_csr *A = dead_csr(f); expect_ptr(f, A);
+       return bt_csr_destroy(A);)
+ROW_FN(spmv_destroyed_matrix, int64_t n = 1; bt_array * x, *y;
+       BT_CHECK_OK(bt_array_create(f->rt, BT_F64, 1, &n, BT_PLACE_LOCAL, &x));
+       BT_CHECK_OK(bt_array_create(f->rt, BT_F64, 1, &n, BT_PLACE_LOCAL, &y));
+       bt_csr *A = dead_csr(f); expect_ptr(f, A);
+       int rc = bt_spmv(f->rt, A, x, y); bt_array_release(x);
+       bt_array_release(y); return rc;)
+ROW_FN(spmv_forged_matrix, int64_t n = 1; bt_array * x;
+       BT_CHECK_OK(bt_array_create(f->rt, BT_F64, 1, &n, BT_PLACE_LOCAL, &x));
+       expect_ptr(f, forged_mem); int rc = bt_spmv(f->rt, FORGED(bt_csr), x, x);
+       bt_array_release(x); return rc;)
+ROW_FN(stencil_apply_offset_past_extent, bt_array *in = square(f, 4),
+       *out = square(f, 4);
+       int offsets[2] = {0, 9}; double w[1] = {1}; expect_str(f, "offset 9");
+       int rc = bt_stencil_apply(f->rt, 1, offsets, w, in, out);
+       bt_array_release(in); bt_array_release(out); return rc;)
+ROW_FN(stencil_apply_no_points, bt_array *in = square(f, 4),
+       *out = square(f, 4);
+       int offsets[2] = {0, 0}; double w[1] = {1}; expect_str(f, "-2");
+       int rc = bt_stencil_apply(f->rt, -2, offsets, w, in, out);
+       bt_array_release(in); bt_array_release(out); return rc;)
+
 static const misuse kernel_rows[] = {
     ROW(stencil_radius_int_max, BT_EINVAL, 0),
     ROW(stencil_radius_2e8, BT_EINVAL, 0),
@@ -702,9 +740,47 @@ static const misuse kernel_rows[] = {
     ROW(parallel_slices_released, BT_EINVAL, 1),
     ROW(parallel_slices_bad_axis, BT_EINVAL, 0),
     ROW(nstream_null_runtime, BT_EINVAL, 0),
+    ROW(array_sub_released, BT_EINVAL, 1),
+    ROW(array_sub_region_out_of_range, BT_EINVAL, 0),
+    ROW(csr_destroy_twice, BT_EINVAL, 1),
+    ROW(spmv_destroyed_matrix, BT_EINVAL, 1),
+    ROW(spmv_forged_matrix, BT_EINVAL, 0),
+    ROW(stencil_apply_offset_past_extent, BT_EINVAL, 0),
+    ROW(stencil_apply_no_points, BT_EINVAL, 0),
 };
 
 BT_TEST(kernels) {
   forge();
   run_table(kernel_rows, sizeof kernel_rows / sizeof kernel_rows[0]);
+}
+
+/* ---- what the fuzzers found (tests/fuzz) ----------------------------------
+ */
+
+/* fuzz_env: hwloc read "-3,88" as a huge index and spun for seconds, and
+ * spun on the backward range "9-4" and on "08" (an octal 0, then an '8' it
+ * never consumes); lists beyond the index limit allocated a bitmap that
+ * large. */
+BT_TEST(cpuset_lists_found_by_fuzzing) {
+  static const char *bad[] = {"-3,88",
+                              "0--2",
+                              ",1",
+                              "1,",
+                              "4-x",
+                              "0-4000000000",
+                              "99999999999999999999",
+                              " 1"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct hwloc_bitmap_s *set = NULL;
+    BT_CHECK_STATUS(bt__cpuset_parse(bad[i], &set), BT_EINVAL);
+    BT_CHECK(set == NULL);
+    BT_CHECK(strstr(bt_errmsg(), bad[i]) != NULL);
+  }
+  static const char *good[] = {"0-3,8", "5", "2-", "0,2,4-6"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    struct hwloc_bitmap_s *set = NULL;
+    BT_CHECK_OK(bt__cpuset_parse(good[i], &set));
+    BT_CHECK(bt__cpuset_isset(set, good[i][0] - '0'));
+    bt__cpuset_free(set);
+  }
 }

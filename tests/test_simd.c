@@ -149,11 +149,33 @@ static void check_vectors(bt_runtime *rt, int workers) {
     BT_CHECK_OK(bt_nrm2(rt, a, &nrm));
     BT_CHECK(same_bits(nrm, sqrt(ref_reduce(va, va, n, workers))));
     /* a huge value in the middle sends its block down the element path */
+    double kept = va[n / 2];
     va[n / 2] = 1e300;
     bt_array *h = vector(rt, n, va);
+    va[n / 2] = kept;
     BT_CHECK_OK(bt_nrm2(rt, h, &nrm));
     BT_CHECK_NEAR(nrm / 1e300, 1.0, 1e-15); /* the rest is below 1e-290 */
     bt_array_release(h);
+    /* the solver updates (blas1.c), plain and aliased */
+    BT_CHECK_OK(bt_waxpby(rt, 1.25, a, -0.5, b, c));
+    for (int64_t i = 0; i < n; i++) vc[i] = 1.25 * va[i] + -0.5 * vb[i];
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_axpby(rt, 0.75, a, 2.0, c)); /* c = 0.75 a + 2 c */
+    for (int64_t i = 0; i < n; i++) vc[i] = 0.75 * va[i] + 2.0 * vc[i];
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_waxpby(rt, 3.0, c, 0.5, b, c)); /* c = 3 c + 0.5 b */
+    for (int64_t i = 0; i < n; i++) vc[i] = 3.0 * vc[i] + 0.5 * vb[i];
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_scal(rt, -1.5, c));
+    for (int64_t i = 0; i < n; i++) vc[i] *= -1.5;
+    values(c, got, n);
+    check_same(got, vc, n);
+    BT_CHECK_OK(bt_copy(rt, c, b));
+    values(b, got, n);
+    check_same(got, vc, n);
     BT_CHECK_OK(bt_fill(rt, c, -2.5));
     values(c, got, n);
     for (int64_t i = 0; i < n; i++) BT_CHECK(got[i] == -2.5);
@@ -208,6 +230,72 @@ static void check_matrices(bt_runtime *rt) {
   }
 }
 
+/* bt_stencil_apply's two dense paths: a 2-D star of 5 points (groups of
+ * four, then one) and the 3-D 27-point box; each sum left to right in the
+ * documented order, so exact. */
+static void check_stencil_apply(bt_runtime *rt) {
+  int64_t m = 37, n = 53;
+  static const int star[5][2] = {{0, 0}, {-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+  static const double sw[5] = {-4.0, 1.5, 0.75, 1.25, 0.5};
+  double *vin = random_values(m * n), *vout = random_values(m * n),
+         *got = random_values(m * n);
+  bt_array *in = matrix(rt, m, n, vin), *out = matrix(rt, m, n, vout);
+  BT_CHECK_OK(bt_stencil_apply(rt, 5, &star[0][0], sw, in, out));
+  for (int64_t i = 1; i < m - 1; i++)
+    for (int64_t j = 1; j < n - 1; j++) {
+      double acc = 0;
+      for (int k = 0; k < 5; k++) {
+        double t = sw[k] * vin[(i + star[k][0]) * n + j + star[k][1]];
+        acc = k == 0 ? t : acc + t;
+      }
+      vout[i * n + j] = acc;
+    }
+  values(out, got, m * n);
+  check_same(got, vout, m * n);
+  free(vin), free(vout), free(got);
+  bt_array_release(in), bt_array_release(out);
+
+  int64_t shape[3] = {9, 10, 11}, cells = 9 * 10 * 11;
+  int box[27][3];
+  double bw[27];
+  for (int q = 0; q < 27; q++) {
+    box[q][0] = q / 9 - 1, box[q][1] = q / 3 % 3 - 1, box[q][2] = q % 3 - 1;
+    bw[q] = uniform();
+  }
+  vin = random_values(cells), vout = random_values(cells);
+  got = random_values(cells);
+  bt_array *in3 = NULL, *out3 = NULL;
+  BT_CHECK_OK(bt_array_create(rt, BT_F64, 3, shape, BT_PLACE_BLOCKS, &in3));
+  BT_CHECK_OK(bt_array_create(rt, BT_F64, 3, shape, BT_PLACE_BLOCKS, &out3));
+  bt_slice sl;
+  bt_view v;
+  BT_CHECK_OK(bt_array_own(in3, NULL, 0, &sl));
+  BT_CHECK_OK(bt_slice_view(sl, &v));
+  memcpy(v.data, vin, sizeof *vin * (size_t)cells);
+  BT_CHECK_OK(bt_slice_release(sl));
+  BT_CHECK_OK(bt_array_own(out3, NULL, 0, &sl));
+  BT_CHECK_OK(bt_slice_view(sl, &v));
+  memcpy(v.data, vout, sizeof *vout * (size_t)cells);
+  BT_CHECK_OK(bt_slice_release(sl));
+  BT_CHECK_OK(bt_stencil_apply(rt, 27, &box[0][0], bw, in3, out3));
+  for (int64_t z = 1; z < 8; z++)
+    for (int64_t y = 1; y < 9; y++)
+      for (int64_t x = 1; x < 10; x++) {
+        double acc = 0;
+        for (int q = 0; q < 27; q++) {
+          double t =
+              bw[q] *
+              vin[((z + box[q][0]) * 10 + y + box[q][1]) * 11 + x + box[q][2]];
+          acc = q == 0 ? t : acc + t;
+        }
+        vout[(z * 10 + y) * 11 + x] = acc;
+      }
+  values(out3, got, cells);
+  check_same(got, vout, cells);
+  free(vin), free(vout), free(got);
+  bt_array_release(in3), bt_array_release(out3);
+}
+
 /* A strided operand: the walk's element loops beside the SIMD runs. */
 static void check_strided(bt_runtime *rt) {
   int64_t shape[2] = {37, 53}, strides[2] = {1, 37};
@@ -255,6 +343,7 @@ static void run_level(int level, const char *name) {
     bt_runtime *rt = make_runtime(worker_counts[w]);
     check_vectors(rt, worker_counts[w]);
     check_matrices(rt);
+    check_stencil_apply(rt);
     check_strided(rt);
     BT_CHECK_OK(bt_runtime_destroy(rt));
   }

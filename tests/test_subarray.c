@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "array_int.h"
+#include "kernels_int.h"
 #include "test.h"
 
 static bt_array *make2d(bt_runtime *rt, int64_t rows, int64_t cols) {
@@ -369,6 +369,9 @@ BT_TEST(bad_input) {
     BT_CHECK_PTR_EQ(s, keep); /* output untouched */
   }
   BT_CHECK_STATUS(bt_array_sub(NULL, NULL, &s), BT_EINVAL);
+  /* Not an array (the magic is checked in every build). */
+  static _Alignas(64) unsigned char forged[4096];
+  BT_CHECK_STATUS(bt_array_sub((bt_array *)forged, NULL, &s), BT_EINVAL);
   BT_CHECK_STATUS(bt_array_sub(a, NULL, NULL), BT_EINVAL);
   BT_CHECK_PTR_EQ(s, keep);
 
@@ -395,4 +398,41 @@ BT_TEST(bad_input) {
   BT_CHECK_STATUS(bt_array_sub(empty, NULL, &s), BT_EINVAL);
   BT_CHECK_OK(bt_array_release(empty));
   BT_CHECK_OK(bt_array_release(a));
+}
+
+/* The kernels that refuse a written array passed again as a read one refuse
+ * a sub-array sharing elements with it too (BT_EINVAL, not a lock
+ * conflict), and accept disjoint sub-arrays of one parent. */
+BT_TEST(kernels_refuse_overlapping_subarrays) {
+  bt_options opt = BT_OPTIONS_DEFAULT;
+  opt.workers = 2;
+  bt_runtime *rt = NULL;
+  BT_CHECK_OK(bt_runtime_create(&opt, &rt));
+  int64_t shape[2] = {8, 8};
+  bt_array *a = NULL, *top = NULL, *mid = NULL, *bottom = NULL, *top2 = NULL;
+  BT_CHECK_OK(bt_array_create(rt, BT_F64, 2, shape, BT_PLACE_LOCAL, &a));
+  BT_CHECK_OK(bt_array_sub(a, (bt_range[]){{0, 4}, {0, 4}}, &top));
+  BT_CHECK_OK(bt_array_sub(a, (bt_range[]){{2, 6}, {2, 6}}, &mid));
+  BT_CHECK_OK(bt_array_sub(a, (bt_range[]){{4, 8}, {4, 8}}, &bottom));
+  BT_CHECK_OK(bt_array_sub(a, (bt_range[]){{0, 4}, {0, 4}}, &top2));
+  BT_CHECK_STATUS(bt_axpy(rt, 1, top, mid), BT_EINVAL);
+  BT_CHECK(strstr(bt_errmsg(), "shares elements") != NULL);
+  BT_CHECK_STATUS(bt_axpy(rt, 1, top, top2), BT_EINVAL);
+  BT_CHECK_STATUS(bt_nstream(rt, mid, bottom, top, 1), BT_EINVAL);
+  BT_CHECK_STATUS(bt_stencil(rt, 1, mid, bottom), BT_EINVAL);
+  BT_CHECK_STATUS(bt_transpose(rt, top, mid), BT_EINVAL);
+  if (bt__have_blas())
+    BT_CHECK_STATUS(bt_gemm(rt, 1, top, bottom, 0, mid), BT_EINVAL);
+  /* Disjoint regions of one parent are independent operands. */
+  BT_CHECK_OK(bt_fill(rt, top, 2));
+  BT_CHECK_OK(bt_axpy(rt, 3, top, bottom));
+  BT_CHECK_OK(bt_transpose(rt, top, bottom));
+  double sum = 0;
+  BT_CHECK_OK(bt_sum(rt, bottom, &sum));
+  BT_CHECK_EQ(sum, 16 * (3 * 2 + 2));
+  BT_CHECK_OK(bt_sum(rt, a, &sum));
+  BT_CHECK_EQ(sum, 16 * 2 + 16 * 8);
+  bt_array *arrays[] = {top, mid, bottom, top2, a};
+  for (int i = 0; i < 5; i++) BT_CHECK_OK(bt_array_release(arrays[i]));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
 }

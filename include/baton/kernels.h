@@ -5,14 +5,20 @@
  *        the caller joins. f64 arrays.
  *
  * Every kernel returns BT_OK, BT_EINVAL (dtype or shape mismatch, a NULL
- * argument, or the written array passed again as a read one), BT_EBUSY (an
+ * argument, or the written array passed again as a read one, itself or as
+ * a sub-array sharing elements with it; the solver kernels below allow
+ * BLAS's exact aliasing), BT_EBUSY (an
  * array is held by a slice; nothing is touched and the array is usable once
  * the holder lets go), BT_EFROZEN (the written array is frozen), or the
- * first error of a part (the lowest-numbered part that failed). Kernels are
- * called from a thread that is not one of rt's workers: from one of them
- * they answer BT_ESTATE (its own part would wait for itself). Arrays with no
- * element are a no-op. Part i of the cut along axis 0 is the block that
- * BT_PLACE_BLOCKS had worker i first touch, and runs on worker i.
+ * first error of a part (the lowest-numbered part that failed). Kernels may
+ * be called from any thread, one of rt's workers included (a job or a part
+ * body may call a kernel: nested). Arrays with no element are a no-op.
+ * Part i of the cut along axis 0 is the block that BT_PLACE_BLOCKS had
+ * worker i first touch, and runs on worker i, except that the calling
+ * thread runs a part itself when it is a worker (its own part, and any part
+ * whose worker has not started it), when the runtime has fewer workers
+ * than the process has cores (the last part, and any not started), or when
+ * the process has a single core (no part could run beside it).
  *
  * SIMD: the inner loops are compiled for several SIMD levels (SSE2,
  * AVX2+FMA, AVX-512 on x86-64) and the highest level the CPU supports is
@@ -34,7 +40,8 @@
 extern "C" {
 #endif
 
-/** Body run on each part; `worker` is the worker running it. */
+/** Body run on each part; `worker` is the part's index (the worker it was
+ *  placed for; see bt_parallel_slices). */
 typedef int (*bt_slice_fn)(bt_slice part, int worker, void *ctx);
 
 /**
@@ -44,11 +51,13 @@ typedef int (*bt_slice_fn)(bt_slice part, int worker, void *ctx);
  *
  * The parts are the balanced partition (the remainder to the first parts);
  * with fewer indices along axis than workers, only the first workers get a
- * part. The caller waits (spins briefly, then sleeps) until every part is
- * done, then releases them.
+ * part. `worker` is the part's index: the worker it was placed for, which
+ * runs it unless the calling thread does (see above; bt_self() then tells
+ * which). The caller waits (spins up to 100 us, then sleeps) until every
+ * part is done, then releases them.
  * @return BT_OK, BT_EBUSY (timeout 0: a region of a is held), BT_EFROZEN,
- *         BT_EINVAL, BT_ESTATE (called from one of rt's workers), or the
- *         error fn returned for the lowest-numbered part that failed.
+ *         BT_EINVAL, or the error fn returned for the lowest-numbered part
+ *         that failed.
  */
 BT_API BT_NODISCARD int bt_parallel_slices(bt_runtime *rt, bt_array *a,
                                            int axis, int writable,

@@ -27,8 +27,28 @@
  * then makes no MPI call while attached); FUNNELED and SINGLE are refused
  * (BT_ENOTSUP). BATON_MPI_PROGRESS=thread forces the progress-thread path
  * under MULTIPLE too; BATON_MPI_SPIN_US (default 200) is how long a waiting
- * thread, or the idle progress thread, polls before it sleeps (the progress
- * thread naps up to 1 ms). BATON_MPI_DEBUG=1 prints each channel failure.
+ * thread, or the idle progress thread, polls before it sleeps. While a
+ * thread sleeps on one of its channels the progress thread polls MPI every
+ * 20 us, so a late message reaches it within tens of microseconds; with
+ * nobody waiting it naps up to 1 ms. BATON_MPI_DEBUG=1 prints each channel
+ * failure.
+ *
+ * Peer failure: where MPI reports an error on a request, the channel fails
+ * with BT_EMPI naming the peer and tag. Open MPI 4.1 reports nothing when a
+ * peer process dies, so BATON_MPI_PEER_TIMEOUT=seconds makes the bridge
+ * send heartbeats (each quarter of the timeout, to every rank) and presume
+ * dead a rank silent that long: every operation on its channels, blocked
+ * or not, then answers BT_EMPI ("rank P sent nothing, not even a heartbeat,
+ * for S s"). Every BATON_MPI_* variable is validated at attach (BT_EINVAL
+ * naming variable and value): BATON_MPI_PROGRESS direct|thread,
+ * BATON_MPI_SPIN_US 0..1000000, BATON_MPI_DETACH_GRACE_MS 0..3600000
+ * (default 500), BATON_MPI_PEER_TIMEOUT 0..86400 (0: off), BATON_MPI_DEBUG
+ * 0|1.
+ *
+ * At attach the bridge also checks, with MPI_COMM_TYPE_SHARED, that the
+ * runtime's share of the node (docs/runtime.md, ranks sharing a node)
+ * agrees with MPI's view of the node, and reports ranks of one node whose
+ * workers sit on the same PU.
  *
  * A received slice's array may reuse the memory of an earlier received
  * array of the same size that was freed since (no page faults); its
@@ -71,11 +91,23 @@ typedef struct bt_wire {
  */
 BT_API BT_NODISCARD int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm,
                                       bt_mpi **m);
-/** @brief Stop the bridge, free the duplicate. NULL accepted. Collective.
- *  Channels still open are closed: what was already sent is delivered or,
- *  if it arrives during detach, dropped; elements buffered on this rank
- *  stay receivable, then BT_ECLOSED. @return BT_OK, BT_EMPI, BT_ESTATE
- *  (detached twice), BT_EINVAL. */
+/** @brief Stop the bridge, free the duplicates. NULL accepted. Collective
+ *  over the communicator, and it never hangs on a channel: the ranks
+ *  exchange their channels' tags, so a channel whose peer never opened its
+ *  tag is known; every other channel keeps delivering into its receive
+ *  queue, sends what its credits allow, and gives up what waits when the
+ *  peer's receivers take nothing for BATON_MPI_DETACH_GRACE_MS (default
+ *  500); then a barrier. Elements accepted by bt_send are delivered or
+ *  reported, never dropped silently: BT_ECLOSED with "N elements accepted
+ *  by bt_send were not delivered: N to rank P, tag T (why)". Elements
+ *  buffered on this rank stay receivable, then BT_ECLOSED; later sends
+ *  answer BT_ECLOSED. After a peer failure (BATON_MPI_PEER_TIMEOUT) detach
+ *  skips the collectives and answers BT_EMPI; MPI_Finalize would then wait
+ *  for the dead rank. The bridge is detached whatever the status.
+ *  @return BT_OK, BT_ECLOSED (elements not delivered), BT_EMPI, BT_ESTATE
+ *  (detached twice: a bridge's memory goes to a pool of bridges, never
+ *  back to malloc, so this reads no freed memory), BT_EINVAL (not a
+ *  bridge). */
 BT_API int bt_mpi_detach(bt_mpi *m);
 BT_API int bt_mpi_rank(const bt_mpi *m);
 BT_API int bt_mpi_size(const bt_mpi *m);

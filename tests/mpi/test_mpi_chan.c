@@ -461,6 +461,10 @@ static void detach_orphan(bt_runtime *rt, bt_mpi *m) {
   BT_CHECK_OK(bt_send(orphan_big, blob));
   free(blob);
   for (int i = 0; i < 2; i++) BT_CHECK_OK(bt_send(shared, &v));
+  /* Both ranks' sends are accepted before either detaches: a peer's detach
+   * closes the shared channel, and a send after it rightly answers
+   * BT_ECLOSED. */
+  MPI_Barrier(MPI_COMM_WORLD);
   int rc = bt_mpi_detach(m);
   BT_CHECK_STATUS(rc, BT_ECLOSED);
   BT_CHECK(strstr(bt_errmsg(), "never opened") != NULL);
