@@ -239,6 +239,12 @@ struct bt_mpi {
   int *xtags_out, *xtags_in; /* detach: our tags per peer, theirs */
   int64_t detach_start;
   bt__mpi_op *op_cache; /* free send records */
+  /* Requests abandoned towards a dead peer or an orphan channel: MPI may
+   * still read or write their buffers, so they are kept, linked here (by
+   * free_next, with their buffers and slices), for the life of the
+   * process: a bridge's memory is never freed, and this list survives its
+   * reuse by the handle pool. */
+  bt__mpi_op *abandoned;
   int op_cached;
 
   /* Configuration, read and validated at attach (bt__mpi_env). */
