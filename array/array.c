@@ -163,6 +163,8 @@ static int array_alloc(bt_runtime *rt, bt_dtype t, int ndim,
   atomic_init(&a->frozen, 0);
   a->place = BT_PLACE_LOCAL;
   a->root = a;
+  a->tracked.report = bt__regions_report;
+  bt__track(rt, &a->tracked);
   *out = a;
   return BT_OK;
 }
@@ -181,6 +183,7 @@ static void array_free(bt_array *a) {
       !(atomic_load_explicit(&a->recycle, memory_order_relaxed) &&
         bt__recycle_give(a->data, a->map_bytes, a->numa)))
     munmap(a->data, a->map_bytes);
+  bt__untrack(&a->tracked);
   free(a->blocks);
   bt__regions_fini(&a->regions);
   bt__magic_kill(&a->magic);

@@ -210,6 +210,10 @@ typedef struct bt__chan_remote {
   int (*wait_begin)(void *ctx);
   int (*wait_poll)(void *ctx, int64_t since_ns);
   void (*wait_end)(void *ctx, int completed);
+  /* Optional (NULL: none): the far end in words ("peer rank 1, tag 7, 2
+   * credits left"), for BATON_WATCHDOG's report of a long wait. Called
+   * with no channel lock held. */
+  void (*describe)(void *ctx, char *buf, size_t len);
 } bt__chan_remote;
 int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
                            bt_chan **ch);
@@ -220,5 +224,7 @@ int bt__chan_check(const bt_chan *ch);
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
 #endif
+
+#include "stats_int.h" /* diagnostics hooks */
 
 #endif /* BATON_CORE_INT_H */

@@ -15,5 +15,6 @@
 #include "baton/box.h"
 #include "baton/array.h"
 #include "baton/kernels.h"
+#include "baton/stats.h"
 
 #endif /* BATON_H */

@@ -941,6 +941,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   pthread_mutex_lock(&pool_lock); /* orders the magic with mpi_free()'s */
   m->magic = BT__MPI_MAGIC;
   pthread_mutex_unlock(&pool_lock);
+  bt__mpi_report_attach(m);
   *out = m;
   return BT_OK;
 
@@ -1023,6 +1024,7 @@ int bt_mpi_detach(bt_mpi *mpi) {
   m->phase = BT__DETACH_COUNTS;
   for (bt__rchan *c = m->chans; c; c = c->next) bt__rchan_detach_begin(c);
   pthread_mutex_unlock(&m->lock);
+  bt__mpi_report_detach(m);
   bt__mpi_kick(m);
   /* The progress thread runs the detach (detach_poll()) and exits. */
   pthread_join(m->progress, NULL);

@@ -62,7 +62,8 @@ extern "C" {
   X(BT_ETOPO, -12, "topology or binding failure")                             \
   X(BT_EMPI, -13, "MPI failure")                                              \
   X(BT_ENOTSUP, -14, "not supported by this build or platform")               \
-  X(BT_ESTATE, -15, "not valid in the object's current state")
+  X(BT_ESTATE, -15, "not valid in the object's current state")                \
+  X(BT_EDEADLK, -16, "the wait could only end by the caller's own release")
 
 /** Status codes returned by every fallible call. */
 typedef enum bt_status {
@@ -72,7 +73,7 @@ typedef enum bt_status {
 } bt_status;
 
 /** Number of status codes (BT_OK included). */
-#define BT_STATUS_COUNT 16
+#define BT_STATUS_COUNT 17
 
 /**
  * @brief The short description of a status code.
