@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* stats.c: per-worker counters, the runtime report, report sections and
  * tracked objects, the affinity display, the diagnostics' environment.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * stats_int.h: the diagnostics' private interface (core/stats.c,
  * core/trace.c, core/watchdog.c): the hooks that workers, jobs, kernels,

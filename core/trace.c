@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* trace.c: BATON_TRACE, a Chrome trace-event JSON file of what each thread
  * did: jobs, kernel parts, blocking waits, MPI messages.
  *

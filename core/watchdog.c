@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* watchdog.c: BATON_WATCHDOG, a report of waits that last too long.
  *
  * No thread of its own: a blocking wait arms a watch and sleeps at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* report.c: the MPI bridge in the runtime's diagnostics: its section of
  * bt_runtime_report() (every remote channel with its message and byte
  * counts and credit stalls), the far end of a remote channel for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_stats.c: diagnostics (baton/stats.h): counters, the report, held
  * slices at destroy, the affinity display, the environment's validation,
  * the watchdog, the trace, and BT_EDEADLK for a wait on oneself. */

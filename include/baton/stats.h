@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/stats.h
  * @brief Diagnostics: per-worker counters and a report of what a runtime is

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """check_trace.py TRACE.json: check a BATON_TRACE file.
 
 It must parse as JSON in Chrome's trace-event format; every complete event

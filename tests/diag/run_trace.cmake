@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Run test_stats' trace_workload with BATON_TRACE=${TRACE}, then check the
 # file ${OUT} it wrote with ${CHECK}.
 file(REMOVE ${OUT})

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_diag.c: the MPI bridge in the diagnostics: its section of
  * bt_runtime_report() (remote channels with their counts), the rank in the
  * report's header, and BATON_WATCHDOG naming the peer of a remote channel
