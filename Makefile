@@ -23,7 +23,7 @@ PACKAGES := build-essential cmake pkg-config libhwloc-dev hwloc \
 # for libFuzzer, Go for the channel baseline, Concurrency Kit, and the
 # Debian packaging tools for the packaging test.
 TEST_PACKAGES := libmpich-dev mpich clang libclang-rt-14-dev golang-go \
-                 libck-dev dpkg-dev debhelper lintian fakeroot
+                 libck-dev dpkg-dev debhelper lintian fakeroot python3
 
 # mpirun refuses root without these; set only on the demo's command line.
 MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
