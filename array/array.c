@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* array.c: arrays: creation, wrapping, sub-arrays, references, freezing. */
 #define BATON_ARRAY_MODULE 1
 #include <errno.h>
@@ -169,6 +170,8 @@ static int array_alloc(bt_runtime *rt, bt_dtype t, int ndim,
   atomic_init(&a->frozen, 0);
   a->place = BT_PLACE_LOCAL;
   a->root = a;
+  a->tracked.report = bt__regions_report;
+  bt__track(rt, &a->tracked);
   *out = a;
   return BT_OK;
 }
@@ -187,6 +190,7 @@ static void array_free(bt_array *a) {
       !(atomic_load_explicit(&a->recycle, memory_order_relaxed) &&
         bt__recycle_give(a->data, a->map_bytes, a->numa)))
     munmap(a->data, a->map_bytes);
+  bt__untrack(&a->tracked);
   free(a->blocks);
   bt__regions_fini(&a->regions);
   bt__magic_kill(&a->magic);

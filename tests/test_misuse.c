@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_misuse.c: every public entry point given bad input, as tables of
  * entry point x bad argument (NULL, forged, released, released twice, out
  * of range) -> the documented answer, and bt_errmsg() naming the value.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_type.c: the two ends of a remote channel disagree on the type:
  * receivers get BT_ETYPE with a sentence naming both types, nothing hangs,
  * detach completes. Needs core's closed_status remote-channel hook. */
