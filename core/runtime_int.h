@@ -58,7 +58,8 @@ typedef struct bt__placement {
   bt__numa *numa;     /* [numa_nodes] */
 } bt__placement;
 
-/* Place `workers` workers (0: one per core of the allowed set) on topo,
+/* Place `workers` workers (0: one per core of the allowed set, at most
+ * BT__MAX_WORKERS) on topo, in time linear in the PUs,
  * within allowed (NULL: the topology's allowed cpuset; it is intersected
  * with it anyway), binding as `bind` says. A pure function of its inputs:
  * workers fill the NUMA nodes node by node (contiguous ids per node), each

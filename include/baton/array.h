@@ -68,7 +68,7 @@ BT_API BT_NODISCARD int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim,
  * @return BT_OK, BT_EINVAL (bad dtype, ndim or shape; data NULL; strides
  *         under which two elements share memory (a zero stride, or an axis
  *         that lands inside a smaller one's reach), whose offsets overflow,
- *         or whose first or last element lies outside mapped memory),
+ *         or whose first or last element is not readable memory),
  *         BT_ENOMEM.
  */
 BT_API BT_NODISCARD int bt_array_wrap(bt_runtime *rt, void *data, bt_dtype t,
