@@ -116,7 +116,7 @@ static const misuse rows[] = {
     ROW(attach_forged_runtime, BT_EINVAL, 0),
     ROW(attach_comm_null, BT_EINVAL, 0),
     ROW(attach_null_out, BT_EINVAL, 0),
-    ROW(detach_twice, BT_EINVAL, 1),
+    ROW(detach_twice, BT_ESTATE, 1),
     ROW(detach_forged, BT_EINVAL, 0),
     ROW(rank_detached, -1, 1),
     ROW(size_forged, -1, 0),
