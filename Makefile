@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # baton: the two set-up commands of the README, and a few helpers.
 #
 #   make demo   installs what is missing (apt-get), builds, runs the heat
@@ -10,6 +11,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CI_BUILD := build/ci
 RELEASE_BUILD := build/release
+MPICH_BUILD := build/mpich
 PREFIX ?= /usr/local
 NP ?= 2
 
@@ -21,13 +23,13 @@ PACKAGES := build-essential cmake pkg-config libhwloc-dev hwloc \
 # for libFuzzer, Go for the channel baseline, Concurrency Kit, and the
 # Debian packaging tools for the packaging test.
 TEST_PACKAGES := libmpich-dev mpich clang libclang-rt-14-dev golang-go \
-                 libck-dev dpkg-dev debhelper lintian fakeroot
+                 libck-dev dpkg-dev debhelper lintian fakeroot python3
 
 # mpirun refuses root without these; set only on the demo's command line.
 MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
 MPIRUN_OVERSUB := $(shell [ $$(nproc) -lt $(NP) ] && echo OMPI_MCA_rmaps_base_oversubscribe=1)
 
-.PHONY: all deps deps-test install-packages build release test test-asan test-tsan fuzz demo bench install clean
+.PHONY: all deps deps-test install-packages build release test test-asan test-tsan test-mpich fuzz demo bench install clean
 
 all: build
 
@@ -69,6 +71,17 @@ test-tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS)
 	setarch $$(uname -m) -R ctest --preset tsan -L 'unit|topology' -j $(JOBS)
+
+# The MPI label again against Debian's MPICH (beside Open MPI): its own
+# build folder, mpicc.mpich and mpiexec.mpich.
+test-mpich: deps-test
+	cmake -S . -B $(MPICH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DBATON_WERROR=ON -DBATON_BENCHMARKS=OFF \
+	  -DMPI_C_COMPILER=$$(command -v mpicc.mpich) \
+	  -DMPI_Fortran_COMPILER=$$(command -v mpif90.mpich) \
+	  -DMPIEXEC_EXECUTABLE=$$(command -v mpiexec.mpich)
+	cmake --build $(MPICH_BUILD) -j $(JOBS)
+	ctest --test-dir $(MPICH_BUILD) -L mpi -j $(JOBS) --output-on-failure
 
 # libFuzzer targets (tests/fuzz) in their own clang build, each run for
 # FUZZ_SECONDS from its seed corpus (a copy: the corpus in git stays small).

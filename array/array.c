@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* array.c: arrays: creation, wrapping, sub-arrays, references, freezing. */
 #define BATON_ARRAY_MODULE 1
 #include <errno.h>
@@ -5,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "array_int.h"
@@ -52,18 +54,24 @@ static int check_shape(bt_dtype t, int ndim, const int64_t *shape,
   return BT_OK;
 }
 
-/* Whether the pages of the bytes first and last are mapped (mincore answers
- * ENOMEM for an unmapped page): a stride that lands far outside the
- * caller's memory is caught at wrap, not by a kernel's segfault. */
-static int mapped(uintptr_t first, uintptr_t last) {
+/* Whether the bytes first and last can be read: process_vm_readv on our
+ * own pid answers EFAULT for an inaccessible address, without a signal; where
+ * it is not permitted, whether their pages are mapped at all (mincore
+ * answers ENOMEM). A stride that lands far outside the caller's memory is
+ * caught at wrap, not by a kernel's segfault. */
+static int readable(uintptr_t addr) {
+  char byte;
+  struct iovec local = {&byte, 1}, remote = {(void *)addr, 1};
+  if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == 1) return 1;
+  if (errno == EFAULT) return 0;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   unsigned char vec[1];
-  uintptr_t ends[2] = {first, last};
-  for (int i = 0; i < 2; i++)
-    if (mincore((void *)(ends[i] / page * page), 1, vec) != 0 &&
-        errno == ENOMEM)
-      return 0;
-  return 1;
+  return !(mincore((void *)(addr / page * page), 1, vec) != 0 &&
+           errno == ENOMEM);
+}
+
+static int mapped(uintptr_t first, uintptr_t last) {
+  return readable(first) && readable(last);
 }
 
 /* A wrapped layout must stay inside memory the caller has, and give each
@@ -133,7 +141,7 @@ static int check_strides(const void *data, size_t elem, int ndim,
   if (!mapped(first, last))
     return bt__fail(BT_EINVAL,
                     "bt_array_wrap: the elements reach bytes %#" PRIxPTR
-                    " .. %#" PRIxPTR " from %p, not all in mapped memory",
+                    " .. %#" PRIxPTR " from %p, not all readable memory",
                     first, last, data);
   return BT_OK;
 }
@@ -162,6 +170,8 @@ static int array_alloc(bt_runtime *rt, bt_dtype t, int ndim,
   atomic_init(&a->frozen, 0);
   a->place = BT_PLACE_LOCAL;
   a->root = a;
+  a->tracked.report = bt__regions_report;
+  bt__track(rt, &a->tracked);
   *out = a;
   return BT_OK;
 }
@@ -180,6 +190,7 @@ static void array_free(bt_array *a) {
       !(atomic_load_explicit(&a->recycle, memory_order_relaxed) &&
         bt__recycle_give(a->data, a->map_bytes, a->numa)))
     munmap(a->data, a->map_bytes);
+  bt__untrack(&a->tracked);
   free(a->blocks);
   bt__regions_fini(&a->regions);
   bt__magic_kill(&a->magic);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * array_int.h: array's private interface, for array, kernels and mpi.
  * Never installed.
@@ -109,6 +110,14 @@ typedef struct bt__grant {
    * the granter before it publishes the first slice; read by the last put,
    * under 'lock'. */
   struct bt_array *via;
+  /* atomic: how many of its live slices the granter does not hold (held by
+   * another thread or in flight). Raised by the granter's sends and by
+   * splits on other threads, lowered by the granter's receives (relaxed:
+   * the granter's own operations, ordered by its thread) and, under 'lock',
+   * by releases on other threads and drops in flight, so that the granter
+   * reading 0 under 'lock' knows it holds every slice: the BT_EDEADLK
+   * check in bt__regions_grant(). */
+  _Atomic int64_t away;
   struct bt__grant *next_free;
 } bt__grant;
 
@@ -160,6 +169,8 @@ struct bt_array {
   int64_t off[BT_MAX_DIMS]; /* origin in the root's coordinates (0s for
                                the root) */
   bt__regions regions;      /* the root's only */
+  /* The root's only: in its runtime's report of the slices still held. */
+  bt__tracked tracked;
 };
 
 /* The struct of a handle, NULL unless a is a live array (magic checked in
@@ -183,14 +194,19 @@ void bt__regions_fini(bt__regions *r);
  * reference. */
 int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
                       int owned, int64_t timeout_ns, bt__grant **g);
-/* Add n slices to a grant (split). */
-void bt__regions_add(bt_array *a, bt__grant *g, int64_t n);
+/* Add n slices to a grant (split); `away`: the splitting thread is not the
+ * granter, so the n new slices count as away too. */
+void bt__regions_add(bt_array *a, bt__grant *g, int64_t n, int away);
 /* One slice of g is gone; the last one unlocks the region, wakes waiters
  * and drops the grant's array reference (which may free the array) and
- * its sub-array's (g->via). a is the root. */
-void bt__regions_put(bt_array *a, bt__grant *g);
+ * its sub-array's (g->via). a is the root. `away`: the slice was not the
+ * granter's (see bt__grant.away). */
+void bt__regions_put(bt_array *a, bt__grant *g, int away);
 /* BT_OK, or BT_EBUSY if a region is owned (then nothing changes). */
 int bt__regions_freeze(bt_array *a);
+/* The tracked object's report: one line per region locked (out NULL:
+ * count only). */
+int bt__regions_report(bt__tracked *t, FILE *out);
 /* "[0:4,2:8]" into buf. */
 void bt__box_format(char *buf, size_t len, int ndim, const int64_t *lo,
                     const int64_t *hi);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dtype.c: element types of arrays. */
 #include "array_int.h"
 

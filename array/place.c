@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* place.c: where an array's pages live. The only file of array/ that
  * includes hwloc.h; it uses the runtime's topology and nodesets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* recycle.c: the mappings of received arrays, kept for the next receive.
  *
  * The MPI receiver makes a new array for every slice message (the contract:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* region.c: the region lock table of an array.
  *
  * A mutex and a dense vector of granted boxes, scanned linearly: tables hold
@@ -7,6 +8,7 @@
  * nobody polls. */
 #define BATON_ARRAY_MODULE 1
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -120,17 +122,86 @@ static int conflict_message(const bt_array *a, const int64_t *lo,
   char want[256], have[256];
   bt__box_format(want, sizeof want, a->ndim, lo, hi);
   bt__box_format(have, sizeof have, a->ndim, g->lo, g->hi);
+  int mine = g->granter == bt__thread_id() &&
+             /* relaxed: see bt__grant.away (we are the granter). */
+             atomic_load_explicit(&g->away, memory_order_relaxed) == 0;
   return bt__fail(code,
-                  "region %s overlaps region %s %s by thread %" PRIu64 "%s",
+                  "region %s overlaps region %s %s by thread %" PRIu64 "%s%s",
                   want, have, g->owned ? "owned" : "borrowed", g->granter,
+                  mine ? " (the calling thread, which holds it)" : "",
                   code == BT_ETIMEDOUT ? " (timed out)" : "");
+}
+
+/* With 'lock' held: the first grant that conflicts with [lo, hi) if every
+ * conflicting grant is held whole by the calling thread (it locked it and
+ * holds each of its slices), else NULL. Such a wait could end only by the
+ * caller's own release. */
+static bt__grant *self_conflict(const bt__regions *r, int ndim,
+                                const int64_t *lo, const int64_t *hi,
+                                int owned) {
+  uint64_t self = bt__thread_id();
+  bt__grant *first = NULL;
+  for (int i = 0; i < r->nlive; i++) {
+    bt__grant *g = r->live[i];
+    if (!owned && !g->owned) continue;
+    if (!boxes_overlap(ndim, lo, hi, g)) continue;
+    /* relaxed: away drops to 0 only by this thread's own receives or under
+     * 'lock', which we hold (see bt__grant.away). */
+    if (g->granter != self ||
+        atomic_load_explicit(&g->away, memory_order_relaxed) != 0)
+      return NULL;
+    if (!first) first = g;
+  }
+  return first;
+}
+
+static int deadlock_message(const bt_array *a, const int64_t *lo,
+                            const int64_t *hi, int owned, const bt__grant *g) {
+  char want[256], have[256];
+  bt__box_format(want, sizeof want, a->ndim, lo, hi);
+  bt__box_format(have, sizeof have, a->ndim, g->lo, g->hi);
+  return bt__fail(BT_EDEADLK,
+                  "%s of region %s would wait for ever: it overlaps region %s "
+                  "%s by the calling thread (thread %" PRIu64
+                  "), which holds all %" PRId64
+                  " slice%s of it; release %s first",
+                  owned ? "own" : "borrow", want, have,
+                  g->owned ? "owned" : "borrowed", g->granter, g->live,
+                  g->live == 1 ? "" : "s", g->live == 1 ? "it" : "them");
+}
+
+/* BATON_WATCHDOG: what a long own or borrow waits for. With 'lock' held. */
+static void watch_message(const bt_array *a, const int64_t *lo,
+                          const int64_t *hi, int owned, const bt__watch *w) {
+  const bt__regions *r = &a->regions;
+  char want[256], have[256], who[96];
+  bt__box_format(want, sizeof want, a->ndim, lo, hi);
+  const bt__grant *c = find_conflict(r, a->ndim, lo, hi, owned);
+  if (!c) {
+    bt__watch_report(w, "%s of region %s of array %p (now free)",
+                     owned ? "own" : "borrow", want, (const void *)a);
+    return;
+  }
+  bt__box_format(have, sizeof have, a->ndim, c->lo, c->hi);
+  bt__thread_name(a->rt, c->granter, who, sizeof who);
+  /* relaxed: a report (see bt__grant.away). */
+  int64_t away = atomic_load_explicit(&c->away, memory_order_relaxed);
+  bt__watch_report(w,
+                   "%s of region %s of array %p: it overlaps region %s %s by "
+                   "%s, %" PRId64 " slice%s of it live, %" PRId64
+                   " with other threads or in flight",
+                   owned ? "own" : "borrow", want, (const void *)a, have,
+                   c->owned ? "owned" : "borrowed", who, c->live,
+                   c->live == 1 ? "" : "s", away);
 }
 
 int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
                       int owned, int64_t timeout_ns, bt__grant **out) {
   bt__regions *r = &a->regions;
   int64_t deadline = bt__deadline(timeout_ns);
-  int rc;
+  int64_t waited = 0; /* bt__trace_begin() of the wait, if one began */
+  bt__watch watch = {0, -1};
+  int rc, armed = 0;
   pthread_mutex_lock(&r->lock);
   for (;;) {
     if (owned && r->frozen) {
@@ -145,16 +216,32 @@ int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
       rc = conflict_message(a, lo, hi, c, BT_EBUSY);
       goto out_unlock;
     }
+    /* Forever only: a bounded wait keeps its meaning (and its timeout
+     * says who holds the region). */
+    if (deadline < 0) {
+      bt__grant *mine = self_conflict(r, a->ndim, lo, hi, owned);
+      if (mine) {
+        rc = deadlock_message(a, lo, hi, owned, mine);
+        goto out_unlock;
+      }
+    }
     /* acquire: pairs with the release increment in unlock_grant(); read
      * under 'lock', so an unlock after we let go changes it and the futex
      * wait returns at once. */
     uint32_t seen = atomic_load_explicit(&r->epoch, memory_order_acquire);
+    if (!armed) {
+      armed = 1;
+      bt__watch_arm(&watch);
+      waited = bt__trace_begin();
+    }
     r->waiters++;
     pthread_mutex_unlock(&r->lock);
-    int w = bt__futex_wait(&r->epoch, seen, deadline);
+    int w =
+        bt__futex_wait(&r->epoch, seen, bt__watch_deadline(&watch, deadline));
     pthread_mutex_lock(&r->lock);
     r->waiters--;
-    if (w == BT_ETIMEDOUT) {
+    if (bt__watch_due(&watch)) watch_message(a, lo, hi, owned, &watch);
+    if (w == BT_ETIMEDOUT && deadline >= 0 && bt__now_ns() >= deadline) {
       c = find_conflict(r, a->ndim, lo, hi, owned);
       if (c) {
         rc = conflict_message(a, lo, hi, c, BT_ETIMEDOUT);
@@ -181,6 +268,7 @@ int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
   g->live = 1;
   g->granter = bt__thread_id();
   g->via = NULL;
+  atomic_store_explicit(&g->away, 0, memory_order_relaxed);
   /* The grants hold one array reference together, taken by the first. */
   if (r->nlive == 0) bt_array_retain(a);
   g->pos = r->nlive;
@@ -188,27 +276,34 @@ int bt__regions_grant(bt_array *a, const int64_t *lo, const int64_t *hi,
   r->span0[2 * g->pos + 1] = hi[0];
   r->live[r->nlive++] = g;
   pthread_mutex_unlock(&r->lock);
+  bt__trace_end(waited, "wait", owned ? "own" : "borrow", 0, 0);
   *out = g;
   return BT_OK;
 out_unlock:
   pthread_mutex_unlock(&r->lock);
+  bt__trace_end(waited, "wait", owned ? "own" : "borrow", 0, 0);
   return rc;
 }
 
-void bt__regions_add(bt_array *a, bt__grant *g, int64_t n) {
+void bt__regions_add(bt_array *a, bt__grant *g, int64_t n, int away) {
   bt__regions *r = &a->regions;
   pthread_mutex_lock(&r->lock);
   BT_ASSERT(g->pos >= 0 && g->live > 0);
   g->live += n;
+  /* relaxed: see bt__grant.away; the splitter holds one already-away slice,
+   * so this never moves away from 0. */
+  if (away) atomic_fetch_add_explicit(&g->away, n, memory_order_relaxed);
   pthread_mutex_unlock(&r->lock);
 }
 
-void bt__regions_put(bt_array *a, bt__grant *g) {
+void bt__regions_put(bt_array *a, bt__grant *g, int away) {
   bt__regions *r = &a->regions;
   int last = 0, wake = 0;
   bt_array *via = NULL;
   pthread_mutex_lock(&r->lock);
   BT_ASSERT(g->pos >= 0 && g->live > 0);
+  /* relaxed, under 'lock': see bt__grant.away. */
+  if (away) atomic_fetch_sub_explicit(&g->away, 1, memory_order_relaxed);
   if (--g->live == 0) {
     via = g->via;
     int end = --r->nlive;
@@ -261,6 +356,36 @@ int bt__regions_freeze(bt_array *a) {
 out:
   pthread_mutex_unlock(&r->lock);
   return rc;
+}
+
+int bt__regions_report(bt__tracked *t, FILE *out) {
+  bt_array *a = (bt_array *)((char *)t - offsetof(bt_array, tracked));
+  bt__regions *r = &a->regions;
+  pthread_mutex_lock(&r->lock);
+  int n = r->nlive;
+  for (int i = 0; out && i < r->nlive; i++) {
+    const bt__grant *g = r->live[i];
+    char box[256], shape[256], who[96];
+    bt__box_format(box, sizeof box, a->ndim, g->lo, g->hi);
+    size_t at = 0;
+    for (int d = 0; d < a->ndim && at < sizeof shape; d++) {
+      int k = snprintf(shape + at, sizeof shape - at, "%s%" PRId64,
+                       d ? "x" : "", a->shape[d]);
+      at += k > 0 ? (size_t)k : 0;
+    }
+    bt__thread_name(a->rt, g->granter, who, sizeof who);
+    /* relaxed: a report (see bt__grant.away). */
+    int64_t away = atomic_load_explicit(&g->away, memory_order_relaxed);
+    fprintf(out, "    array %p %s %s: region %s %s by %s, %" PRId64 " slice%s",
+            (void *)a, bt_dtype_name(a->dtype), shape, box,
+            g->owned ? "owned" : "borrowed", who, g->live,
+            g->live == 1 ? "" : "s");
+    if (away > 0)
+      fprintf(out, " (%" PRId64 " with other threads or in flight)", away);
+    fputc('\n', out);
+  }
+  pthread_mutex_unlock(&r->lock);
+  return n;
 }
 
 int bt__regions_check(const bt_array *ca) {

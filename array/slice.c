@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* slice.c: slices, the capabilities that reach an array's data.
  *
  * A slice handle is an index into a process-wide table of records and the
@@ -308,9 +309,13 @@ int bt_array_borrow(bt_array *a, const bt_range *region, int64_t timeout_ns,
 static void drop(bt_slice s, slice_rec *r) {
   bt_array *a = r->array->root;
   bt__grant *g = r->grant;
+  /* acquire: pairs with the release stores of holder in the transfer hooks.
+   * In flight (0) or another thread's: the slice counted as away. */
+  int away =
+      atomic_load_explicit(&r->holder, memory_order_acquire) != g->granter;
   debug_check(a); /* before: the put may free the array */
   rec_free((uint32_t)(s.id & INDEX_MASK), r);
-  bt__regions_put(a, g);
+  bt__regions_put(a, g, away);
 }
 
 int bt_slice_release(bt_slice s) {
@@ -358,7 +363,8 @@ int bt_slice_split(bt_slice s, int axis, int parts, bt_slice *out) {
   }
   int rc = recs_alloc(parts, idx);
   if (rc != BT_OK) goto out;
-  bt__regions_add(r->array->root, r->grant, parts - 1);
+  bt__regions_add(r->array->root, r->grant, parts - 1,
+                  r->grant->granter != bt__thread_id());
   int64_t base = r->lo[axis];
   for (int i = 0; i < parts; i++) {
     slice_rec *c = rec_at(idx[i]);
@@ -492,6 +498,9 @@ static int slice_on_send(void *elem, bt_transfer mode) {
   bt_slice *s = elem;
   slice_rec *r = held(*s, "send");
   if (!r) return BT_EMOVED;
+  /* relaxed: the granter's own count (see bt__grant.away). */
+  if (r->grant->granter == bt__thread_id())
+    atomic_fetch_add_explicit(&r->grant->away, 1, memory_order_relaxed);
   /* release: pairs with the acquire in held() of the next holder. */
   atomic_store_explicit(&r->holder, 0, memory_order_release);
   return BT_OK;
@@ -501,9 +510,13 @@ static void slice_on_recv(void *elem) {
   bt_slice *s = elem;
   slice_rec *r = lookup(*s);
   BT_ASSERT(r != NULL);
+  uint64_t self = bt__thread_id();
+  /* relaxed: the granter's own count (see bt__grant.away). */
+  if (r->grant->granter == self)
+    atomic_fetch_sub_explicit(&r->grant->away, 1, memory_order_relaxed);
   /* release: pairs with the acquire in held(); the data arrived through the
    * channel, which ordered the sender's writes before this. */
-  atomic_store_explicit(&r->holder, bt__thread_id(), memory_order_release);
+  atomic_store_explicit(&r->holder, self, memory_order_release);
 }
 
 static void slice_on_drop(void *elem) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_cg.c: CG on the HPCCG problem (examples/cg.c) on baton's
  * distributed arrays beside the same CG written as plain MPI + OpenMP, same
  * run, same ranks, same operator and sizes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bench_chan.c: channel latency and throughput, beside a plain pthread
  * mutex + condition variable bounded queue measured in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_dot: a dot product (PRK-style conventions) with bt_dot against an
  * OpenMP reduction built -march=native (native_loops.c), same thread count,
  * same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_gemm: PRK dgemm (C += A B) with bt_gemm (one band of C per worker,
  * single-threaded OpenBLAS on each) against OpenBLAS's own threaded dgemm
  * with as many threads, same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_halo.c: the darray halo exchange and the bridge's allreduce beside
  * hand-written MPI, same run, same ranks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bench_job.c: jobs and futures, beside two baselines measured in the same
  * run:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bench_kernels.h: what the PRK-style kernel benchmarks (bench_nstream,
  * bench_dot, bench_stencil, bench_transpose, bench_gemm) share: options, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_kernels_small: the fixed cost of a kernel call. nstream, dot,
  * axpy and axpby at sizes 10^3 .. 10^7 elements (stencil and transpose at orders
  * 32 .. 3162, the same element counts), each against the OpenMP loop on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_mpi.c: the MPI bridge beside raw MPI, same run, same two ranks.
  *
  *   mpirun -np 2 build/benchmarks/bench_mpi [--max=BYTES] [--reps=N]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_nstream: PRK nstream (A += B + scalar * C) with bt_nstream, then
  * axpy (Y += alpha X) with bt_axpy, each against an OpenMP loop built
  * -march=native (native_loops.c), same thread count, same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_place.c: the worker placement on large synthetic topologies, beside
  * hwloc loading the same topology (the baseline: what lstopo must do before
  * it prints anything). The placement must stay linear in the PUs: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_roofline: the machine's limits for benchmarks/run --roofline:
  * STREAM triad (a = b + 3 c) bandwidth with ordinary and with non-temporal
  * stores, on one thread and on one thread per worker, and the peak

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_slice.c: what moving an owned slice costs.
  *
  * 1. One-way handoff of an owned slice between two pinned threads through a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_solver_kernels: the kernels of an iterative solver (bt_axpby,
  * bt_waxpby, bt_stencil_apply with the 27-point 3-D operator, bt_spmv)
  * against OpenMP loops, same thread count, same run: the same bodies for
@@ -14,12 +15,13 @@
  * interior of the 3-D stencil (the CG's 64^3 and 16^3 per rank; the arrays
  * have one ghost layer more each side). spmv: the 27-point operator of the
  * small-but-not-tiny grid (32^3 rows, or 12^3 with --quick) as a CSR
- * matrix. Every result is checked against the baseline's (to 1e-12). Metric: ms per call, lower is better; ratio > 1: baton
- * faster. */
+ * matrix. Every result is checked against the baseline's (to 1e-12). Metric: ms
+ * per call, lower is better; ratio > 1: baton faster. */
 #include "bench_kernels.h"
 #include "solver_loops.h"
 
-/* ---- axpby, waxpby ---------------------------------------------------------- */
+/* ---- axpby, waxpby ----------------------------------------------------------
+ */
 
 typedef struct vec_run {
   bt_runtime *rt;
@@ -50,7 +52,8 @@ static void omp_waxpby(void *ctx) {
   solver_waxpby(ALPHA, r->px, BETA, r->py, r->pw, r->n);
 }
 
-/* ---- the 27-point operator -------------------------------------------------- */
+/* ---- the 27-point operator --------------------------------------------------
+ */
 
 typedef struct st_run {
   bt_runtime *rt;
@@ -110,7 +113,8 @@ static void stencil_setup(kbench *kb, st_run *r, long interior) {
   r->pin = kbench_alloc(cells);
   r->pout = kbench_alloc(cells);
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < (long)cells; i++) r->pin[i] = cell_value(i), r->pout[i] = 0;
+  for (long i = 0; i < (long)cells; i++)
+    r->pin[i] = cell_value(i), r->pout[i] = 0;
 }
 
 static void stencil_check(st_run *r) {
@@ -126,7 +130,8 @@ static void stencil_check(st_run *r) {
   BENCH_OK(bt_slice_release(s));
 }
 
-/* ---- spmv: the same operator as a CSR matrix ------------------------------- */
+/* ---- spmv: the same operator as a CSR matrix -------------------------------
+ */
 
 typedef struct sp_run {
   bt_runtime *rt;
@@ -184,15 +189,15 @@ static void spmv_setup(kbench *kb, sp_run *r, long n) {
   for (long i = 0; i < r->rows; i++) r->px[i] = 1.0, r->py[i] = 0;
 }
 
-/* ---- driver ----------------------------------------------------------------- */
+/* ---- driver -----------------------------------------------------------------
+ */
 
 static void report(kbench *kb, const char *bench, long size, double flops,
                    double tb, double tl) {
   char what[64];
   snprintf(what, sizeof what, "%s, %ld", bench, size);
   bench_table_row(what, "ms", 1e3 * tb, 1e3 * tl, 0);
-  bench_result(bench, "omp", kb->workers, 1, size, "ms", 1e3 * tb, 1e3 * tl,
-               0);
+  bench_result(bench, "omp", kb->workers, 1, size, "ms", 1e3 * tb, 1e3 * tl, 0);
   if (flops > 0)
     bench_result(bench, "omp", kb->workers, 1, size, "MFlop/s",
                  1e-6 * flops / tb, 1e-6 * flops / tl, 1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_stencil: PRK stencil (star, radius r) with bt_stencil against an
  * OpenMP loop built -march=native (native_loops.c), same thread count,
  * same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bench_transpose: PRK transpose (B += A^T) with bt_transpose against an
  * OpenMP tiled loop built -march=native (native_loops.c), same thread
  * count, same tile, same run.

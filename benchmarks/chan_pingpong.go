@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // chan_pingpong.go: the Go baseline of bench_chan's capacity-0 ping-pong.
 // Two goroutines (GOMAXPROCS 2, scheduled as Go schedules them) bounce an
 // int64 over two unbuffered channels; prints the one-way latency in ns (the median of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* common.c: timing, statistics and output of the benchmarks. */
 #include "common.h"
 
@@ -29,13 +30,111 @@ static double ratio_of(double value, double baseline, int higher_is_better) {
   return higher_is_better ? value / baseline : baseline / value;
 }
 
+#ifndef BATON_BENCH_COMMIT
+#define BATON_BENCH_COMMIT "unknown"
+#endif
+#ifndef BATON_BENCH_BUILD_TYPE
+#define BATON_BENCH_BUILD_TYPE "unknown"
+#endif
+#if defined(__clang__)
+#define BENCH_COMPILER "clang-" __clang_version__
+#elif defined(__GNUC__)
+#define BENCH_COMPILER "gcc-" __VERSION__
+#else
+#define BENCH_COMPILER "unknown"
+#endif
+
+/* A value for a RESULT field: no spaces, commas or '='. */
+static void field_copy(char *dst, size_t cap, const char *src) {
+  size_t n = 0;
+  int gap = 0;
+  for (; src && *src && n + 1 < cap; src++) {
+    unsigned char c = (unsigned char)*src;
+    if (c <= ' ' || c == ',' || c == '=' || c >= 127) {
+      gap = n > 0;
+      continue;
+    }
+    if (gap && n + 2 < cap) dst[n++] = '_';
+    gap = 0;
+    dst[n++] = (char)c;
+  }
+  dst[n] = 0;
+  if (n == 0 && cap > 7) strcpy(dst, "unknown");
+}
+
+/* "model name" of /proc/cpuinfo (x86), else "CPU part"/"Model" (Arm). */
+static void cpu_model(char *dst, size_t cap) {
+  char line[256];
+  const char *value = NULL;
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  while (f && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) == 0 || strncmp(line, "Model", 5) == 0 ||
+        strncmp(line, "cpu model", 9) == 0) {
+      char *colon = strchr(line, ':');
+      if (colon) {
+        value = colon + 1;
+        break;
+      }
+    }
+  }
+  field_copy(dst, cap, value);
+  if (f) fclose(f);
+}
+
+/* --quick on the command line (any benchmark's spelling) or
+ * BATON_BENCH_QUICK=1. */
+static int quick_run(void) {
+  const char *q = getenv("BATON_BENCH_QUICK");
+  if (q && q[0] == '1') return 1;
+  char args[4096];
+  FILE *f = fopen("/proc/self/cmdline", "r");
+  if (!f) return 0;
+  size_t n = fread(args, 1, sizeof args - 1, f);
+  fclose(f);
+  args[n] = 0;
+  for (size_t i = 0; i < n; i += strlen(args + i) + 1)
+    if (strcmp(args + i, "--quick") == 0 ||
+        strcmp(args + i, "--quick=1") == 0)
+      return 1;
+  return 0;
+}
+
+static char bench_meta[1024];
+static char bench_baseline_name[128];
+
+void bench_set_baseline(const char *name) {
+  bench_baseline_name[0] = 0;
+  if (name && name[0])
+    field_copy(bench_baseline_name, sizeof bench_baseline_name, name);
+}
+
+static const char *result_meta(void) {
+  if (!bench_meta[0]) {
+    char commit[64], compiler[96], build[32], cpu[160], date[32];
+    field_copy(commit, sizeof commit, BATON_BENCH_COMMIT);
+    field_copy(compiler, sizeof compiler, BENCH_COMPILER);
+    field_copy(build, sizeof build, BATON_BENCH_BUILD_TYPE);
+    cpu_model(cpu, sizeof cpu);
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    snprintf(bench_meta, sizeof bench_meta,
+             "commit=%s compiler=%s build=%s cpu=%s date=%s quick=%d", commit,
+             compiler, build, cpu, date, quick_run());
+  }
+  return bench_meta;
+}
+
 void bench_result(const char *bench, const char *variant, int workers,
                   int ranks, long long size, const char *metric,
                   double value, double baseline, int higher_is_better) {
   printf("RESULT bench=%s variant=%s workers=%d ranks=%d size=%lld "
-         "metric=%s value=%.6g baseline=%.6g ratio=%.4g\n",
+         "metric=%s value=%.6g baseline=%.6g ratio=%.4g%s%s %s\n",
          bench, variant, workers, ranks, size, metric, value, baseline,
-         ratio_of(value, baseline, higher_is_better));
+         ratio_of(value, baseline, higher_is_better),
+         bench_baseline_name[0] ? " baseline_name=" : "",
+         bench_baseline_name, result_meta());
   fflush(stdout);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * common.h: what every benchmark shares: timing, statistics, and the two
  * output forms (machine-readable lines and a human table).
@@ -5,7 +6,12 @@
  * A result line reads
  *   RESULT bench=<b> variant=<v> workers=<w> ranks=<r> size=<bytes|n>
  *          metric=<m> value=<x> baseline=<y> ratio=<x/y or y/x>
- * on one line, so benchmarks/run can turn it into a CSV row.
+ * on one line, so benchmarks/run can turn it into a CSV row. The line goes
+ * on with what a reader needs to trust the figure (values without spaces):
+ *          baseline_name=<what the baseline is, when the benchmark said>
+ *          commit=<git describe of the build> compiler=<gcc-12.2.0>
+ *          build=<CMake build type> cpu=<model name> date=<UTC ISO 8601>
+ *          quick=<0|1>
  */
 #ifndef BATON_BENCH_COMMON_H
 #define BATON_BENCH_COMMON_H
@@ -27,6 +33,11 @@ double bench_median(double *v, int n);
 void bench_result(const char *bench, const char *variant, int workers,
                   int ranks, long long size, const char *metric,
                   double value, double baseline, int higher_is_better);
+
+/* Name the baseline of the RESULT lines printed after this call ("OpenMP
+ * loop", "raw MPI"); NULL or "" to stop naming it. Not thread-safe: call it
+ * from the thread that prints. */
+void bench_set_baseline(const char *name);
 
 /* A human table: bench_table_row prints an aligned row after a header. */
 void bench_table_header(const char *title);

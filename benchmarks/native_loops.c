@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* native_loops.c: the baselines of native_loops.h, built -march=native. */
 #include "native_loops.h"
 

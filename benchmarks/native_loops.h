@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * native_loops.h: the kernel benchmarks' baselines, compiled in their own
  * object (native_loops.c) with -march=native -O3, as a user who builds for

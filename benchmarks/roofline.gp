@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # roofline.gp: the roofline plot of benchmarks/run --roofline (gnuplot 5).
 #
 #   gnuplot -e "data='r.dat'; out='r.png'; bw=9.5; peak=29; bw1=9.7; \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* solver_loops.c: bench_solver_kernels' OpenMP baselines (solver_loops.h),
  * built with -march=native -O3. */
 #include "solver_loops.h"

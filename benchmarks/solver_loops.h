@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * solver_loops.h: bench_solver_kernels' baselines, OpenMP loops compiled in
  * their own object with -march=native -O3 (in baton_bench_native, as
@@ -14,8 +15,8 @@
 void solver_axpby(double alpha, const double *x, double beta, double *y,
                   long n);
 /* w = alpha x + beta y */
-void solver_waxpby(double alpha, const double *x, double beta,
-                   const double *y, double *w, long n);
+void solver_waxpby(double alpha, const double *x, double beta, const double *y,
+                   double *w, long n);
 /* The 27-point operator on an m^3 array (one ghost layer): out = sum of
  * w[(dz+1)*9 + (dy+1)*3 + dx+1] in[z+dz][y+dy][x+dx] on the interior, the
  * fused 27-term loop. */

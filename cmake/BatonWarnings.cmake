@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Warnings and sanitizers for every baton target (not for users' code).
-add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
-                    -Wmissing-prototypes -Wno-unused-parameter)
+add_compile_options(
+  "$<$<COMPILE_LANGUAGE:C>:-Wall;-Wextra;-Wpedantic;-Wshadow;-Wstrict-prototypes;-Wmissing-prototypes;-Wno-unused-parameter>"
+  "$<$<COMPILE_LANGUAGE:Fortran>:-Wall;-Wextra;-Wno-compare-reals>")
 if(BATON_WERROR)
   add_compile_options(-Werror)
 endif()

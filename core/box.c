@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* box.c: the exchange heap: boxes, trees, freezing, detach/attach, and the
  * box transfer types (bt_type_box, bt_type_frozen). */
 #include <inttypes.h>

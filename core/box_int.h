@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * box_int.h: the exchange heap's private interface (core/box.c), shared by
  * the slot (core/slot.c), the box transfer types and the tests.

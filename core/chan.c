@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* chan.c: typed channels with Go's semantics (see chan_int.h for the
  * design): the lock, waiter queues, parking, the lock-free ring of buffered
  * channels, and remote channels. */
@@ -459,7 +460,9 @@ static void park_poll(bt__parker *p, int64_t deadline_ns) {
 }
 
 int bt__park(bt__parker *p, int64_t deadline_ns) {
-  if (p->npolls > 0) park_poll(p, deadline_ns);
+  bt__watch watch;
+  bt__watch_arm(&watch);
+  if (p->npolls > 0) park_poll(p, bt__watch_deadline(&watch, deadline_ns));
   spin sp;
   spin_start(&sp, PARK_SPIN);
   /* relaxed: a hint; the acquire load below decides. */
@@ -497,7 +500,16 @@ int bt__park(bt__parker *p, int64_t deadline_ns) {
               memory_order_acquire);
           break;
         }
-        bt__futex_wait(&p->state, BT__PARK_SLEEPING, deadline_ns);
+        bt__futex_wait(&p->state, BT__PARK_SLEEPING,
+                       bt__watch_deadline(&watch, deadline_ns));
+        if (bt__watch_due(&watch)) {
+          if (p->watch)
+            p->watch(p->watch_ctx, &watch);
+          else
+            bt__watch_report(&watch, "a select over channels, none ready");
+          /* A transport that polls on waiting threads polls again. */
+          if (p->npolls > 0) park_poll(p, deadline_ns);
+        }
         break;
       default:
         BT_ASSERT(!"parker in an impossible state");
@@ -623,14 +635,60 @@ int bt_chan_release(bt_chan *ch) {
 
 /* ---- operations ---------------------------------------------------------- */
 
+/* What a blocked send or receive waits on, for the watchdog. */
+typedef struct chan_watch {
+  bt_chan *user, *local;
+  int op;
+} chan_watch;
+
+static int queue_length(const bt__waitq *q) {
+  int n = 0;
+  for (const bt__waiter *w = q->head; w; w = w->next) n++;
+  return n;
+}
+
+static void chan_watch_report(void *ctx, const bt__watch *w) {
+  const chan_watch *cw = ctx;
+  bt_chan *c = cw->local;
+  char far[160] = "";
+  if (cw->user->remote && cw->user->remote->describe) {
+    size_t n = (size_t)snprintf(far, sizeof far, ", remote: ");
+    cw->user->remote->describe(cw->user->remote->ctx, far + n, sizeof far - n);
+  }
+  bt__chan_lock(c);
+  size_t len = ring_len(c);
+  int senders = queue_length(&c->sendq), receivers = queue_length(&c->recvq);
+  bool closed = c->closed;
+  bt__chan_unlock(c);
+  bt__watch_report(w,
+                   "%s on %schannel %p of %s (capacity %zu): %s%s, %d "
+                   "sender%s and %d receiver%s waiting%s",
+                   cw->op == BT_OP_SEND ? "send" : "receive",
+                   cw->user->remote ? "remote " : "", (void *)cw->user,
+                   c->type->name ? c->type->name : "?", c->cap,
+                   c->cap == 0     ? "unbuffered"
+                   : len == 0      ? "empty"
+                   : len >= c->cap ? "full"
+                                   : "neither empty nor full",
+                   closed ? ", closed" : "", senders, senders == 1 ? "" : "s",
+                   receivers, receivers == 1 ? "" : "s", far);
+}
+
 /* Blocks in the locked path: queue a waiter and park. */
-static int chan_wait(bt_chan *c, int op, void *elem, int64_t deadline) {
-  bt__parker p = {.chosen = 0, .status = BT_OK};
+static int chan_wait(bt_chan *user, bt_chan *c, int op, void *elem,
+                     int64_t deadline) {
+  chan_watch cw = {user, c, op};
+  bt__parker p = {.chosen = 0,
+                  .status = BT_OK,
+                  .watch = chan_watch_report,
+                  .watch_ctx = &cw};
   atomic_init(&p.state, BT__PARK_WAITING);
   bt__waiter w = {.op = op, .index = 0, .elem = elem, .parker = &p};
   bt__waitq_push(c, &w);
   bt__chan_unlock(c);
+  int64_t t0 = bt__trace_begin();
   int rc = bt__park(&p, deadline);
+  bt__trace_end(t0, "wait", op == BT_OP_SEND ? "send" : "recv", 0, 0);
   if (rc == BT_ETIMEDOUT) {
     bt__chan_lock(c);
     bt__waitq_remove(c, &w);
@@ -678,7 +736,7 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
     rc = op == BT_OP_SEND ? bt__chan_send_locked(c, elem)
                           : bt__chan_recv_locked(c, elem);
     if (rc == BT_EAGAIN && timeout_ns != 0)
-      rc = chan_wait(c, op, elem, deadline); /* unlocks */
+      rc = chan_wait(user, c, op, elem, deadline); /* unlocks */
     else
       bt__chan_unlock(c);
   }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * chan_int.h: the channel struct and the pieces that chan.c and select.c
  * share. Private to core (not even core_int.h exposes it).
@@ -72,6 +73,10 @@ typedef struct bt__parker {
    * before it spins and sleeps. Zero-initialised. */
   int npolls;
   const bt__chan_remote *polls[BT__POLL_MAX];
+  /* Owner only: BATON_WATCHDOG's report of what the wait waits on, called
+   * once when it has lasted that long (NULL: a select's generic line). */
+  void (*watch)(void *ctx, const bt__watch *w);
+  void *watch_ctx;
 } bt__parker;
 
 /* One blocked operation on one channel ("sudog"); lives on the stack of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * core_int.h: core's private interface, for core, array, kernels and mpi.
  * Never installed. Only modules above core (array, kernels, mpi) see it.
@@ -32,14 +33,17 @@
     if (BT_UNLIKELY(!(cond)))                               \
       bt__assert_fail(#cond, __FILE__, __LINE__, __func__); \
   } while (0)
-_Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
-                               const char *func);
 
-/* bt__ functions are exported from libbaton (under their internal prefix)
- * so that libbaton_mpi and the tests can call them; they are not API. */
+/* bt__ functions have default visibility so that a shared libbaton can
+ * export the few that libbaton_mpi calls, under the private version node
+ * BATON_PRIVATE_<soversion> (cmake/BatonAbi.cmake); the rest stay local.
+ * They are not API. */
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility push(default)
 #endif
+
+_Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
+                               const char *func);
 
 /* ---- errors (core/status.c) ------------------------------------------- */
 
@@ -206,6 +210,10 @@ typedef struct bt__chan_remote {
   int (*wait_begin)(void *ctx);
   int (*wait_poll)(void *ctx, int64_t since_ns);
   void (*wait_end)(void *ctx, int completed);
+  /* Optional (NULL: none): the far end in words ("peer rank 1, tag 7, 2
+   * credits left"), for BATON_WATCHDOG's report of a long wait. Called
+   * with no channel lock held. */
+  void (*describe)(void *ctx, char *buf, size_t len);
 } bt__chan_remote;
 int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
                            bt_chan **ch);
@@ -216,5 +224,7 @@ int bt__chan_check(const bt_chan *ch);
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
 #endif
+
+#include "stats_int.h" /* diagnostics hooks */
 
 #endif /* BATON_CORE_INT_H */

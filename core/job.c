@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* job.c: jobs run on workers, their outcomes returned through futures
  * (after Kotlin/Native's Worker.execute).
  *
@@ -56,6 +57,7 @@ struct bt_future {
   _Atomic int released;
   bt_job_fn fn;
   void *ctx;
+  bt_runtime *rt; /* immutable: for the counters (core/stats.c) */
   const bt_type *arg_type, *result_type;
   unsigned char *arg;    /* arg_type->size bytes, or NULL */
   unsigned char *result; /* result_type->size bytes, or NULL */
@@ -76,6 +78,7 @@ static void future_unref(bt_future *f) {
   /* acq_rel: the last side sees the other's writes (consumed, rc, result)
    * before it drops and frees. Pairs with itself. */
   if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+  if (!f->consumed) bt__stat_future_unwaited(f->rt);
   if (!f->consumed && f->rc == BT_OK && f->result_type != NULL &&
       f->result_type->on_drop != NULL)
     f->result_type->on_drop(f->result);
@@ -103,7 +106,10 @@ static void job_run(bt__task *task) {
    * last error so a failing body that sets none reports none (only when
    * there is one: formatting costs more than the rest of a job's upkeep). */
   if (bt_errmsg()[0] != '\0') (void)bt__fail(BT_OK, "%s", "");
+  int64_t t0 = bt__trace_begin();
   int rc = f->fn(arg, f->result, f->ctx);
+  bt__trace_end(t0, "job", "job", bt_self(), 0);
+  bt__stat_job();
   if (rc == BT_OK && f->result_type != NULL &&
       f->result_type->on_send != NULL) {
     rc = f->result_type->on_send(f->result, BT_CHECKED);
@@ -171,6 +177,7 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   atomic_init(&fut->released, 0);
   fut->fn = job->fn;
   fut->ctx = job->ctx;
+  fut->rt = rt;
   fut->arg_type = job->arg_type;
   fut->result_type = job->result_type;
   fut->arg = job->arg_type ? (unsigned char *)fut + head : NULL;
@@ -224,9 +231,18 @@ int bt_future_done(const bt_future *f) {
   return future_get(f) != NULL && (state_of(f) & STATE_DONE) != 0;
 }
 
+static void watch_message(const bt_future *f, const bt__watch *w) {
+  bt__watch_report(w,
+                   "future %p: its job has not finished (%d worker%s, queued "
+                   "or running there: the job itself may be stuck)",
+                   (const void *)f, bt_runtime_workers(f->rt),
+                   bt_runtime_workers(f->rt) == 1 ? "" : "s");
+}
+
 /* Sleep on the state word until DONE or the deadline (absolute, -1:
- * forever). BT_OK when done, else BT_ETIMEDOUT. */
-static int sleep_until_done(bt_future *f, int64_t deadline) {
+ * forever), reporting to the watchdog w once. BT_OK when done, else
+ * BT_ETIMEDOUT. */
+static int sleep_until_done(bt_future *f, int64_t deadline, bt__watch *w) {
   uint32_t s = state_of(f);
   while (!(s & STATE_DONE)) {
     if (!(s & STATE_WAITERS)) {
@@ -239,14 +255,17 @@ static int sleep_until_done(bt_future *f, int64_t deadline) {
         continue;
       s |= STATE_WAITERS;
     }
-    if (bt__futex_wait(&f->state, s, deadline) == BT_ETIMEDOUT)
+    int slept = bt__futex_wait(&f->state, s, bt__watch_deadline(w, deadline));
+    if (bt__watch_due(w))
+      watch_message(f, w);
+    else if (slept == BT_ETIMEDOUT)
       return (state_of(f) & STATE_DONE) ? BT_OK : BT_ETIMEDOUT;
     s = state_of(f);
   }
   return BT_OK;
 }
 
-static int wait_done(bt_future *f, int64_t deadline) {
+static int wait_done(bt_future *f, int64_t deadline, bt__watch *w) {
   bt_runtime *rt = bt__self_runtime();
   if (rt != NULL) {
     int self = bt_self();
@@ -260,7 +279,7 @@ static int wait_done(bt_future *f, int64_t deadline) {
       if (deadline >= 0 && now >= deadline) return BT_ETIMEDOUT;
       int64_t until = now + nap;
       if (deadline >= 0 && deadline < until) until = deadline;
-      if (sleep_until_done(f, until) == BT_OK) return BT_OK;
+      if (sleep_until_done(f, until, w) == BT_OK) return BT_OK;
       if (nap < WORKER_NAP_MAX_NS) nap *= 2;
     }
     return BT_OK;
@@ -271,7 +290,7 @@ static int wait_done(bt_future *f, int64_t deadline) {
     bt__cpu_relax();
   }
   bt__spin_end();
-  return sleep_until_done(f, deadline);
+  return sleep_until_done(f, deadline, w);
 }
 
 int bt_future_wait(bt_future *f, int64_t timeout_ns, void *result) {
@@ -287,12 +306,18 @@ int bt_future_wait(bt_future *f, int64_t timeout_ns, void *result) {
     if (timeout_ns == 0)
       return bt__fail(BT_EAGAIN, "bt_future_wait: future %p is not done",
                       (void *)f);
-    if (wait_done(f, bt__deadline(timeout_ns)) != BT_OK)
+    bt__watch w;
+    bt__watch_arm(&w);
+    int64_t t0 = bt__trace_begin();
+    int done = wait_done(f, bt__deadline(timeout_ns), &w);
+    bt__trace_end(t0, "wait", "future", 0, 0);
+    if (done != BT_OK)
       return bt__fail(BT_ETIMEDOUT,
                       "bt_future_wait: future %p not done after %" PRId64 " ns",
                       (void *)f, timeout_ns);
   }
   f->consumed = 1;
+  bt__stat_future_waited(f->rt);
   int rc = f->rc;
   if (rc != BT_OK)
     return bt__fail(rc, "job of future %p returned %s: %s", (void *)f,

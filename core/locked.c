@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* locked.c: bt_locked, mutable bytes behind a reader-writer lock, shared by
  * refcount.
  *

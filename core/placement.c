@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* placement.c: where each worker goes, a pure function of the topology, the
  * allowed cpuset and the options. Only the binding (worker.c, through
  * topology.c) touches the machine. */

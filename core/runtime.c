@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* runtime.c: options and environment, create and destroy, queries. */
 #include <errno.h>
 #include <limits.h>
@@ -123,10 +124,14 @@ int bt_runtime_create(const bt_options *opt, bt_runtime **out) {
   /* bt__ncpu() caches the affinity of the first thread that asks: let it be
    * this one, before bound workers (one core each) ask from spin_idle(). */
   (void)bt__ncpu();
-  if ((rc = bt__workers_start(rt)) != BT_OK) goto err_free_place;
+  if ((rc = bt__diag_create(rt)) != BT_OK) goto err_free_place;
+  if ((rc = bt__workers_start(rt)) != BT_OK) goto err_free_diag;
+  bt__diag_started(rt);
   *out = rt;
   return BT_OK;
 
+err_free_diag:
+  bt__diag_destroy(rt);
 err_free_place:
   bt__placement_free(&rt->place);
 err_free_allowed:
@@ -158,6 +163,7 @@ int bt_runtime_destroy(bt_runtime *rt) {
                     "for itself",
                     bt_self());
   bt__workers_stop(rt);
+  bt__diag_destroy(rt);
   bt__placement_free(&rt->place);
   bt__cpuset_free(rt->allowed);
   bt__topology_free(rt->topo);

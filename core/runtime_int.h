@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * runtime_int.h: the runtime's private parts, for core/runtime.c,
  * core/worker.c, core/topology.c, core/placement.c, tools/baton-info.c and
@@ -57,7 +58,8 @@ typedef struct bt__placement {
   bt__numa *numa;     /* [numa_nodes] */
 } bt__placement;
 
-/* Place `workers` workers (0: one per core of the allowed set) on topo,
+/* Place `workers` workers (0: one per core of the allowed set, at most
+ * BT__MAX_WORKERS) on topo, in time linear in the PUs,
  * within allowed (NULL: the topology's allowed cpuset; it is intersected
  * with it anyway), binding as `bind` says. A pure function of its inputs:
  * workers fill the NUMA nodes node by node (contiguous ids per node), each
@@ -166,10 +168,7 @@ typedef struct bt__worker {
   BT_ALIGNED_CL _Atomic int64_t top;
   BT_ALIGNED_CL _Atomic int64_t bottom;
   _Atomic(bt__task *) *deque; /* [BT__DEQUE_CAP], immutable pointer */
-  /* Counters (the worker's own writes, relaxed; readers get a snapshot). */
-  _Atomic uint64_t steals;  /* jobs this worker took from another's deque
-                               or from the runtime's shared queue */
-  _Atomic uint64_t wakeups; /* times it returned from its futex sleep */
+  /* Its counters (steals, wake-ups, times) are in rt->diag (stats.c). */
   pthread_t thread;         /* creator and destroyer only */
   int id;                   /* immutable */
   int started;             /* creator only: the thread exists */
@@ -202,6 +201,7 @@ struct bt_runtime {
   BT_ALIGNED_CL _Atomic int spinning;
   _Atomic uint32_t wake_next; /* where the next wake's scan starts (hint) */
   bt__share share;          /* this rank's share of its node */
+  struct bt__diag *diag;    /* counters, report, trace (core/stats.c) */
 };
 
 /* Capacity of a worker's deque (a power of two). */
@@ -216,6 +216,21 @@ int bt__workers_start(bt_runtime *rt);
 /* Close every queue (posts answer BT_ESTATE), let each worker run what is
  * queued, join them. */
 void bt__workers_stop(bt_runtime *rt);
+
+/* Diagnostics (core/stats.c, core/trace.c): create reads and validates the
+ * BATON_STATS, BATON_DISPLAY_AFFINITY, BATON_TRACE and BATON_WATCHDOG
+ * variables and sets up the counters (BT_OK, BT_EINVAL, BT_ENOMEM; after
+ * placement, before the workers start); started prints the affinity lines;
+ * destroy (after the workers stopped) prints the report and the slices
+ * still held, writes the trace and frees. */
+typedef struct bt__diag bt__diag;
+int bt__diag_create(bt_runtime *rt);
+void bt__diag_started(bt_runtime *rt);
+void bt__diag_destroy(bt_runtime *rt);
+int bt__trace_open(bt_runtime *rt, const char *path);
+void bt__trace_close(bt_runtime *rt);
+/* The trace ring of worker `id` of rt, for its thread (trace.c). */
+void bt__trace_attach(bt_runtime *rt, int id);
 
 /* Resolve options and environment (BATON_WORKERS, BATON_BIND,
  * BATON_TOPOLOGY): BT_OK or BT_EINVAL with a sentence. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* select.c: bt_select, as Go's runtime/select.go: lock every distinct
  * channel in address order, poll the cases in a random order (so the first
  * ready one is uniform among the ready ones at that instant), else queue

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* share.c: ranks sharing a node. When several MPI ranks of one node run
  * with the same cpuset (mpirun --bind-to none), each takes its own share
  * of the cores, NUMA node by NUMA node, before placement: the allowed

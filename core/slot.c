@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* slot.c: bt_slot, a versioned atomic cell holding a detached tree or a
  * frozen box: the safe form of a shared global.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* status.c: status strings and the thread's last error message. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* topology.c: loading hwloc topologies, the allowed cpuset, binding. */
 #include <errno.h>
 #include <stdlib.h>

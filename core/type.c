@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* type.c: the plain value types, copied by value. (The handle types live
  * beside their handles: bt_type_box/bt_type_frozen in core/box.c,
  * bt_type_slice in array/slice.c.) */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* version.c: the library's version and build features at run time. */
 #include "core_int.h"
 

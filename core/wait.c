@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* wait.c: thread ids, clocks, futexes and the adaptive spin policy. */
 #include <errno.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* worker.c: worker threads, their task queues, and the idle sleep.
  *
  * Each worker owns a FIFO of intrusive tasks behind a lock (the spinning
@@ -209,8 +210,7 @@ static bt__task *find_more(bt__worker *w) {
   if (!t) {
     if ((t = inject_take(w->rt)) == NULL && (t = steal_any(w)) == NULL)
       return NULL;
-    /* relaxed: a counter of the worker's own. */
-    atomic_fetch_add_explicit(&w->steals, 1, memory_order_relaxed);
+    bt__stat_steal();
   }
   /* relaxed: running as in pop(). */
   atomic_store_explicit(
@@ -311,7 +311,9 @@ static int spin_idle(bt__worker *w) {
 static void sleep_idle(bt__worker *w) {
   bt_runtime *rt = w->rt;
   atomic_fetch_add_explicit(&rt->spinning, 1, memory_order_seq_cst);
+  int64_t t0 = bt__stat_idle_begin();
   int found = spin_idle(w);
+  int64_t t1 = bt__stat_spun(t0);
   /* acquire: pairs with the release increments by wakers and close_queue();
    * read before announcing sleep, so a waker that sees the announcement
    * changes the word and futex_wait returns at once. */
@@ -321,8 +323,7 @@ static void sleep_idle(bt__worker *w) {
   atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
   if (!has_work(w, 1)) {
     bt__futex_wait(&w->signal, seen, -1);
-    /* relaxed: a counter of the worker's own. */
-    atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
+    (void)bt__stat_slept(t1);
   }
   /* relaxed: only a hint to posters; a stale 1 costs one wake call. */
   atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
@@ -505,6 +506,8 @@ static void *worker_main(void *arg) {
   self_id = w->id;
   self_rt = rt;
   stack_bounds();
+  bt__stat_attach(rt, w->id);
+  bt__trace_attach(rt, w->id);
   w->bind_status = BT_OK;
   if (rt->binds) {
     w->bind_status =
@@ -678,7 +681,8 @@ int bt__worker_post(bt_runtime *rt, int worker, bt__task *t) {
     w->head = t;
   w->tail = t;
   /* seq_cst: pairs with the seq_cst load in sleep_idle() (see there). */
-  atomic_fetch_add_explicit(&w->queued, 1, memory_order_seq_cst);
+  int len = atomic_fetch_add_explicit(&w->queued, 1, memory_order_seq_cst) + 1;
+  bt__stat_queued(rt, worker, len);
   bt__lock_release(&w->lock);
   /* seq_cst: pairs with the seq_cst store in sleep_idle(). A worker that
    * has not announced sleep will see queued > 0 before it sleeps, so the

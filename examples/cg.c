@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cg: conjugate gradients on the HPCCG problem, on distributed arrays.
  *

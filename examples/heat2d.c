@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * heat2d: the explicit 2-D heat equation on one node, with pinned workers
  * working on owned slices of the grid (the numerics: heat2d.h). The version

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * heat2d.h: the numerics shared by examples/heat2d.c (one process) and
  * examples/mpi_heat2d.c (rows across MPI ranks): the explicit 2-D heat
@@ -33,6 +34,7 @@
 #include <time.h>
 
 #include <baton.h>
+#include <png.h>
 
 #define HEAT_ALPHA 0.2
 #define HEAT_FLOPS_PER_POINT 7.0  /* 4 adds, the -4u (mul, add), alpha, add */
@@ -396,113 +398,7 @@ static inline double *heat_serial(long n, long steps, double *res) {
   return a;
 }
 
-/* ---- a PNG writer: stored deflate blocks, CRC-32, Adler-32 -------------- */
-
-static inline uint32_t heat_crc32(uint32_t crc, const unsigned char *p,
-                                  size_t len) {
-  static uint32_t table[256];
-  static int ready;
-  if (!ready) { /* filled identically by any thread: benign */
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
-    }
-    ready = 1;
-  }
-  crc = ~crc;
-  for (size_t i = 0; i < len; i++)
-    crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
-static inline uint32_t heat_adler32(uint32_t adler, const unsigned char *p,
-                                    size_t len) {
-  uint32_t a = adler & 0xffff, b = adler >> 16;
-  for (size_t i = 0; i < len; i++) {
-    a = (a + p[i]) % 65521;
-    b = (b + a) % 65521;
-  }
-  return (b << 16) | a;
-}
-
-static inline void heat_be32(unsigned char *p, uint32_t v) {
-  p[0] = (unsigned char)(v >> 24);
-  p[1] = (unsigned char)(v >> 16);
-  p[2] = (unsigned char)(v >> 8);
-  p[3] = (unsigned char)v;
-}
-
-static inline int heat_png_chunk(FILE *f, const char *type,
-                                 const unsigned char *data, size_t len) {
-  unsigned char head[8];
-  heat_be32(head, (uint32_t)len);
-  memcpy(head + 4, type, 4);
-  uint32_t crc = heat_crc32(0, head + 4, 4);
-  if (len) crc = heat_crc32(crc, data, len);
-  unsigned char tail[4];
-  heat_be32(tail, crc);
-  return fwrite(head, 1, 8, f) == 8 &&
-                 (!len || fwrite(data, 1, len, f) == len) &&
-                 fwrite(tail, 1, 4, f) == 4
-             ? 0
-             : -1;
-}
-
-/* Write an 8-bit RGB image (w * h * 3 bytes, rows top first) as PNG.
- * Returns 0 or -1. */
-static inline int heat_png_write(const char *path, const unsigned char *rgb,
-                                 uint32_t w, uint32_t h) {
-  size_t line = 1 + 3 * (size_t)w, raw_len = line * h;
-  size_t blocks = raw_len / 65535 + 1;
-  size_t zlen = 2 + raw_len + 5 * blocks + 4;
-  unsigned char *z = malloc(zlen), *raw = malloc(raw_len);
-  FILE *f = NULL;
-  int rc = -1;
-  if (!z || !raw) goto out;
-  for (uint32_t y = 0; y < h; y++) { /* filter type 0 (none) per line */
-    raw[y * line] = 0;
-    memcpy(raw + y * line + 1, rgb + (size_t)y * 3 * w, 3 * (size_t)w);
-  }
-  size_t at = 0, done = 0;
-  z[at++] = 0x78; /* deflate, 32K window */
-  z[at++] = 0x01; /* no preset dictionary, fastest; 0x7801 % 31 == 0 */
-  do {
-    size_t n = raw_len - done > 65535 ? 65535 : raw_len - done;
-    z[at++] = done + n == raw_len; /* BFINAL, BTYPE 00: stored */
-    z[at++] = (unsigned char)n;
-    z[at++] = (unsigned char)(n >> 8);
-    z[at++] = (unsigned char)~n;
-    z[at++] = (unsigned char)(~n >> 8);
-    memcpy(z + at, raw + done, n);
-    at += n;
-    done += n;
-  } while (done < raw_len);
-  heat_be32(z + at, heat_adler32(1, raw, raw_len));
-  at += 4;
-  unsigned char ihdr[13];
-  heat_be32(ihdr, w);
-  heat_be32(ihdr + 4, h);
-  ihdr[8] = 8;  /* bits per channel */
-  ihdr[9] = 2;  /* RGB */
-  ihdr[10] = 0; /* deflate */
-  ihdr[11] = 0; /* adaptive filtering */
-  ihdr[12] = 0; /* no interlace */
-  static const unsigned char signature[8] = {0x89, 'P',  'N',  'G',
-                                             '\r', '\n', 0x1a, '\n'};
-  f = fopen(path, "wb");
-  if (!f) goto out;
-  if (fwrite(signature, 1, 8, f) == 8 &&
-      heat_png_chunk(f, "IHDR", ihdr, sizeof ihdr) == 0 &&
-      heat_png_chunk(f, "IDAT", z, at) == 0 &&
-      heat_png_chunk(f, "IEND", NULL, 0) == 0)
-    rc = 0;
-out:
-  if (f && fclose(f) != 0) rc = -1;
-  free(z);
-  free(raw);
-  return rc;
-}
+/* ---- output: a PNG (libpng) with a colour bar, and a VTK file ----------- */
 
 /* A colour map for values in [0, 1]: black, purple, red, orange, yellow,
  * white (after "inferno"). */
@@ -520,23 +416,148 @@ static inline void heat_colour(double v, unsigned char *rgb) {
         (unsigned char)(stop[k][c] + t * (stop[k + 1][c] - stop[k][c]) + 0.5);
 }
 
-/* The n x n field as a PNG of at most 1024 pixels a side (box-averaged). */
+/* The labels of the colour bar ("1.0", "0.5", "0.0") in a 3x5 pixel font:
+ * one row of bits per line, the high bit of 3 on the left. */
+static inline void heat_glyph(unsigned char *rgb, long stride, long x0,
+                              long y0, char ch, int zoom) {
+  static const char *chars = "0158.";
+  static const unsigned char rows[5][5] = {{7, 5, 5, 5, 7},
+                                           {2, 6, 2, 2, 7},
+                                           {7, 4, 7, 1, 7},
+                                           {7, 5, 7, 5, 7},
+                                           {0, 0, 0, 0, 2}};
+  const char *at = strchr(chars, ch);
+  if (!at || !ch) return;
+  const unsigned char *g = rows[at - chars];
+  for (int r = 0; r < 5 * zoom; r++)
+    for (int c = 0; c < 3 * zoom; c++)
+      if (g[r / zoom] & (4 >> (c / zoom)))
+        memset(rgb + 3 * ((y0 + r) * stride + x0 + c), 255, 3);
+}
+
+/* The n x n field (values in [0, 1]) as a PNG of at most 1024 pixels a
+ * side (box-averaged), written with libpng, with a colour bar on the right
+ * labelled 0.0, 0.5 and 1.0 (the temperature scale, hot edge 1). Beside it,
+ * the full field as a legacy VTK file (path with ".png" replaced by ".vtk",
+ * or ".vtk" appended), which ParaView and VisIt open. Returns 0 or -1
+ * (errno set). */
+static inline int heat_field_vtk(const char *path, const double *field,
+                                 long n);
 static inline int heat_field_png(const char *path, const double *field,
                                  long n) {
   long scale = (n + 1023) / 1024, side = n / scale;
-  unsigned char *rgb = malloc((size_t)side * (size_t)side * 3);
-  if (!rgb) return -1;
+  int zoom = side >= 256 ? 3 : 1;
+  long bar = 16 * zoom, gap = 6 * zoom, text = 14 * zoom;
+  long margin = 4 * zoom + 3 * zoom;  /* half a glyph above and below */
+  long w = side + gap + bar + 2 * zoom + text, h = side + 2 * margin;
+  unsigned char *rgb = calloc((size_t)w * (size_t)h, 3);
+  png_bytep *rows = malloc((size_t)h * sizeof *rows);
+  if (!rgb || !rows) {
+    free(rgb);
+    free(rows);
+    return -1;
+  }
+  memset(rgb, 32, (size_t)w * (size_t)h * 3); /* dark grey background */
   for (long y = 0; y < side; y++)
     for (long x = 0; x < side; x++) {
       double s = 0.0;
       for (long dy = 0; dy < scale; dy++)
         for (long dx = 0; dx < scale; dx++)
           s += field[(y * scale + dy) * n + x * scale + dx];
-      heat_colour(s / (double)(scale * scale), rgb + 3 * (y * side + x));
+      heat_colour(s / (double)(scale * scale),
+                  rgb + 3 * ((y + margin) * w + x));
     }
-  int rc = heat_png_write(path, rgb, (uint32_t)side, (uint32_t)side);
+  long bx = side + gap;
+  for (long y = 0; y < side; y++) {  /* the bar: 1 at the top, 0 below */
+    unsigned char c[3];
+    heat_colour(1.0 - (double)y / (double)(side > 1 ? side - 1 : 1), c);
+    for (long x = bx; x < bx + bar; x++)
+      memcpy(rgb + 3 * ((y + margin) * w + x), c, 3);
+  }
+  static const char *labels[3] = {"1.0", "0.5", "0.0"};
+  for (int k = 0; k < 3; k++) {
+    long y = margin + k * (side - 1) / 2;
+    for (long x = bx + bar; x < bx + bar + 2 * zoom; x++) /* tick */
+      memset(rgb + 3 * (y * w + x), 255, 3);
+    for (int c = 0; labels[k][c]; c++)
+      heat_glyph(rgb, w, bx + bar + 2 * zoom + 1 + c * 4 * zoom,
+                 y - 2 * zoom, labels[k][c], zoom);
+  }
+  for (long y = 0; y < h; y++) rows[y] = rgb + (size_t)y * (size_t)w * 3;
+
+  volatile int rc = -1; /* set after the last libpng call that may jump */
+  FILE *f = fopen(path, "wb");
+  png_structp png =
+      f ? png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)
+        : NULL;
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  if (info && !setjmp(png_jmpbuf(png))) {
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
+                 PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_text note[2] = {
+        {.compression = PNG_TEXT_COMPRESSION_NONE,
+         .key = (png_charp) "Title",
+         .text = (png_charp) "baton heat2d: temperature"},
+        {.compression = PNG_TEXT_COMPRESSION_NONE,
+         .key = (png_charp) "Comment",
+         .text = (png_charp) "inferno colour map, 0 (black) to 1 (white); "
+                             "top edge held at 1"}};
+    png_set_text(png, info, note, 2);
+    png_write_info(png, info);
+    png_write_image(png, rows);
+    png_write_end(png, NULL);
+    rc = 0;
+  }
+  png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
+  if (f && fclose(f) != 0) rc = -1;
+  free(rows);
   free(rgb);
-  return rc;
+  return rc == 0 ? heat_field_vtk(path, field, n) : rc;
+}
+
+/* The field as a legacy VTK structured-points file, binary (big-endian
+ * float32), one cell value per grid point; see heat_field_png(). */
+static inline int heat_field_vtk(const char *path, const double *field,
+                                 long n) {
+  size_t len = strlen(path);
+  char *vtk = malloc(len + 5);
+  if (!vtk) return -1;
+  memcpy(vtk, path, len + 1);
+  if (len >= 4 && strcmp(vtk + len - 4, ".png") == 0)
+    memcpy(vtk + len - 4, ".vtk", 5);
+  else
+    memcpy(vtk + len, ".vtk", 5);
+  FILE *f = fopen(vtk, "wb");
+  free(vtk);
+  if (!f) return -1;
+  int ok = fprintf(f,
+                   "# vtk DataFile Version 3.0\n"
+                   "baton heat2d temperature, %ld x %ld\n"
+                   "BINARY\nDATASET STRUCTURED_POINTS\n"
+                   "DIMENSIONS %ld %ld 1\nORIGIN 0 0 0\nSPACING 1 1 1\n"
+                   "POINT_DATA %ld\nSCALARS temperature float 1\n"
+                   "LOOKUP_TABLE default\n",
+                   n, n, n, n, n * n) > 0;
+  unsigned char buf[4 * 1024];
+  size_t fill = 0;
+  for (long i = 0; ok && i < n * n; i++) {
+    /* VTK's x runs fastest: row i / n of the field is its y. */
+    float v = (float)field[i];
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    buf[fill++] = (unsigned char)(bits >> 24);
+    buf[fill++] = (unsigned char)(bits >> 16);
+    buf[fill++] = (unsigned char)(bits >> 8);
+    buf[fill++] = (unsigned char)bits;
+    if (fill == sizeof buf || i == n * n - 1) {
+      ok = fwrite(buf, 1, fill, f) == fill;
+      fill = 0;
+    }
+  }
+  if (fclose(f) != 0) ok = 0;
+  return ok ? 0 : -1;
 }
 
 /* Compare a field with the serial reference; prints the verdict. Returns

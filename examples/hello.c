@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * hello: the README's tour of baton in one program. Two workers each get
  * half of an array as an owned slice (moved, zero-copy, to a job), fill it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mpi_heat2d: the explicit 2-D heat equation across MPI ranks and, inside
  * each rank, across pinned workers (the numerics: heat2d.h), on a

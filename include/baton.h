@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton.h
  * @brief Umbrella header: everything but the MPI bridge (baton/mpi.h).
@@ -14,5 +15,6 @@
 #include "baton/box.h"
 #include "baton/array.h"
 #include "baton/kernels.h"
+#include "baton/stats.h"
 
 #endif /* BATON_H */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blas1.c: the vector updates of an iterative solver: copy, scal, axpby,
  * waxpby, element by element over parts cut along axis 0.
  *
@@ -28,10 +29,10 @@ static int alias_rule(const char *kernel, const char *rw, const bt_array *w,
                   kernel, rw, rr);
 }
 
-/* ---- copy: y = x ---------------------------------------------------------- */
+/* ---- copy: y = x ----------------------------------------------------------
+ */
 
-static void copy_run(double *const *p, const int64_t *s, int64_t n,
-                     void *ctx) {
+static void copy_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   (void)ctx;
   double *restrict y = p[0];
   const double *restrict x = p[1];
@@ -61,10 +62,10 @@ int bt_copy(bt_runtime *rt, bt_array *x, bt_array *y) {
   return bt__parallel(rt, ops, 2, copy_part, NULL, NULL);
 }
 
-/* ---- scal: x = alpha x ---------------------------------------------------- */
+/* ---- scal: x = alpha x ----------------------------------------------------
+ */
 
-static void scal_run(double *const *p, const int64_t *s, int64_t n,
-                     void *ctx) {
+static void scal_run(double *const *p, const int64_t *s, int64_t n, void *ctx) {
   const double alpha = ((const coef *)ctx)->alpha;
   double *restrict x = p[0];
   if (s[0] == 1) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blas_threads.c: OpenBLAS kept at one thread per worker while a kernel
  * runs, and given back as the user had it. Only kernels/ talks to BLAS. */
 #include <pthread.h>

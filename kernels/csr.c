@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* csr.c: sparse matrices in compressed sparse rows, and y = A x.
  *
  * The matrix is cut into row blocks by the rule that cuts y in bt_spmv
@@ -45,8 +46,8 @@ static void copy_block(bt__task *t) {
   csr_block *b = ct->block;
   int64_t n = b->row1 - b->row0;
   int64_t first = ct->rowptr[b->row0], nnz = ct->rowptr[b->row1] - first;
-  size_t bytes = sizeof(int64_t) * (size_t)(n + 1 + nnz) +
-                 sizeof(double) * (size_t)nnz;
+  size_t bytes =
+      sizeof(int64_t) * (size_t)(n + 1 + nnz) + sizeof(double) * (size_t)nnz;
   /* One allocation per block, made and filled here: the pages are first
    * touched by this worker. */
   char *mem = malloc(bytes);
@@ -172,7 +173,8 @@ int bt_csr_destroy(bt_csr *A) {
   return BT_OK;
 }
 
-/* ---- y = A x ---------------------------------------------------------------- */
+/* ---- y = A x ----------------------------------------------------------------
+ */
 
 /* Rows [r0, r1) of block b (inside it) into y, which starts at row y0. */
 static void spmv_rows(const csr_block *b, int64_t r0, int64_t r1,

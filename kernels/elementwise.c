@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* elementwise.c: fill, nstream (PRK), axpy: element by element over parts
  * cut along axis 0, the axis BT_PLACE_BLOCKS placed. Dense runs go to the
  * SIMD level's loops (simd.h), strided ones to the loops here. */

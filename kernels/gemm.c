@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gemm.c: c = alpha a b + beta c. c is cut into a 2-D grid of tiles, one
  * per worker, NUMA-homed (tiles.h); each worker owns its tile of c, borrows
  * the band of a's rows and the band of b's columns it reads, and calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* parallel.c: the one mechanism every kernel runs on: lock the operands,
  * cut them into one part per worker, hand each worker its part's slices,
  * join on a countdown, take the slices back and release them. */
@@ -46,8 +47,11 @@ static void part_run(bt__task *t) {
     /* A body that fails without a sentence must not pass on a stale one
      * (only when there is one: formatting costs more than a small part). */
     if (bt_errmsg()[0] != '\0') (void)bt__fail(BT_OK, "%s", "");
+    int64_t t0 = bt__trace_begin();
     rc = g->fn(&pt->part, g->ctx);
+    bt__trace_end(t0, "part", "part", bt_self(), 0);
   }
+  bt__stat_part();
   for (int k = 0; k < g->nops; k++) {
     int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
     pt->handed_back[k] = sent == BT_OK;
@@ -99,15 +103,21 @@ static void wait_parts(bt_runtime *rt, part_task *tasks, int nparts,
     if (i % (yield ? 4 : 64) == 0 && bt__now_ns() >= until) break;
   }
   int64_t nap = 20 * 1000;
+  bt__watch watch;
+  bt__watch_arm(&watch);
+  int64_t t0 = bt__trace_begin();
   for (;;) {
     /* acquire: pairs with the acq_rel decrement in part_run(). relaxed on
      * the or: the acquire loads that end the loop do the synchronizing. */
     uint32_t left = atomic_fetch_or_explicit(pending, PENDING_WAITER,
                                              memory_order_acquire) |
                     PENDING_WAITER;
-    if (left == PENDING_WAITER) return;
+    if (left == PENDING_WAITER) break;
+    if (bt__watch_due(&watch))
+      bt__watch_report(&watch, "a kernel's join: %u of %d parts not done",
+                       (unsigned)(left & ~PENDING_WAITER), nparts);
     if (self < 0) {
-      (void)bt__futex_wait(pending, left, -1);
+      (void)bt__futex_wait(pending, left, bt__watch_deadline(&watch, -1));
       continue;
     }
     /* A worker naps (20 us doubling to 1 ms) and looks at its queue
@@ -116,6 +126,7 @@ static void wait_parts(bt_runtime *rt, part_task *tasks, int nparts,
     while (bt__worker_run_one(rt, self)) nap = 20 * 1000;
     if (nap < 1000 * 1000) nap *= 2;
   }
+  bt__trace_end(t0, "wait", "join", 0, 0);
 }
 
 /* Whether the caller runs a part itself: when it is a worker (self >= 0),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* reduce.c: dot, sum, nrm2. Deterministic for a given worker count, and
  * the same bits at every SIMD level: the partition is fixed, each worker
  * reduces each run of its part into BT__SIMD_LANES interleaved lanes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* simd.c: which variant of the kernels' loops this process runs. */
 #include "simd.h"
 

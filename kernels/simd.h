@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * simd.h: kernels' inner loops compiled once per SIMD level, and the level
  * this process runs, chosen once at run time from the CPU's features (as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * simd_body.h: the kernels' inner loops, written once in plain C and
  * compiled once per SIMD level: included by simd_generic.c, simd_avx2.c and

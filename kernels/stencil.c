@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* stencil.c: out += star stencil of radius r of in (PRK stencil), on the
  * interior [r, rows-r) x [r, cols-r). Worker i owns band i of the rows of
  * out and borrows the rows of in it reads: its band and r halo rows each

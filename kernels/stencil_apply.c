@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* stencil_apply.c: out[i] = sum_k w[k] in[i + off_k] over the points i whose
  * whole stencil lies inside in, for any ndim and any set of offsets.
  *
@@ -22,9 +23,9 @@ typedef struct stencil_plan {
   const int *offsets; /* npoints x ndim, the caller's */
   const double *weights;
   int64_t lo[BT_MAX_DIMS], hi[BT_MAX_DIMS]; /* the computed points */
-  int box27;           /* the offsets are {-1,0,1}^3, in any order */
-  double w27[BOX27];   /* box27: weight of (dz, dy, dx) at
-                          (dz+1)*9 + (dy+1)*3 + dx+1 */
+  int box27;         /* the offsets are {-1,0,1}^3, in any order */
+  double w27[BOX27]; /* box27: weight of (dz, dy, dx) at
+                        (dz+1)*9 + (dy+1)*3 + dx+1 */
 } stencil_plan;
 
 /* The 27-point box's row loop is bt__simd()->box27_row. One worker, 64^3
@@ -50,7 +51,8 @@ static void box27_part(const stencil_plan *sp, const bt_view *out,
       const double *c = (const double *)in->data + (z - in->origin[0]) * is0 +
                         (y - in->origin[1]) * is1 + j0 - in->origin[2];
       const double *r[9];
-      for (int q = 0; q < 9; q++) r[q] = c + (q / 3 - 1) * is0 + (q % 3 - 1) * is1;
+      for (int q = 0; q < 9; q++)
+        r[q] = c + (q / 3 - 1) * is0 + (q % 3 - 1) * is1;
       simd->box27_row(o, r, w, n);
     }
   }
@@ -62,8 +64,8 @@ static void box27_part(const stencil_plan *sp, const bt_view *out,
  * is formed left to right in the order the points were given, as a serial
  * loop over them would. */
 static void generic_run(double *restrict o, int64_t os, const double *c,
-                        int64_t is, const int64_t *delta,
-                        const double *weights, int npoints, int64_t n) {
+                        int64_t is, const int64_t *delta, const double *weights,
+                        int npoints, int64_t n) {
   if (os == 1 && is == 1) {
     const bt__simd_ops *simd = bt__simd();
     for (int k = 0; k < npoints; k += 4)
@@ -191,7 +193,8 @@ int bt_stencil_apply(bt_runtime *rt, int npoints, const int *offsets,
       int64_t o = offsets[p * sp.ndim + a];
       if (o <= -shape[a] || o >= shape[a])
         return bt__fail(BT_EINVAL,
-                        "%s: offset %" PRId64 " of point %d on axis %d "
+                        "%s: offset %" PRId64
+                        " of point %d on axis %d "
                         "reaches outside an extent of %" PRId64,
                         k, o, p, a, shape[a]);
       if (-o > below[a]) below[a] = -o;

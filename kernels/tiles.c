@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tiles.c: the 2-D tile grid of a matrix, a pure function. */
 #include "tiles.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * tiles.h: 2-D tiles of a matrix for kernels that cut both axes (gemm);
  * bt__parallel_regions (parallel.c) runs a kernel on them. Private to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* transpose.c: b += a^T (PRK transpose), tiled. Worker i owns band i of
  * the rows of b and borrows the matching band of the columns of a. */
 #include "kernels_int.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* walk.c: visiting the elements of views of one shape, run by run. */
 #include "kernels_int.h"
 

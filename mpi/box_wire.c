@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* box_wire.c: a box tree as bytes, for the MPI bridge (see mpi_int.h for
  * the encoding). Frozen boxes are copied; a frozen subtree of a mutable tree
  * comes back frozen. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bridge.c: attach and detach, the handle pool, the environment, the
  * request table, failure detection and the progress thread.
  *
@@ -68,7 +69,9 @@ static bt_mpi *mpi_alloc(void) {
   }
   pthread_mutex_unlock(&pool_lock);
   if (!m) return calloc(1, sizeof *m);
+  bt__mpi_op *abandoned = m->abandoned;
   memset(m, 0, sizeof *m);
+  m->abandoned = abandoned;
   return m;
 }
 
@@ -300,8 +303,26 @@ void bt__mpi_heard(bt_mpi *m, int peer) {
   if (m->heard && !m->failed[peer]) m->heard[peer] = bt__now_ns();
 }
 
-/* Lock held: abandon every request of channel c (its peer is dead): the
- * table forgets them; buffers MPI may still write or read are leaked. */
+/* Lock held: op's request was freed unfinished: keep op, and the memory
+ * MPI may still use, on the abandoned list. A payload receive takes its
+ * item's buffer (and slice) with it; the item is dropped. */
+static void abandon_op(bt_mpi *m, bt__mpi_op *op) {
+  if (op->kind == BT__OP_PAYLOAD_RECV) {
+    bt__rq_item *it = op->item;
+    op->buf = it->payload;
+    if (it->holds && op->chan->kind == BT__RK_SLICE)
+      memcpy(&op->slice, it->elem, sizeof op->slice);
+    it->state = BT__RQ_READY;
+    it->drop = true;
+    it->holds = false;
+    it->payload = NULL;
+    op->item = NULL;
+  }
+  op->free_next = m->abandoned;
+  m->abandoned = op;
+}
+
+/* Lock held: abandon every request of channel c (its peer is dead). */
 static void abandon_chan(bt_mpi *m, bt__rchan *c) {
   for (int i = m->nops - 1; i >= 0; i--) {
     bt__mpi_op *op = m->ops[i];
@@ -309,21 +330,13 @@ static void abandon_chan(bt_mpi *m, bt__rchan *c) {
     MPI_Request req = m->reqs[i];
     untrack(m, op);
     if (op->kind == BT__OP_HDR_RECV) {
+      /* Unmatched (the peer is silent): the cancel succeeds at once. */
       MPI_Cancel(&req);
-      MPI_Request_free(&req);
-      c->hdr_posted = true; /* never again; hdr_buf is leaked with it */
-      c->hdr_buf = NULL;
+      MPI_Wait(&req, MPI_STATUS_IGNORE);
+      c->hdr_posted = true; /* never again */
     } else {
       MPI_Request_free(&req);
-      if (op->kind == BT__OP_PAYLOAD_RECV) {
-        /* Its item is dropped; the memory MPI might write is leaked. */
-        op->item->state = BT__RQ_READY;
-        op->item->drop = true;
-        op->item->holds = false;
-        op->item->payload = NULL;
-        bt__mpi_op_put(m, op);
-      }
-      /* A send's op holds its header (MPI may still read it): leaked. */
+      abandon_op(m, op);
     }
   }
 }
@@ -929,6 +942,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   pthread_mutex_lock(&pool_lock); /* orders the magic with mpi_free()'s */
   m->magic = BT__MPI_MAGIC;
   pthread_mutex_unlock(&pool_lock);
+  bt__mpi_report_attach(m);
   *out = m;
   return BT_OK;
 
@@ -971,14 +985,12 @@ static void detach_requests(bt_mpi *m) {
         /* A drained channel has none: the peer's close came after them. */
         MPI_Cancel(&req);
         MPI_Request_free(&req);
-        op->item->holds = false;
-        op->item->payload = NULL;
-        bt__mpi_op_put(m, op);
+        abandon_op(m, op);
         break;
       case BT__OP_SEND:
         /* An orphan's or a dead peer's (a drained channel has none). */
         MPI_Request_free(&req);
-        if (op->cached && !op->buf && !op->has_slice) bt__mpi_op_put(m, op);
+        abandon_op(m, op);
         break;
       case BT__OP_HB_SEND:
         MPI_Request_free(&req); /* reads m->hb_buf: m is never freed */
@@ -1013,6 +1025,7 @@ int bt_mpi_detach(bt_mpi *mpi) {
   m->phase = BT__DETACH_COUNTS;
   for (bt__rchan *c = m->chans; c; c = c->next) bt__rchan_detach_begin(c);
   pthread_mutex_unlock(&m->lock);
+  bt__mpi_report_detach(m);
   bt__mpi_kick(m);
   /* The progress thread runs the detach (detach_poll()) and exits. */
   pthread_join(m->progress, NULL);

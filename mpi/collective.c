@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* collective.c: collectives on the bridge's communicator (bt_mpi_allreduce,
  * barrier, bcast) and the internal ones the distributed arrays use.
  *

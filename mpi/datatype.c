@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* datatype.c: MPI datatypes for raw bytes and for a slice's region, built
  * from its strides so that baton never packs a strided region: MPI reads
  * (or writes) the array memory where it lies. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dist.c: distributed arrays: the layout (Cartesian grid, blocks, ghosts),
  * create, like, destroy, the accessors, and the global reductions. The
  * halo exchange is in halo.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * dist_int.h: the distribution layer's private interface (collectives,
  * distributed arrays, halo exchange), shared by mpi/collective.c,

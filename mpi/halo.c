@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* halo.c: the halo exchange of a distributed array.
  *
  * Each neighbour message is one persistent request on the darray's own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* header.c: checks of a received message header, a pure function of its
  * bytes (no MPI call), so that the fuzz target tests/fuzz/fuzz_mpi_header.c
  * drives it without MPI. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mpi_int.h: the MPI bridge's private interface, shared by the files of
  * mpi/. Never installed.
@@ -239,6 +240,12 @@ struct bt_mpi {
   int *xtags_out, *xtags_in; /* detach: our tags per peer, theirs */
   int64_t detach_start;
   bt__mpi_op *op_cache; /* free send records */
+  /* Requests abandoned towards a dead peer or an orphan channel: MPI may
+   * still read or write their buffers, so they are kept, linked here (by
+   * free_next, with their buffers and slices), for the life of the
+   * process: a bridge's memory is never freed, and this list survives its
+   * reuse by the handle pool. */
+  bt__mpi_op *abandoned;
   int op_cached;
 
   /* Configuration, read and validated at attach (bt__mpi_env). */
@@ -272,6 +279,7 @@ struct bt_mpi {
   /* collective.c: a collective of this bridge runs on this rank (atomic;
    * zero from calloc, claimed by exchange, released by store). */
   _Atomic int coll_busy;
+  bt__section section;   /* its part of bt_runtime_report() (report.c) */
 };
 
 /* Exported under the internal prefix (as core's bt__ functions) so the
@@ -349,6 +357,19 @@ void bt__rchan_detach_end(bt__rchan *c);
 void bt__rchan_unref(bt__rchan *c);
 /* Dispose of a received element we hold (slice, box), by kind. */
 void bt__rchan_dispose(bt__rchan *c, void *elem);
+
+/* ---- report.c ----------------------------------------------------------- */
+
+/* After a successful attach / before detach: the bridge's section of the
+ * runtime's report, and the rank for diagnostics. No bridge lock held. */
+void bt__mpi_report_attach(struct bt_mpi *m);
+void bt__mpi_report_detach(struct bt_mpi *m);
+/* bt__chan_remote.describe of a remote channel: peer, tag, credits. */
+void bt__rchan_describe(void *ctx, char *buf, size_t len);
+/* Lock held: send c->scratch with send(c), traced (BATON_TRACE). */
+void bt__rchan_traced_send(bt__rchan *c, void (*send)(bt__rchan *c));
+/* Lock held: a DATA header arrived (BATON_TRACE). */
+void bt__rchan_traced_recv(bt__rchan *c, const bt__mpi_hdr *h);
 
 /* ---- datatype.c -------------------------------------------------------- */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* rchan.c: remote channels: the two local channels, the hooks core calls,
  * credits, close, and what travels for each kind of element.
  *
@@ -418,7 +419,7 @@ int bt__rchan_pump(bt__rchan *c) {
       (void)c->type->on_send(c->scratch, BT_UNCHECKED);
     c->credits--;
     c->stalled = false;
-    send_data(c);
+    bt__rchan_traced_send(c, send_data);
     work = 1;
   }
   if (!empty && c->credits == 0 && !c->stalled && bt_chan_len(c->out) > 0) {
@@ -537,6 +538,7 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
   const bt_type *t = c->type;
   c->msgs_recv++;
   c->bytes_recv += h->payload_bytes + h->inline_bytes;
+  bt__rchan_traced_recv(c, h);
   if (h->seq != c->recv_seq)
     failf(c, BT_EMPI,
           "remote channel to rank %d, tag %d: message %llu arrived where %llu "
@@ -1041,7 +1043,8 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
                        .close = hook_close,
                        .destroy = hook_destroy,
                        .ctx = c,
-                       .closed_status = hook_closed_status};
+                       .closed_status = hook_closed_status,
+                       .describe = bt__rchan_describe};
   if (m->direct) {
     r.wait_begin = hook_wait_begin;
     r.wait_poll = hook_wait_poll;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_array.c: arrays, the region lock table, freezing and placement. */
 #include <pthread.h>
 #include <stdatomic.h>

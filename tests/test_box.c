@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_box.c: the exchange heap (baton/box.h): boxes, trees, transfer
  * checks, freezing, detach/attach, slots and locked data. */
 #include "test.h"

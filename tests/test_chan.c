@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_chan.c: channels (baton/chan.h), after the scenarios of Go's
  * runtime/chan_test.go, plus transfer-type hooks and remote channels. */
 #include "test.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_job.c: jobs and futures (baton/job.h). */
 #include "test.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_kernels.c: every kernel against a serial reference, on shapes that
  * do not divide among the workers, with more workers than cores (5) and with
  * one; reductions bit-identical run to run; every misuse code. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_kernels_solver.c: the solver kernels (copy, scal, axpby, waxpby,
  * stencil_apply, csr/spmv) against serial references: 1-D, 2-D, 3-D and
  * odd shapes, 1, 2, 3 and 5 workers, plain and sub-array operands (whose
@@ -89,7 +90,8 @@ static void check_equal(const double *got, const double *want, int64_t n,
   }
 }
 
-/* ---- operands: plain arrays, or sub-arrays of a larger parent ------------- */
+/* ---- operands: plain arrays, or sub-arrays of a larger parent -------------
+ */
 
 typedef struct operand {
   bt_array *a;      /* what the kernel gets */
@@ -149,7 +151,8 @@ static void check_operand(const operand *o, const double *want, double tol,
   for (int64_t e = 0; e < pn; e++) {
     int inside = 1;
     for (int d = 0; d < o->ndim; d++)
-      inside = inside && idx[d] >= o->off[d] && idx[d] < o->off[d] + o->shape[d];
+      inside =
+          inside && idx[d] >= o->off[d] && idx[d] < o->off[d] + o->shape[d];
     if (!inside && memcmp(&pgot[e], &o->pbefore[e], sizeof(double)) != 0)
       bt_test_fail(__FILE__, __LINE__,
                    "%s: parent element %lld outside the sub-array changed: "
@@ -175,9 +178,8 @@ static const struct {
   int ndim;
   int64_t shape[3];
 } shapes[] = {
-    {1, {1}},        {1, {17}},       {1, {1000}},    {2, {7, 13}},
-    {2, {1, 5}},     {2, {33, 4}},    {3, {5, 3, 9}}, {3, {2, 6, 1}},
-    {3, {11, 7, 16}},
+    {1, {1}},     {1, {17}},      {1, {1000}},    {2, {7, 13}},     {2, {1, 5}},
+    {2, {33, 4}}, {3, {5, 3, 9}}, {3, {2, 6, 1}}, {3, {11, 7, 16}},
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 
@@ -202,29 +204,29 @@ static void run_blas1(int kernel, int workers, int sub) {
     snprintf(what, sizeof what, "%s, %d workers, shape %d of %d, sub %d",
              kernel_names[kernel], workers, s, NSHAPES, sub);
     switch (kernel) {
-    case K_COPY:
-      BT_CHECK_OK(bt_copy(rt, x.a, y.a));
-      check_operand(&y, x.vals, 0, what);
-      break;
-    case K_SCAL:
-      for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i];
-      BT_CHECK_OK(bt_scal(rt, alpha, x.a));
-      check_operand(&x, want, 0, what);
-      break;
-    case K_AXPBY:
-      for (int64_t i = 0; i < n; i++)
-        want[i] = alpha * x.vals[i] + beta * y.vals[i];
-      BT_CHECK_OK(bt_axpby(rt, alpha, x.a, beta, y.a));
-      check_operand(&y, want, 0, what);
-      check_operand(&x, x.vals, 0, what); /* read only */
-      break;
-    case K_WAXPBY:
-      for (int64_t i = 0; i < n; i++)
-        want[i] = alpha * x.vals[i] + beta * y.vals[i];
-      BT_CHECK_OK(bt_waxpby(rt, alpha, x.a, beta, y.a, w.a));
-      check_operand(&w, want, 0, what);
-      check_operand(&y, y.vals, 0, what);
-      break;
+      case K_COPY:
+        BT_CHECK_OK(bt_copy(rt, x.a, y.a));
+        check_operand(&y, x.vals, 0, what);
+        break;
+      case K_SCAL:
+        for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i];
+        BT_CHECK_OK(bt_scal(rt, alpha, x.a));
+        check_operand(&x, want, 0, what);
+        break;
+      case K_AXPBY:
+        for (int64_t i = 0; i < n; i++)
+          want[i] = alpha * x.vals[i] + beta * y.vals[i];
+        BT_CHECK_OK(bt_axpby(rt, alpha, x.a, beta, y.a));
+        check_operand(&y, want, 0, what);
+        check_operand(&x, x.vals, 0, what); /* read only */
+        break;
+      case K_WAXPBY:
+        for (int64_t i = 0; i < n; i++)
+          want[i] = alpha * x.vals[i] + beta * y.vals[i];
+        BT_CHECK_OK(bt_waxpby(rt, alpha, x.a, beta, y.a, w.a));
+        check_operand(&w, want, 0, what);
+        check_operand(&y, y.vals, 0, what);
+        break;
     }
     free(want);
     free_operand(&x);
@@ -249,8 +251,7 @@ BT_TEST(scal_matches_reference) {
 BT_TEST(axpby_matches_reference) {
   seed();
   for (int c = 0; c < NCOUNTS; c++)
-    for (int sub = 0; sub < 2; sub++)
-      run_blas1(K_AXPBY, worker_counts[c], sub);
+    for (int sub = 0; sub < 2; sub++) run_blas1(K_AXPBY, worker_counts[c], sub);
 }
 
 BT_TEST(waxpby_matches_reference) {
@@ -276,32 +277,38 @@ BT_TEST(waxpby_aliasing) {
     BT_CHECK_OK(bt_array_sub(x.parent, (bt_range[]){{1, 10}, {2, 8}}, &xs));
 
     /* w is x (the same handle). */
-    for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i] + beta * y.vals[i];
+    for (int64_t i = 0; i < n; i++)
+      want[i] = alpha * x.vals[i] + beta * y.vals[i];
     BT_CHECK_OK(bt_waxpby(rt, alpha, x.a, beta, y.a, x.a));
     check_operand(&x, want, 0, "w is x");
     memcpy(x.vals, want, sizeof *want * (size_t)n);
     /* w is x through another sub-array of the same region. */
-    for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i] + beta * y.vals[i];
+    for (int64_t i = 0; i < n; i++)
+      want[i] = alpha * x.vals[i] + beta * y.vals[i];
     BT_CHECK_OK(bt_waxpby(rt, alpha, x.a, beta, y.a, xs));
     check_operand(&x, want, 0, "w is x, another handle");
     memcpy(x.vals, want, sizeof *want * (size_t)n);
     /* w is y. */
-    for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i] + beta * y.vals[i];
+    for (int64_t i = 0; i < n; i++)
+      want[i] = alpha * x.vals[i] + beta * y.vals[i];
     BT_CHECK_OK(bt_waxpby(rt, alpha, x.a, beta, y.a, y.a));
     check_operand(&y, want, 0, "w is y");
     memcpy(y.vals, want, sizeof *want * (size_t)n);
     /* w is x and y. */
-    for (int64_t i = 0; i < n; i++) want[i] = alpha * y.vals[i] + beta * y.vals[i];
+    for (int64_t i = 0; i < n; i++)
+      want[i] = alpha * y.vals[i] + beta * y.vals[i];
     BT_CHECK_OK(bt_waxpby(rt, alpha, y.a, beta, y.a, y.a));
     check_operand(&y, want, 0, "w is x and y");
     memcpy(y.vals, want, sizeof *want * (size_t)n);
     /* x is y, w apart. */
-    for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i] + beta * x.vals[i];
+    for (int64_t i = 0; i < n; i++)
+      want[i] = alpha * x.vals[i] + beta * x.vals[i];
     BT_CHECK_OK(bt_waxpby(rt, alpha, xs, beta, x.a, y.a));
     check_operand(&y, want, 0, "x is y");
     memcpy(y.vals, want, sizeof *want * (size_t)n);
     /* axpby with x the same elements as y. */
-    for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i] + beta * x.vals[i];
+    for (int64_t i = 0; i < n; i++)
+      want[i] = alpha * x.vals[i] + beta * x.vals[i];
     BT_CHECK_OK(bt_axpby(rt, alpha, xs, beta, x.a));
     check_operand(&x, want, 0, "axpby, x is y");
     memcpy(x.vals, want, sizeof *want * (size_t)n);
@@ -311,7 +318,8 @@ BT_TEST(waxpby_aliasing) {
 
     /* Partial overlaps: refused, nothing written. */
     bt_array *shifted = NULL;
-    BT_CHECK_OK(bt_array_sub(x.parent, (bt_range[]){{2, 11}, {2, 8}}, &shifted));
+    BT_CHECK_OK(
+        bt_array_sub(x.parent, (bt_range[]){{2, 11}, {2, 8}}, &shifted));
     BT_CHECK_STATUS(bt_waxpby(rt, alpha, x.a, beta, y.a, shifted), BT_EINVAL);
     BT_CHECK(strstr(bt_errmsg(), "overlap in part") != NULL);
     BT_CHECK_STATUS(bt_waxpby(rt, alpha, y.a, beta, shifted, x.a), BT_EINVAL);
@@ -385,7 +393,8 @@ BT_TEST(blas1_bad_input) {
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }
 
-/* ---- stencil_apply --------------------------------------------------------- */
+/* ---- stencil_apply ---------------------------------------------------------
+ */
 
 /* out[i] = sum_k w[k] in[i + off_k] where the whole stencil is inside;
  * other points keep out's values. Row-major buffers of one shape. */
@@ -404,7 +413,8 @@ static void stencil_reference(int nd, const int64_t *shape, int npoints,
       double s = 0;
       for (int k = 0; k < npoints; k++) {
         int64_t lin = 0;
-        for (int d = 0; d < nd; d++) lin = lin * shape[d] + idx[d] + offsets[k * nd + d];
+        for (int d = 0; d < nd; d++)
+          lin = lin * shape[d] + idx[d] + offsets[k * nd + d];
         s += weights[k] * in[lin];
       }
       out[e] = s;
@@ -468,7 +478,9 @@ static stencil_case make_box27_scrambled(void) {
 
 static stencil_case make_lopsided(void) {
   /* Reaches +2 along axis 0 only and -1 along axis 1: asymmetric halos. */
-  stencil_case c = {.name = "lopsided", .ndim = 2, .npoints = 3,
+  stencil_case c = {.name = "lopsided",
+                    .ndim = 2,
+                    .npoints = 3,
                     .offsets = {0, 0, 2, 0, 1, -1}};
   return c;
 }
@@ -485,8 +497,8 @@ static void run_stencil(bt_runtime *rt, const stencil_case *sc,
   memcpy(want, out.vals, sizeof *want * (size_t)n);
   stencil_reference(nd, shape, sc->npoints, sc->offsets, weights, in.vals,
                     want);
-  BT_CHECK_OK(bt_stencil_apply(rt, sc->npoints, sc->offsets, weights, in.a,
-                               out.a));
+  BT_CHECK_OK(
+      bt_stencil_apply(rt, sc->npoints, sc->offsets, weights, in.a, out.a));
   char what[128];
   snprintf(what, sizeof what, "%s %s, %d-d, %d workers, sub %d", label,
            sc->name, nd, bt_runtime_workers(rt), sub);
@@ -536,7 +548,8 @@ BT_TEST(stencil_apply_strided_box) {
   bt_array *in = NULL, *out = NULL;
   BT_CHECK_OK(bt_array_wrap(rt, inmem, BT_F64, 3, shape, strides, &in));
   BT_CHECK_OK(bt_array_wrap(rt, outmem, BT_F64, 3, shape, strides, &out));
-  double *inv = alloc_values(n), *want = alloc_values(n), *got = alloc_values(n);
+  double *inv = alloc_values(n), *want = alloc_values(n),
+         *got = alloc_values(n);
   get(in, inv);
   for (int64_t i = 0; i < n; i++) want[i] = 7;
   stencil_case b = make_box(3, 1);
@@ -556,8 +569,7 @@ BT_TEST(stencil_apply_strided_box) {
 BT_TEST(stencil_apply_bad_input) {
   bt_runtime *rt = make_runtime(2);
   int64_t s2[2] = {6, 6}, s3[2] = {6, 5};
-  bt_array *a = NULL, *b = NULL, *c = NULL, *i32 = NULL, *sa = NULL,
-           *sb = NULL;
+  bt_array *a = NULL, *b = NULL, *c = NULL, *i32 = NULL, *sa = NULL, *sb = NULL;
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 2, s2, BT_PLACE_LOCAL, &a));
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 2, s2, BT_PLACE_LOCAL, &b));
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 2, s3, BT_PLACE_LOCAL, &c));
@@ -600,7 +612,8 @@ BT_TEST(stencil_apply_bad_input) {
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }
 
-/* ---- csr and spmv ---------------------------------------------------------- */
+/* ---- csr and spmv ----------------------------------------------------------
+ */
 
 typedef struct csr_data {
   int64_t rows, cols;
@@ -643,8 +656,8 @@ BT_TEST(spmv_matches_reference) {
         int64_t rows = sizes[s][0], cols = sizes[s][1];
         csr_data m = random_csr(rows, cols);
         bt_csr *A = NULL;
-        BT_CHECK_OK(bt_csr_create(rt, rows, cols, m.rowptr, m.colidx,
-                                  m.values, &A));
+        BT_CHECK_OK(
+            bt_csr_create(rt, rows, cols, m.rowptr, m.colidx, m.values, &A));
         /* The caller's arrays are copied: scribbling on them changes
          * nothing. */
         double *vals = alloc_values(m.rowptr[rows]);
@@ -666,7 +679,8 @@ BT_TEST(spmv_matches_reference) {
         } else {
           bt_array *x = NULL;
           int64_t zero = 0;
-          BT_CHECK_OK(bt_array_create(rt, BT_F64, 1, &zero, BT_PLACE_LOCAL, &x));
+          BT_CHECK_OK(
+              bt_array_create(rt, BT_F64, 1, &zero, BT_PLACE_LOCAL, &x));
           for (int64_t r = 0; r < rows; r++) want[r] = 0;
           BT_CHECK_OK(bt_spmv(rt, A, x, y.a));
           BT_CHECK_OK(bt_array_release(x));
@@ -703,8 +717,10 @@ BT_TEST(csr_bad_input) {
       {bt_csr_create(rt, 3, 3, down, colidx, values, &A), BT_EINVAL, "down"},
       {bt_csr_create(rt, 3, 3, late, colidx, values, &A), BT_EINVAL, "start"},
       {bt_csr_create(rt, 3, 3, rowptr, badcol, values, &A), BT_EINVAL, "col 3"},
-      {bt_csr_create(rt, 3, 3, rowptr, negcol, values, &A), BT_EINVAL, "col -1"},
-      {bt_csr_create(rt, 3, 2, rowptr, colidx, values, &A), BT_EINVAL, "narrow"},
+      {bt_csr_create(rt, 3, 3, rowptr, negcol, values, &A), BT_EINVAL,
+       "col -1"},
+      {bt_csr_create(rt, 3, 2, rowptr, colidx, values, &A), BT_EINVAL,
+       "narrow"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     if (cases[i].rc != cases[i].want)
@@ -835,15 +851,15 @@ BT_TEST(solver_kernels_same_bits_at_every_simd_level) {
       else if (which == 1)
         BT_CHECK_OK(bt_stencil_apply(rt, 27, box.offsets, wbox, x.a, out));
       else
-        BT_CHECK_OK(bt_stencil_apply(rt, star.npoints, star.offsets, wstar,
-                                     x.a, out));
+        BT_CHECK_OK(
+            bt_stencil_apply(rt, star.npoints, star.offsets, wstar, x.a, out));
       get(out, got);
       if (!ran) {
         first[which] = alloc_values(n);
         memcpy(first[which], got, sizeof *got * (size_t)n);
       } else if (memcmp(first[which], got, sizeof *got * (size_t)n) != 0) {
-        bt_test_fail(__FILE__, __LINE__, "kernel %d differs at level %s",
-                     which, bt__simd_level_name(level));
+        bt_test_fail(__FILE__, __LINE__, "kernel %d differs at level %s", which,
+                     bt__simd_level_name(level));
       }
     }
     ran++;

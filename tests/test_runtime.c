@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_runtime.c: the runtime, its workers and queues, the placement on
  * synthetic topologies, the environment, and binding on this machine. */
 #ifndef _GNU_SOURCE

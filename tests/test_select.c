@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_select.c: bt_select (baton/chan.h), after the select scenarios of
  * Go's runtime/chan_test.go and select tests. */
 #include "test.h"

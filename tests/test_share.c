@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_share.c: ranks sharing a node (core/share.c): each node-local rank
  * found in the launcher's variables takes its own share of the cores of a
  * shared cpuset, NUMA node by NUMA node, on synthetic topologies. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_simd.c: every SIMD variant of the kernels' loops (kernels/simd.h)
  * that this CPU runs, against serial references written here: elementwise
  * kernels and transpose exactly, reductions bit for bit against the

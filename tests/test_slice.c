@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_slice.c: slices as capabilities: views, stale handles, split,
  * scoped slices, the slice transfer type and channels, and a stress test of
  * the lock table. */

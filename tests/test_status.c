@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_status.c: status codes, messages, version (baton/status.h,
  * baton/version.h). */
 #include "test.h"

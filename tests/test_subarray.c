@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_subarray.c: sub-arrays (bt_array_sub): views of a region of a parent
  * with its memory and lock table; nested; through channels and kernels;
  * release order; misuse. */
@@ -117,7 +118,8 @@ BT_TEST(own_conflicts_with_parent) {
 
   /* Sub-array first: the parent's overlapping own and borrow are refused;
    * disjoint regions are free. */
-  BT_CHECK_OK(bt_array_own(s, (bt_range[]){{0, 1}, {0, 1}}, 0, &ss)); /* (2,2) */
+  BT_CHECK_OK(
+      bt_array_own(s, (bt_range[]){{0, 1}, {0, 1}}, 0, &ss)); /* (2,2) */
   BT_CHECK_STATUS(bt_array_own(a, (bt_range[]){{2, 3}, {2, 3}}, 0, &probe),
                   BT_EBUSY);
   BT_CHECK_STATUS(bt_array_borrow(a, NULL, 0, &probe), BT_EBUSY);
@@ -152,7 +154,8 @@ BT_TEST(own_conflicts_with_parent) {
   BT_CHECK_OK(bt_array_borrow(s, NULL, 0, &ss));
   BT_CHECK_OK(bt_slice_release(ss));
   BT_CHECK_OK(bt_slice_release(ps));
-  BT_CHECK_OK(bt_array_own(s, (bt_range[]){{3, 4}, {0, 4}}, 0, &ss)); /* row 5 */
+  BT_CHECK_OK(
+      bt_array_own(s, (bt_range[]){{3, 4}, {0, 4}}, 0, &ss)); /* row 5 */
   BT_CHECK_STATUS(bt_array_own(t, (bt_range[]){{0, 1}, {2, 3}}, 0, &probe),
                   BT_EBUSY);
   BT_CHECK_OK(bt_array_own(t, (bt_range[]){{0, 1}, {6, 8}}, 0, &probe));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_tiles.c: gemm's 2-D tile grid (kernels/tiles.h) as a pure function
  * on synthetic shapes, worker counts and NUMA splits: the tiles cover the
  * matrix exactly once, each lies in the rows its worker's node first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_type.c: transfer types (baton/type.h): the plain value types and
  * bt_type_value(), and values of any size through a channel. */
 #include "test.h"

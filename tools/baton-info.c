@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* baton-info: the topology, and the placement the runtime makes with the
  * current options and environment. */
 #define _POSIX_C_SOURCE 200809L /* gethostname */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/array.h
  * @brief N-d arrays whose data is reached only through owned or borrowed
@@ -67,7 +68,7 @@ BT_API BT_NODISCARD int bt_array_create(bt_runtime *rt, bt_dtype t, int ndim,
  * @return BT_OK, BT_EINVAL (bad dtype, ndim or shape; data NULL; strides
  *         under which two elements share memory (a zero stride, or an axis
  *         that lands inside a smaller one's reach), whose offsets overflow,
- *         or whose first or last element lies outside mapped memory),
+ *         or whose first or last element is not readable memory),
  *         BT_ENOMEM.
  */
 BT_API BT_NODISCARD int bt_array_wrap(bt_runtime *rt, void *data, bt_dtype t,
@@ -130,7 +131,10 @@ typedef struct bt_slice {
  * @param timeout_ns 0: BT_EBUSY at once on conflict; -1: wait until free;
  *        else BT_ETIMEDOUT after that long.
  * @return BT_OK, BT_EINVAL (bad region), BT_EBUSY, BT_ETIMEDOUT,
- *         BT_EFROZEN, BT_ENOMEM.
+ *         BT_EFROZEN, BT_ENOMEM, BT_EDEADLK (timeout -1 and every
+ *         conflicting region was locked by the calling thread, which still
+ *         holds all its slices: the wait could never end; bt_errmsg() names
+ *         both regions. A positive timeout waits and times out instead.)
  */
 BT_API BT_NODISCARD int bt_array_own(bt_array *a, const bt_range *region,
                                      int64_t timeout_ns, bt_slice *s);

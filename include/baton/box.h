@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/box.h
  * @brief The exchange heap: boxes (trees of owned memory), freezing,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/chan.h
  * @brief Typed channels with Go's semantics, and select.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/dist.h
  * @brief Distributed arrays: one global N-d array, block-distributed over a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/job.h
  * @brief Jobs run on workers, their results come back through futures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/kernels.h
  * @brief Parallel kernels over slices: each worker gets one part (the part

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/mpi.h
  * @brief The MPI bridge: the channel API across ranks. Link baton::mpi.
@@ -92,6 +93,14 @@ typedef struct bt_wire {
  */
 BT_API BT_NODISCARD int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm,
                                       bt_mpi **m);
+/**
+ * @brief bt_mpi_attach() from a Fortran communicator handle (the INTEGER
+ *        of `use mpi`, or the MPI_VAL of an mpi_f08 type(MPI_Comm)),
+ *        converted with MPI_Comm_f2c: the entry of the Fortran module
+ *        baton_mpi. @return as bt_mpi_attach().
+ */
+BT_API BT_NODISCARD int bt_mpi_attach_f(bt_runtime *rt, MPI_Fint comm,
+                                        bt_mpi **m);
 /** @brief Stop the bridge, free the duplicates. NULL accepted. Collective
  *  over the communicator, and it never hangs on a channel: the ranks
  *  exchange their channels' tags, so a channel whose peer never opened its

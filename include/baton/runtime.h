@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/runtime.h
  * @brief The runtime: a set of worker threads pinned with hwloc.
@@ -44,8 +45,13 @@ typedef struct bt_options {
                              is not this machine's never binds. */
 } bt_options;
 
-/** The defaults: one worker per core, bound to cores, this machine. */
+/** The defaults: one worker per core, bound to cores, this machine. A
+ * compound literal in C, a braced temporary in C++ (C++11 and later). */
+#ifdef __cplusplus
+#define BT_OPTIONS_DEFAULT (bt_options{0, BT_BIND_CORE, NULL})
+#else
 #define BT_OPTIONS_DEFAULT ((bt_options){0, BT_BIND_CORE, NULL})
+#endif
 
 /**
  * @brief Start a runtime: load the topology, place and start the workers.

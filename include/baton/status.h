@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/status.h
  * @brief Status codes, error messages and the portability macros every
@@ -21,11 +22,21 @@
 #define BT_API
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
+/*
+ * BT_NODISCARD marks the calls whose status must be looked at. Define
+ * BATON_NO_NODISCARD before including baton (or -DBATON_NO_NODISCARD) to
+ * switch it off. To drop one status on purpose (draining a channel with
+ * bt_try_recv), write BT_IGNORE(call): a cast to void alone does not
+ * silence GCC's warn_unused_result.
+ */
+#if defined(BATON_NO_NODISCARD)
+#define BT_NODISCARD
+#elif defined(__GNUC__) || defined(__clang__)
 #define BT_NODISCARD __attribute__((warn_unused_result))
 #else
 #define BT_NODISCARD
 #endif
+#define BT_IGNORE(call) ((void)!(call))
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,7 +62,8 @@ extern "C" {
   X(BT_ETOPO, -12, "topology or binding failure")                             \
   X(BT_EMPI, -13, "MPI failure")                                              \
   X(BT_ENOTSUP, -14, "not supported by this build or platform")               \
-  X(BT_ESTATE, -15, "not valid in the object's current state")
+  X(BT_ESTATE, -15, "not valid in the object's current state")                \
+  X(BT_EDEADLK, -16, "the wait could only end by the caller's own release")
 
 /** Status codes returned by every fallible call. */
 typedef enum bt_status {
@@ -61,7 +73,7 @@ typedef enum bt_status {
 } bt_status;
 
 /** Number of status codes (BT_OK included). */
-#define BT_STATUS_COUNT 16
+#define BT_STATUS_COUNT 17
 
 /**
  * @brief The short description of a status code.

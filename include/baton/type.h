@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file baton/type.h
  * @brief Transfer types: how an element moves through a channel, a job or

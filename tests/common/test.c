@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test.c: the harness's registry and main(). */
 #include <stdarg.h>
 #include <time.h>

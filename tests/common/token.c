@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* token.c: the test handle type of token.h. */
 #include "token.h"
 

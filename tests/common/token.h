@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* token.h: a test handle type for the channel and select suites.
  *
  * A token is a uint32_t index into a table of holders (a thread id, 0 while

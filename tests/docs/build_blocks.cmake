@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Build the documentation blocks: -DBUILD_DIR= -DGENERATOR= -DTARGETS=a;b
 # -DEXES=x;y.
 # Old programs go first, so a block that no longer compiles leaves none

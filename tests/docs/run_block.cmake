@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Run one documentation block: -DEXE=program -DRUN=0|1
 # [-DPREFIX=mpiexec|-n|2]: the launcher, its words separated by |.
 if(NOT EXISTS "${EXE}")

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_chan.c: sequences of non-blocking channel operations (try_send,
  * try_recv, close, select over two channels, len) against a model queue
  * per channel: FIFO, capacity, close semantics (buffered elements still

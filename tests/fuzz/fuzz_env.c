@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_env.c: the environment parsers (BATON_WORKERS, BATON_BIND) and the
  * cpuset list parser, against their documented ranges: an accepted value
  * is in range and reads back as given; a refused one answers BT_EINVAL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_mpi_header.c: the bridge's check of a received slice header
  * (mpi/header.c) on arbitrary bytes. Whatever it accepts, the receiver can
  * make: a real dtype, 1..BT_MAX_DIMS non-negative extents, and exactly as

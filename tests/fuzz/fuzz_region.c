@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_region.c: own / borrow / split / release / view / freeze sequences on
  * a small 2-D array, checked against a brute-force model of the region
  * lock table: a list of grants (box, own or borrow, live slices), each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_topology.c: the topology parser and the placement. Any string is
  * either refused (BT_EINVAL / BT_ETOPO, never a crash) or loads; a loaded
  * topology placed with any worker count, bind mode and allowed cpuset

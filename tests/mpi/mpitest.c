@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mpitest.c: the MPI test binaries' hooks (MPI up before the cases, down
  * after) and the helpers of mpitest.h. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mpitest.h: what the MPI test files share (tests/mpi/mpitest.c). */
 #ifndef BATON_MPITEST_H
 #define BATON_MPITEST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_chan.c: the MPI bridge with plain values: attach/detach, both
  * directions, order, close, credits, select mixing local and remote
  * channels, type disagreement, all-to-all between 4 ranks. Every case runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_collective.c: bt_mpi_allreduce, bt_mpi_barrier and bt_mpi_bcast
  * on the bridge: every op and dtype against a local computation, from the
  * main thread and from workers, under MPI_THREAD_MULTIPLE (both progress

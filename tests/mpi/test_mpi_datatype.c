@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_datatype.c: the bridge's MPI datatypes: byte counts beyond an
  * int (no memory needed to check their size), and a slice's region from
  * its strides (size, and MPI's own unpacking against a direct walk). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_dist.c: distributed arrays (baton/dist.h): layouts over 1, 2, 3
  * and 4 ranks in 1-D, 2-D and 3-D, uneven extents, periodic or not, halo
  * widths 1 and 2, corners or faces only. After an exchange every ghost

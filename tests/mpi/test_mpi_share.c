@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_share.c: ranks sharing a node under mpiexec --bind-to none
  * (registered by hand in tests/CMakeLists.txt, -np 2 and -np 3): each rank
  * takes its own share of the node's cores, so the ranks' workers sit on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_mpi_slice.c: slices and boxes across ranks: contiguous and strided
  * regions, 1-D to 4-D, 64 MiB, region unlock when MPI completes, mutable and
  * frozen box trees, a ring of slices through 4 ranks, a stress with

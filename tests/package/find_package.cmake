@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Configure, build and run tests/package/downstream against the staged
 # install, as a user's project would.
 file(REMOVE_RECURSE ${WORK})

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The MPI side of packaging: build tests/package/downstream/app_mpi.c against
 # the staged install twice, with find_package(baton) (baton::mpi) and with
 # pkg-config (baton-mpi) under mpicc, and run each under mpiexec -np 2.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Build tests/package/downstream/app.c with a plain pkg-config command line
 # against the staged install, and run it.
 set -eu

@@ -1,9 +1,12 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A downstream program built against the installed baton: a runtime, a
  * channel between a worker job and main, and a slice moved zero-copy. */
 #include <baton.h>
 #include <stdio.h>
 
 static int produce(void *arg, void *result, void *ctx) {
+  (void)arg;
+  (void)result;
   bt_chan *ch = ctx;
   for (int64_t i = 1; i <= 100; i++)
     if (bt_send(ch, &i) != BT_OK) return BT_ESTATE;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A downstream MPI program built against the installed baton::mpi. */
 #include <baton.h>
 #include <baton/mpi.h>
