@@ -11,7 +11,8 @@
  * MPI while the bridge is attached. MPI_THREAD_FUNNELED and SINGLE are
  * refused (BT_ENOTSUP): the progress thread is not the main thread, which
  * FUNNELED does not allow. BATON_MPI_PROGRESS=thread forces the progress
- * thread path under MULTIPLE too (so CI runs both).
+ * thread path under MULTIPLE too (so CI runs both), except that a sender
+ * still hands its element to MPI itself (hook_after_send() in rchan.c).
  *
  * Detach is collective and runs on the progress thread as a little state
  * machine (bt__detach_phase): the ranks exchange the tags of their

@@ -27,7 +27,8 @@
  * MPI call of the bridge is made by its progress thread (the application
  * then makes no MPI call while attached); FUNNELED and SINGLE are refused
  * (BT_ENOTSUP). BATON_MPI_PROGRESS=thread forces the progress-thread path
- * under MULTIPLE too; BATON_MPI_SPIN_US (default 200) is how long a waiting
+ * under MULTIPLE too (but a sender still hands its element to MPI
+ * itself); BATON_MPI_SPIN_US (default 200) is how long a waiting
  * thread, or the idle progress thread, polls before it sleeps. While a
  * thread sleeps on one of its channels the progress thread polls MPI every
  * 20 us, so a late message reaches it within tens of microseconds; with

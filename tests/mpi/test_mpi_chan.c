@@ -678,27 +678,93 @@ static long long lateness(bt_chan *ch, int raw) {
   return late[n / 2];
 }
 
+/* The machine's own wake-up lateness, for comparison: a thread asleep on a
+ * condition variable woken 1, 5 and 20 ms later by another (the median, in
+ * ns). MPI_Recv polls and is never asleep; a blocked bt_recv in thread mode
+ * is, and so is the progress thread: on a loaded machine each of those
+ * wake-ups waits for a core. */
+typedef struct wake_probe {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  long long sent; /* 0: not yet; protected by lock */
+  long long late[3 * LATE_REPS];
+  int n;
+} wake_probe;
+
+static void *wake_sleeper(void *arg) {
+  wake_probe *w = arg;
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    while (w->sent == 0) pthread_cond_wait(&w->cond, &w->lock);
+    if (w->sent < 0) break;
+    w->late[w->n++] = mt_now_ns() - w->sent;
+    w->sent = 0;
+    pthread_cond_signal(&w->cond);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+static long long wake_lateness(void) {
+  static const int delays[] = {1, 5, 20};
+  wake_probe w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                  {0}, 0};
+  pthread_t t;
+  BT_CHECK_EQ(pthread_create(&t, NULL, wake_sleeper, &w), 0);
+  for (int i = 0; i < 3 * LATE_REPS; i++) {
+    mt_sleep_ms(delays[i / LATE_REPS]);
+    pthread_mutex_lock(&w.lock);
+    w.sent = mt_now_ns();
+    pthread_cond_signal(&w.cond);
+    while (w.sent != 0) pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+  }
+  pthread_mutex_lock(&w.lock);
+  w.sent = -1;
+  pthread_cond_signal(&w.cond);
+  pthread_mutex_unlock(&w.lock);
+  BT_CHECK_EQ(pthread_join(t, NULL), 0);
+  qsort(w.late, (size_t)w.n, sizeof w.late[0], cmp_ll);
+  return w.late[w.n / 2];
+}
+
 /* A message that arrives after the receiver stopped spinning (200 us) is
  * delivered by the progress thread within about BT__MPI_WAITER_NAP_NS
  * (20 us) plus a poll, not a 1 ms nap later. On an idle machine the median
- * is tens of microseconds. The bound asserted, 1 ms plus twice what raw
- * MPI_Recv showed in the same pattern, is generous for a loaded,
- * oversubscribed CI machine (2 ranks and their progress threads on 2
- * shared cores, where even MPI_Recv can be milliseconds late) yet fails
- * the old behaviour (2-3 ms late) wherever MPI itself is prompt. */
+ * is tens of microseconds. The bound asserted is 1 ms plus three times
+ * what raw MPI_Recv showed in the same pattern just before, plus three
+ * times the machine's own wake-up lateness (two sleeping threads wake on
+ * the way in thread mode): generous for a loaded, oversubscribed CI
+ * machine (2 ranks and their progress threads on 2 shared cores, where a
+ * woken thread can wait milliseconds for a core) yet it fails the old
+ * behaviour (2-3 ms late) wherever the machine is prompt. The load of a
+ * shared machine changes from second to second: a mode that misses the
+ * bound is measured again, raw first, up to three times. */
 BT_TEST_MPI(late_wakeup, 2) {
   bt_runtime *rt = mt_runtime();
-  long long raw = lateness(NULL, 1);
   for (int mode = 0; mode < 2; mode++) {
     bt_mpi *m = mt_attach(rt, mode ? "thread" : "direct");
     bt_chan *ch;
     BT_CHECK_OK(bt_mpi_chan_create(m, 1 - mt_rank(), 5, &bt_type_i64, 4, &ch));
-    long long med = lateness(ch, 0);
-    if (mt_rank() == 1) {
-      fprintf(stderr, "  %s: median lateness %lld us (raw MPI_Recv %lld us)\n",
-              mode ? "thread" : "direct", med / 1000, raw / 1000);
-      BT_CHECK_CMP(med, <, 1000000LL + 2 * raw);
+    int ok = 0;
+    long long med = 0, raw = 0, bound = 0;
+    for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+      raw = lateness(NULL, 1);
+      med = lateness(ch, 0);
+      if (mt_rank() == 1) {
+        long long wake = wake_lateness();
+        fprintf(stderr,
+                "  %s: median lateness %lld us (raw MPI_Recv %lld us, a "
+                "woken thread %lld us)\n",
+                mode ? "thread" : "direct", med / 1000, raw / 1000,
+                wake / 1000);
+        bound = 1000000LL + 3 * raw + 3 * wake;
+        ok = med < bound;
+      }
+      /* Both ranks take part in every measurement: rank 1 decides. */
+      MPI_Bcast(&ok, 1, MPI_INT, 1, MPI_COMM_WORLD);
     }
+    if (mt_rank() == 1) BT_CHECK_CMP(med, <, bound);
     BT_CHECK_OK(bt_chan_release(ch));
     BT_CHECK_OK(bt_mpi_detach(m));
   }
