@@ -208,6 +208,68 @@ static void release_operand(part_task *tasks, int nparts, int k) {
  * (about 1 KiB each); a runtime with more workers allocates them. */
 enum { STACK_PARTS = 16 };
 
+/* Hand the parts' slices to their workers, post the parts (all but
+ * `mine`, which the caller runs), join, take the slices back and release
+ * them. Returns the error of the post that failed (the runtime is
+ * stopping), else that of the lowest-numbered failing part (bt_errmsg()
+ * names it and where it ran), else BT_OK. */
+static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
+                     int mine, int may_run, part_group *group) {
+  int rc = BT_OK;
+  /* relaxed: published to the workers by the queue lock in the post. */
+  atomic_store_explicit(&group->pending, (uint32_t)nparts, memory_order_relaxed);
+  int posted = 0, lost = 0; /* lost: parts the stopping runtime refused */
+  for (; posted < nparts; posted++) {
+    part_task *pt = &tasks[posted];
+    for (int k = 0; k < nops; k++) {
+      int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
+      BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
+    }
+    if (posted == mine) continue; /* run below, by the caller */
+    rc = bt__worker_post(rt, posted, &pt->task);
+    if (rc != BT_OK) {
+      for (int k = 0; k < nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
+      break;
+    }
+  }
+  if (posted < nparts) {
+    /* The runtime is stopping: the parts not posted never run. Their
+     * slices are ours again; let the posted ones (and ours) finish. */
+    lost = nparts - posted;
+    for (int i = posted; i < nparts; i++)
+      for (int k = 0; k < nops; k++) tasks[i].handed_back[k] = 1;
+    if (mine >= posted) mine = -1;
+    /* relaxed: our own count of parts that will never decrement it. */
+    atomic_fetch_sub_explicit(&group->pending, (uint32_t)lost,
+                              memory_order_relaxed);
+  }
+  if (mine >= 0) part_run(&tasks[mine].task);
+  wait_parts(rt, tasks, posted, &group->pending, may_run && !lost);
+
+  int first = BT_OK;
+  for (int i = 0; i < nparts; i++) {
+    for (int k = 0; k < nops; k++) {
+      if (!tasks[i].handed_back[k]) continue;
+      if (i < posted) bt_type_slice.on_recv(&tasks[i].part.slice[k]);
+      (void)bt_slice_release(tasks[i].part.slice[k]);
+    }
+    if (first == BT_OK && i < posted && tasks[i].rc != BT_OK) {
+      first = tasks[i].rc;
+      char where[48];
+      if (tasks[i].ran_on >= 0)
+        snprintf(where, sizeof where, "on worker %d", tasks[i].ran_on);
+      else
+        snprintf(where, sizeof where, "on the calling thread");
+      if (tasks[i].msg[0])
+        (void)bt__fail(first, "part %d, %s: %s", i, where, tasks[i].msg);
+      else
+        (void)bt__fail(first, "part %d, %s, failed: %s", i, where,
+                       bt_status_name(first));
+    }
+  }
+  return rc == BT_OK ? first : rc;
+}
+
 int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
                  bt__part_fn fn, void *ctx, int *nparts_out) {
   BT_ASSERT(rt && ops && fn && nops >= 1 && nops <= BT__MAX_OPERANDS);
@@ -257,58 +319,7 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
     if (rc != BT_OK) goto err_unlock;
   }
 
-  /* relaxed: published to the workers by the queue lock in the post. */
-  atomic_store_explicit(&group.pending, (uint32_t)nparts, memory_order_relaxed);
-  int posted = 0, lost = 0; /* lost: parts the stopping runtime refused */
-  for (; posted < nparts; posted++) {
-    part_task *pt = &tasks[posted];
-    for (int k = 0; k < nops; k++) {
-      int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
-      BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
-    }
-    if (posted == mine) continue; /* run below, by the caller */
-    rc = bt__worker_post(rt, posted, &pt->task);
-    if (rc != BT_OK) {
-      for (int k = 0; k < nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
-      break;
-    }
-  }
-  if (posted < nparts) {
-    /* The runtime is stopping: the parts not posted never run. Their
-     * slices are ours again; let the posted ones (and ours) finish. */
-    lost = nparts - posted;
-    for (int i = posted; i < nparts; i++)
-      for (int k = 0; k < nops; k++) tasks[i].handed_back[k] = 1;
-    if (mine >= posted) mine = -1;
-    /* relaxed: our own count of parts that will never decrement it. */
-    atomic_fetch_sub_explicit(&group.pending, (uint32_t)lost,
-                              memory_order_relaxed);
-  }
-  if (mine >= 0) part_run(&tasks[mine].task);
-  wait_parts(rt, tasks, posted, &group.pending, may_run && !lost);
-
-  int first = BT_OK;
-  for (int i = 0; i < nparts; i++) {
-    for (int k = 0; k < nops; k++) {
-      if (!tasks[i].handed_back[k]) continue;
-      if (i < posted) bt_type_slice.on_recv(&tasks[i].part.slice[k]);
-      (void)bt_slice_release(tasks[i].part.slice[k]);
-    }
-    if (first == BT_OK && i < posted && tasks[i].rc != BT_OK) {
-      first = tasks[i].rc;
-      char where[48];
-      if (tasks[i].ran_on >= 0)
-        snprintf(where, sizeof where, "on worker %d", tasks[i].ran_on);
-      else
-        snprintf(where, sizeof where, "on the calling thread");
-      if (tasks[i].msg[0])
-        (void)bt__fail(first, "part %d, %s: %s", i, where, tasks[i].msg);
-      else
-        (void)bt__fail(first, "part %d, %s, failed: %s", i, where,
-                       bt_status_name(first));
-    }
-  }
-  if (rc == BT_OK) rc = first;
+  rc = run_parts(rt, tasks, nparts, nops, mine, may_run, &group);
   if (rc == BT_OK && nparts_out) *nparts_out = nparts;
   if (tasks != stack_tasks) free(tasks);
   return rc;
@@ -442,50 +453,7 @@ int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
     }
   }
 
-  /* relaxed: published to the workers by the queue lock in the post. */
-  atomic_store_explicit(&group.pending, (uint32_t)nparts, memory_order_relaxed);
-  int posted = 0, lost = 0;
-  for (; posted < nparts; posted++) {
-    part_task *pt = &tasks[posted];
-    for (int k = 0; k < nops; k++) {
-      int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
-      BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
-    }
-    if (posted == mine) continue;
-    rc = bt__worker_post(rt, posted, &pt->task);
-    if (rc != BT_OK) {
-      for (int k = 0; k < nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
-      break;
-    }
-  }
-  if (posted < nparts) {
-    lost = nparts - posted;
-    for (int i = posted; i < nparts; i++)
-      for (int k = 0; k < nops; k++) tasks[i].handed_back[k] = 1;
-    if (mine >= posted) mine = -1;
-    /* relaxed: our own count of parts that will never decrement it. */
-    atomic_fetch_sub_explicit(&group.pending, (uint32_t)lost,
-                              memory_order_relaxed);
-  }
-  if (mine >= 0) part_run(&tasks[mine].task);
-  wait_parts(rt, tasks, posted, &group.pending, may_run && !lost);
-
-  int first = BT_OK;
-  for (int i = 0; i < nparts; i++) {
-    for (int k = 0; k < nops; k++) {
-      if (!tasks[i].handed_back[k]) continue;
-      if (i < posted) bt_type_slice.on_recv(&tasks[i].part.slice[k]);
-      (void)bt_slice_release(tasks[i].part.slice[k]);
-    }
-    if (first == BT_OK && i < posted && tasks[i].rc != BT_OK) {
-      first = tasks[i].rc;
-      if (tasks[i].msg[0])
-        (void)bt__fail(first, "part %d: %s", i, tasks[i].msg);
-      else
-        (void)bt__fail(first, "part %d failed: %s", i, bt_status_name(first));
-    }
-  }
-  if (rc == BT_OK) rc = first;
+  rc = run_parts(rt, tasks, nparts, nops, mine, may_run, &group);
   if (tasks != stack_tasks) free(tasks);
   return rc;
 
