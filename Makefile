@@ -100,6 +100,7 @@ fuzz: deps-test
 	  rm -rf $(FUZZ_BUILD)/corpus/$$n; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  cp tests/fuzz/corpus/$$n/* $(FUZZ_BUILD)/corpus/$$n/ 2>/dev/null || true; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- -print_final_stats=1 \
 	    $(FUZZ_BUILD)/corpus/$$n 2>&1 | tail -n 12; \
