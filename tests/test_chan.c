@@ -9,11 +9,7 @@
 
 #include "core_int.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SLOW_BUILD 1 /* sanitizers: 5-20x slower, scale loops down */
-#else
-#define SLOW_BUILD 0
-#endif
+#define SLOW_BUILD BT_TEST_SANITIZED /* 5-20x slower: scale loops down */
 #define SCALED(n) (SLOW_BUILD ? ((n) / 10 > 0 ? (n) / 10 : 1) : (n))
 
 static const size_t caps[] = {0, 1, 2, 3, 7, 64, 199};

@@ -668,16 +668,7 @@ static int fib_lean_job(void *arg, void *result, void *ctx) {
 /* Under a sanitizer fib(30) takes 45 s and 0.5 GB (ASan's quarantine
  * holds the freed futures): those builds run fib(25), 1/11 of the jobs,
  * nested as deep in kind. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define FIB_N 25
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define FIB_N 25
-#endif
-#endif
-#ifndef FIB_N
-#define FIB_N 30
-#endif
+#define FIB_N (BT_TEST_SANITIZED ? 25 : 30)
 
 BT_TEST(fib_30_as_jobs) {
   for (int workers = 1; workers <= 2; workers++) {

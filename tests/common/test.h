@@ -23,6 +23,20 @@
 
 #include "baton.h"
 
+/* 1 in a build under AddressSanitizer or ThreadSanitizer (GCC's and
+ * clang's spellings): tests scale their loops down there, and skip what
+ * reads freed memory on purpose. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BT_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef BT_TEST_SANITIZED
+#define BT_TEST_SANITIZED 0
+#endif
+
 typedef void (*bt_test_fn)(void);
 void bt_test_register(const char *name, bt_test_fn fn);
 /* BATON_TEST_SCALE (default 1): multiply stress counts by it. */

@@ -14,16 +14,7 @@
 
 /* AddressSanitizer and ThreadSanitizer both report a read of freed memory,
  * rightly: the rows that make one are skipped under them. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define MISUSE_SKIP_FREED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define MISUSE_SKIP_FREED 1
-#endif
-#endif
-#ifndef MISUSE_SKIP_FREED
-#define MISUSE_SKIP_FREED 0
-#endif
+#define MISUSE_SKIP_FREED BT_TEST_SANITIZED
 
 typedef struct fixture {
   bt_runtime *rt;
