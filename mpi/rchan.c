@@ -159,6 +159,23 @@ static int isend(bt__rchan *c, MPI_Comm comm, const void *buf, int count,
     fail_mpi(c, rc, "MPI_Isend");
     goto err_free;
   }
+  /* An eager send (every header, small payloads) is usually complete at
+   * once: Open MPI's ob1 copies it into the shared-memory fragment and
+   * returns a finished request. Finished here, it never enters the request
+   * table, so no poll tests it and no waiter that leaves wakes the progress
+   * thread to finish it (bt__mpi_wait_end: nactive). */
+  int done = 0;
+  rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) {
+    fail_mpi(c, rc, "MPI_Test (send)");
+    goto err_free;
+  }
+  if (done) {
+    free(op->buf);
+    if (op->has_slice) bt__slice_drop(op->slice); /* the region unlocks */
+    bt__mpi_op_put(c->m, op);
+    return BT_OK;
+  }
   if (bt__mpi_track(c->m, op, req) != BT_OK) {
     MPI_Wait(&req, MPI_STATUS_IGNORE);
     failf(c, BT_ENOMEM, "remote channel: out of memory");
@@ -448,8 +465,16 @@ static void hand_over(bt__rchan *c, void *elem, bool holds) {
    * payload) may not be this one: in direct mode any thread that waits
    * polls. Adopt it, so that the send's check passes. */
   if (holds && c->type->on_recv) c->type->on_recv(elem);
+  /* relaxed, both: a counter's hint. A receiver queued on `in` that nobody
+   * polls for gets this element only because the progress thread polled:
+   * a late wake-up (bt__rchan.late_wakeups). */
+  bool late =
+      atomic_load_explicit(&c->in->recv_waiting, memory_order_relaxed) > 0 &&
+      atomic_load_explicit(&c->m->pollers, memory_order_relaxed) == 0 &&
+      bt__mpi_on_progress_thread();
   /* `in` has room: the peer sends only with our credits. */
   int rc = bt_try_send(c->in, elem);
+  if (rc == BT_OK && late) c->late_wakeups++;
   if (rc != BT_OK) {
     if (holds) bt__rchan_dispose(c, elem);
     c->to_return++;
@@ -534,6 +559,35 @@ static void discard_payload(bt__rchan *c, bt__rq_item *it, size_t bytes) {
   if (it->state != BT__RQ_PENDING) it->state = BT__RQ_READY;
 }
 
+/* A slice of a new array of the header's shape for a received slice, or of
+ * the channel's kept array when the shape repeats and its user released
+ * it. Every byte is written by the caller (inline or payload), so a
+ * recycled mapping or the kept array's stale data will do. */
+static int recv_slice(bt__rchan *c, const bt__mpi_hdr *h, size_t bytes,
+                      bt_slice *s) {
+  if (c->recv_array) {
+    if (c->recv_dtype == h->dtype && c->recv_ndim == h->ndim &&
+        memcmp(c->recv_shape, h->shape,
+               sizeof *h->shape * (size_t)h->ndim) == 0 &&
+        bt__slice_reuse_array(c->recv_array, s) == BT_OK)
+      return BT_OK;
+    (void)bt_array_release(c->recv_array);
+    c->recv_array = NULL;
+  }
+  int rc = bt__slice_recv_array(c->m->rt, (bt_dtype)h->dtype, h->ndim,
+                                h->shape, s);
+  if (rc != BT_OK || bytes > BT__MPI_REUSE_MAX || c->user_gone) return rc;
+  bt_array *a = bt_slice_array(*s);
+  if (a) {
+    bt_array_retain(a);
+    c->recv_array = a;
+    c->recv_dtype = h->dtype;
+    c->recv_ndim = h->ndim;
+    memcpy(c->recv_shape, h->shape, sizeof *h->shape * (size_t)h->ndim);
+  }
+  return BT_OK;
+}
+
 static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
   const bt_type *t = c->type;
   c->msgs_recv++;
@@ -601,9 +655,8 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
       }
       bt_slice s;
       /* Every byte is written below (inline or payload: the header check
-       * made them the array's size), so a recycled mapping will do. */
-      int rc = bt__slice_recv_array(c->m->rt, (bt_dtype)h->dtype, h->ndim,
-                                    h->shape, &s);
+       * made them the array's size). */
+      int rc = recv_slice(c, h, (size_t)h->inline_bytes + payload, &s);
       if (rc != BT_OK) {
         failf(c, rc, "receiving a slice from rank %d: %s", c->peer,
               bt_errmsg());
@@ -891,6 +944,8 @@ static void hook_destroy(void *ctx) {
     bt__rchan_dispose(c, c->scratch);
     c->to_return++;
   }
+  (void)bt_array_release(c->recv_array);
+  c->recv_array = NULL;
   pthread_mutex_unlock(&m->lock);
   bt__rchan_mark(c);
   bt__mpi_kick(m);
@@ -909,6 +964,7 @@ void bt__rchan_unref(bt__rchan *c) {
     free(it->payload);
     free(it);
   }
+  (void)bt_array_release(c->recv_array);
   bt_chan_release(c->out);
   bt_chan_release(c->in);
   free(c->scratch);
@@ -930,7 +986,11 @@ int bt__rchan_detach_step(bt__rchan *c, int64_t now) {
       (void)drop_out(c);
       c->send_done = true;
     }
-    return 1;
+    /* The peer throws away what went to an orphan (drain_strays() in
+     * bridge.c): its sends complete and their buffers are freed. Past the
+     * grace they are abandoned instead (detach_requests()). */
+    return peer_dead(c) || c->nsends == 0 ||
+           now - c->credit_at > c->m->grace_ns;
   }
   if (!c->close_sent) {
     /* No credit for the grace since the exchange or the last credit: the
