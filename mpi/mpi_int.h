@@ -49,6 +49,10 @@ typedef enum {
 } bt__rkind;
 
 enum { BT__MSG_DATA = 1, BT__MSG_CREDIT = 2, BT__MSG_CLOSE = 3 };
+/* Or'ed into a DATA header's kind: its payload follows as pieces of
+ * BT__MPI_FRAG bytes (the last one shorter), each its own message. */
+#define BT__MSG_FRAGS 0x100u
+#define BT__MSG_KIND_MASK 0xffu
 
 /* The header of every message on the header communicator. */
 typedef struct bt__mpi_hdr {
@@ -64,12 +68,23 @@ typedef struct bt__mpi_hdr {
   char type_name[32]; /* for the receiver's error message */
 } bt__mpi_hdr;
 
-/* Element bytes of a slice that ride in its header (one message). */
+/* The most element bytes a header may carry: the room of the header
+ * receive buffer and of a send record. Senders inline less (BT__MPI_EAGER). */
 #define BT__MPI_INLINE_MAX 4096
-/* Values ride in the header up to the same size; above it, header +
- * payload. (Measured 2026-11-30: a 32 KiB value as one message of header
- * and value took 16-18 us one way, as header + payload 13-14 us.) */
-#define BT__MPI_VALUE_INLINE_MAX BT__MPI_INLINE_MAX
+/* The largest message sent eagerly by every shared-memory transport we
+ * know (Open MPI vader's eager limit is 4096 bytes, its match header
+ * included; MPICH's is larger): element bytes ride inline only while the
+ * header and they fit, so a message never takes a rendezvous for want of
+ * a few bytes. */
+#define BT__MPI_EAGER 4032
+/* A payload up to BT__MPI_FRAG_TOTAL bytes of a value or a dense slice
+ * travels as eager pieces of BT__MPI_FRAG bytes copied out of it: on this
+ * VM (Open MPI 4.1, vader with CMA), 2 eager 4000-byte messages took
+ * 3.0 us one way where one 4096-byte rendezvous took 6.5 us, 4 pieces
+ * 6.4 us against 7.4 us for a 32 KiB rendezvous. Larger payloads go as one
+ * message (a rendezvous, MPI's single copy). */
+#define BT__MPI_FRAG BT__MPI_EAGER
+#define BT__MPI_FRAG_TOTAL ((size_t)16 << 10)
 /* The largest received array a slice channel keeps for the next slice of
  * the same shape (bt__rchan.recv_array): above it, the page recycling of
  * array/recycle.c already makes a new array cheap beside the transfer. */
@@ -130,6 +145,7 @@ typedef struct bt__rq_item {
   struct bt__rq_item *next;
   bt__rq_state state;
   bool drop;     /* READY but to be discarded (credit returned) */
+  int pending;   /* payload receives (pieces) still outstanding */
   bool holds;    /* elem holds a handle that must be disposed of */
   void *payload; /* raw payload (boxes, wire), freed after decode */
   size_t payload_bytes;
@@ -172,6 +188,7 @@ typedef struct bt__rchan {
   unsigned char *hdr_buf; /* hdr_cap bytes */
   size_t hdr_cap;         /* immutable: header + the most inline bytes */
   uint64_t recv_seq;
+  bool rx_frags;             /* the DATA header at hand: payload in pieces */
   uint32_t to_return;        /* credits owed to the peer */
   _Atomic uint32_t returned; /* atomic: credits users returned, not yet
                                 folded into to_return */
