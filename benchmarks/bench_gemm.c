@@ -18,7 +18,9 @@
  * --quick; --small-k=0 skips it), A = 1, B = 0.5, against the same
  * threaded OpenBLAS; once with bt_gemm's own plan (bench=gemm_smallc
  * variant=openblas) and once with the split of k turned off
- * (variant=nosplit_vs_openblas), both in the same run. */
+ * (variant=nosplit_vs_openblas), and, when the plan splits k, the plan
+ * against the split turned off directly (variant=split_vs_nosplit), all in
+ * the same run. */
 #include "bench_kernels.h"
 #include "tiles.h"
 
@@ -135,6 +137,28 @@ static void small_c(kbench *kb, int m, int n, int k) {
     bench_result("gemm_smallc", off ? "nosplit_vs_openblas" : "openblas",
                  kb->workers, 1, k, "MFlop/s", 1e-6 * flops / tb,
                  1e-6 * flops / tl, 1);
+  }
+  /* The split itself: the plan against the split turned off, ABBA. */
+  if (ksplit > 1) {
+    small_run nosplit = r; /* the same C: the steps of both add up */
+    nosplit.force = 1;
+    nosplit.steps = 0;
+    r.force = 0;
+    double tp, tn;
+    kbench_compare(kb, small_baton, &r, small_baton, &nosplit, 0.05, &tp, &tn);
+    double sum = 0;
+    BENCH_OK(bt_sum(kb->rt, r.c, &sum));
+    kbench_check(sum == (r.steps + nosplit.steps) * 0.5 * k * m * n,
+                 "baton's small C");
+    bench_set_baseline("bt_gemm without the split of k");
+    printf("gemm, small C: k split %d ways against no split, same run\n",
+           ksplit);
+    bench_table_header(
+        "gemm, small C, long k: split of k; baseline: the same "
+        "bt_gemm, split off");
+    bench_table_row("rate", "MFlop/s", 1e-6 * flops / tp, 1e-6 * flops / tn, 1);
+    bench_result("gemm_smallc", "split_vs_nosplit", kb->workers, 1, k,
+                 "MFlop/s", 1e-6 * flops / tp, 1e-6 * flops / tn, 1);
   }
   bench_set_baseline(NULL);
   free(r.pa), free(r.pb), free(r.pc);
