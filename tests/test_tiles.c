@@ -188,17 +188,22 @@ BT_TEST_TOPO(gemm_on_two_numa_nodes) {
   gemm_on("pack:2 [numa] core:4 pu:1", 8, 5, 300, 9);
 }
 
-/* From a worker (a nested kernel): the worker runs its own tile. */
+/* From a worker (a nested kernel): the worker runs its own tile; with
+ * force 4, the split of k (scratch array placed and reduced from a
+ * worker). */
 typedef struct nested_gemm {
   bt_runtime *rt;
   bt_array *a, *b, *c;
-  int rc;
+  int rc, force;
 } nested_gemm;
 
 static int call_gemm(bt_slice part, int worker, void *ctx) {
   (void)part;
   nested_gemm *ng = ctx;
-  if (worker == 1) ng->rc = bt_gemm(ng->rt, 1.0, ng->a, ng->b, 0.0, ng->c);
+  if (worker != 1) return BT_OK;
+  bt__gemm_force_ksplit(ng->force); /* this worker's own setting */
+  ng->rc = bt_gemm(ng->rt, 1.0, ng->a, ng->b, 0.0, ng->c);
+  bt__gemm_force_ksplit(0);
   return BT_OK;
 }
 
@@ -212,23 +217,28 @@ BT_TEST(gemm_from_a_worker) {
   double *va = malloc(sizeof *va * (size_t)(m * k)),
          *vb = malloc(sizeof *vb * (size_t)(k * n)),
          *vc = malloc(sizeof *vc * (size_t)(m * n));
-  nested_gemm ng = {rt, matrix(rt, m, k, va), matrix(rt, k, n, vb),
-                    matrix(rt, m, n, vc), -1};
+  nested_gemm ng = {
+      rt, matrix(rt, m, k, va), matrix(rt, k, n, vb), matrix(rt, m, n, vc), -1,
+      0};
   bt_array *dummy = matrix(rt, 4, 4, vc);
-  BT_CHECK_OK(bt_parallel_slices(rt, dummy, 0, 1, call_gemm, &ng));
-  BT_CHECK_OK(ng.rc);
-  bt_slice s;
-  bt_view v;
-  BT_CHECK_OK(bt_array_borrow(ng.c, NULL, 0, &s));
-  BT_CHECK_OK(bt_slice_view(s, &v));
-  const double *got = v.data;
-  for (int64_t i = 0; i < m; i++)
-    for (int64_t j = 0; j < n; j++) {
-      double acc = 0;
-      for (int64_t l = 0; l < k; l++) acc += va[i * k + l] * vb[l * n + j];
-      BT_CHECK_NEAR(got[i * n + j], acc, 1e-13 * (double)k);
-    }
-  BT_CHECK_OK(bt_slice_release(s));
+  for (ng.force = 0; ng.force <= 4; ng.force += 4) {
+    ng.rc = -1;
+    BT_CHECK_OK(bt_fill(rt, ng.c, 1e300)); /* beta 0: overwritten */
+    BT_CHECK_OK(bt_parallel_slices(rt, dummy, 0, 1, call_gemm, &ng));
+    BT_CHECK_OK(ng.rc);
+    bt_slice s;
+    bt_view v;
+    BT_CHECK_OK(bt_array_borrow(ng.c, NULL, 0, &s));
+    BT_CHECK_OK(bt_slice_view(s, &v));
+    const double *got = v.data;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double acc = 0;
+        for (int64_t l = 0; l < k; l++) acc += va[i * k + l] * vb[l * n + j];
+        BT_CHECK_NEAR(got[i * n + j], acc, 1e-13 * (double)k);
+      }
+    BT_CHECK_OK(bt_slice_release(s));
+  }
   free(va), free(vb), free(vc);
   bt_array_release(ng.a), bt_array_release(ng.b), bt_array_release(ng.c);
   bt_array_release(dummy);
