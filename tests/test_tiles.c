@@ -401,14 +401,16 @@ BT_TEST(gemm_ksplit_chosen_by_the_plan) {
   if (!bt__have_blas()) return;
   int node[2] = {0, 0}, s = 0;
   bt__tile tiles[2];
-  (void)bt__gemm_plan(64, 64, 5000, 2, node, 0, tiles, &s);
+  (void)bt__gemm_plan(8, 8, 400000, 2, node, 0, tiles, &s);
   BT_CHECK_EQ(s, 2);
+  (void)bt__gemm_plan(64, 64, 5000, 2, node, 0, tiles, &s);
+  BT_CHECK_EQ(s, 1); /* too small to pay for the scratch and second run */
   bt_options opt = BT_OPTIONS_DEFAULT;
   opt.workers = 2;
   bt_runtime *rt = NULL;
   BT_CHECK_OK(bt_runtime_create(&opt, &rt));
-  gemm_case(rt, 64, 64, 5000, 1.0, 0.0, 0, 0);
-  gemm_case(rt, 64, 64, 5000, -2.0, 0.5, 0, 1);
+  gemm_case(rt, 8, 8, 400000, 1.0, 0.0, 0, 0);
+  gemm_case(rt, 8, 8, 400000, -2.0, 0.5, 0, 1);
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }
 
