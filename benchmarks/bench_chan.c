@@ -357,12 +357,13 @@ int main(int argc, char **argv) {
                  go_lat, 0);
     bench_result("chan_pingpong", "cap0_vs_go_best", 2, 1, 8, "ns_one_way",
                  lat0_best, go_best, 0);
-    bench_result("chan_pingpong", "cap0_vs_go_p10_batch", 2, 1, 8,
-                 "ns_one_way", p10_0, go_p10, 0);
+    bench_result("chan_pingpong", "cap0_vs_go_p10_batch", 2, 1, 8, "ns_one_way",
+                 p10_0, go_p10, 0);
   } else {
-    printf("capacity 0 ping-pong: %.1f ns one way (best %.1f, fast batches "
-           "%.1f); no Go baseline in this build\n",
-           lat0, lat0_best, p10_0);
+    printf(
+        "capacity 0 ping-pong: %.1f ns one way (best %.1f, fast batches "
+        "%.1f); no Go baseline in this build\n",
+        lat0, lat0_best, p10_0);
   }
 
   flow_np = 1;

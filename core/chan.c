@@ -719,9 +719,9 @@ int bt_chan_release(bt_chan *ch) {
   } else {
     BT_ASSERT(c->sendq.head == NULL && c->recvq.head == NULL);
     /* relaxed: the last reference; no operation is in flight. */
-    BT_ASSERT(c->cap > 0 || (atomic_load_explicit(cell_word(c),
-                                                  memory_order_relaxed) &
-                             CELL_KIND) == CELL_FREE);
+    BT_ASSERT(c->cap > 0 ||
+              (atomic_load_explicit(cell_word(c), memory_order_relaxed) &
+               CELL_KIND) == CELL_FREE);
     if (c->cap > 0 && c->type->on_drop) {
       uint64_t t = tail_pos(c);
       for (uint64_t p = head_pos(c); p != t; p++)
@@ -837,9 +837,8 @@ static int cell_wait(bt_chan *user, bt_chan *c, int op, void *elem,
     if (!(s & CELL_SLEEP)) {
       /* acq_rel: a claimer that sees SLEEP in the word it replaces wakes
        * us; pairs with its CAS in cell_claim(). */
-      atomic_compare_exchange_strong_explicit(w, &s, s | CELL_SLEEP,
-                                              memory_order_acq_rel,
-                                              memory_order_acquire);
+      atomic_compare_exchange_strong_explicit(
+          w, &s, s | CELL_SLEEP, memory_order_acq_rel, memory_order_acquire);
       continue;
     }
     bt__futex_wait(w, s, bt__watch_deadline(&watch, deadline));

@@ -135,8 +135,9 @@ struct bt_chan {
    * remote channel is published, cleared at its last release; read by
    * threads queueing a waiter here (always through the remote channel). */
   const bt__chan_remote *polled;
-  unsigned char *slots; /* the ring (cap > 0), or the rendezvous cell (cap
-                          0: its futex word, then one element) */
+  /* The ring (cap > 0), or the rendezvous cell (cap 0: its futex word,
+   * then one element). */
+  unsigned char *slots;
   _Atomic int refs;                    /* atomic */
   BT_ALIGNED_CL _Atomic uint64_t tail; /* atomic: senders' position+flags */
   BT_ALIGNED_CL _Atomic uint64_t head; /* atomic: receivers' position+flags */
