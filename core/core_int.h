@@ -7,6 +7,7 @@
 #define BATON_CORE_INT_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -73,6 +74,21 @@ static inline void bt__magic_kill(uint32_t *magic) {
  * BT__TYPE_MAX_SIZE, else BT_EINVAL naming op, the type and its size.
  * Checked before any size arithmetic. */
 int bt__type_check(const bt_type *t, const char *op);
+
+/* ---- caller-filled structs across versions (core/abi.c) ----------------- */
+
+/* Validate in->struct_size (BT_EINVAL naming op and the size when it is 0,
+ * larger than this library's or not the end of a field) and write to out
+ * the caller's fields over the defaults of the fields its header lacked. */
+int bt__options_adopt(const bt_options *in, bt_options *out, const char *op);
+int bt__job_adopt(const bt_job *in, bt_job *out, const char *op);
+/* BT_OK if t->struct_size is the size of a bt_type layout (called by
+ * bt__type_check). */
+int bt__type_size_check(const bt_type *t, const char *op);
+/* Whether type t has field (a field added after bt_type's first layout is
+ * read only when this says so). */
+#define BT__TYPE_HAS(t, field)                                           \
+  ((t)->struct_size >= offsetof(bt_type, field) + sizeof((t)->field))
 
 /* Whether BATON_DEBUG_CHECK=1: invariant checkers then run on every
  * operation. Read once per process. */

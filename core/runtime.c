@@ -44,7 +44,9 @@ static const char *env(const char *name) {
 }
 
 int bt__options_resolve(const bt_options *opt, bt_options *out) {
-  bt_options o = opt ? *opt : BT_OPTIONS_DEFAULT;
+  bt_options o = BT_OPTIONS_DEFAULT;
+  if (opt && bt__options_adopt(opt, &o, "bt_runtime_create") != BT_OK)
+    return BT_EINVAL;
   if (o.workers < 0 || o.workers > BT__MAX_WORKERS)
     return bt__fail(BT_EINVAL,
                     "options.workers must be 0 (one per core) to %d, not %d",

@@ -695,7 +695,7 @@ BT_TEST_TOPO(env_overrides_options) {
   setenv("BATON_WORKERS", "", 1);
   setenv("BATON_BIND", "", 1);
   bt_options o;
-  bt_options in = {3, BT_BIND_PU, TWO_NUMA};
+  bt_options in = {sizeof(bt_options), 3, BT_BIND_PU, TWO_NUMA};
   BT_CHECK_OK(bt__options_resolve(&in, &o));
   BT_CHECK_EQ(o.workers, 3);
   BT_CHECK_EQ(o.bind, BT_BIND_PU);
