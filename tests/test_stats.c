@@ -480,6 +480,47 @@ BT_TEST(watchdog_future) {
   unsetenv("BATON_WATCHDOG");
 }
 
+/* A kernel's join: a part on a worker outlives the watchdog, so the caller
+ * waiting for it is reported. A part the caller runs itself (it takes back
+ * the parts no worker started when a core is left for it) returns at once;
+ * the call is repeated until a part ran on a worker. */
+static _Atomic int parts_on_workers;
+
+static int part_until_watchdog(bt_slice part, int worker, void *ctx) {
+  (void)part;
+  (void)worker;
+  if (bt_self() < 0) return BT_OK; /* the caller's own part */
+  atomic_fetch_add(&parts_on_workers, 1);
+  await_captured(ctx);
+  return BT_OK;
+}
+
+BT_TEST(watchdog_kernel_join) {
+  setenv("BATON_WATCHDOG", "0.05", 1);
+  bt_runtime *rt = runtime(2);
+  bt_array *a = array2d(rt, 8, 6);
+  atomic_store(&parts_on_workers, 0);
+  capture_begin();
+  int calls = 0;
+  while (calls < 100 && atomic_load(&parts_on_workers) == 0) {
+    BT_CHECK_OK(bt_parallel_slices(rt, a, 0, 1, part_until_watchdog,
+                                   (void *)"for a kernel's join: "));
+    calls++;
+  }
+  char *err = capture_end();
+  BT_CHECK(atomic_load(&parts_on_workers) > 0);
+  /* "baton watchdog: thread 1 has waited 0.1 s for a kernel's join: 1 of 2
+   * parts not done", said by the caller (not a worker) */
+  const char *line = strstr(err, "baton watchdog: thread ");
+  BT_CHECK(line != NULL);
+  BT_CHECK(strstr(line, "for a kernel's join: ") != NULL);
+  BT_CHECK(strstr(line, " of 2 parts not done\n") != NULL);
+  free(err);
+  BT_CHECK_OK(bt_array_release(a));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+  unsetenv("BATON_WATCHDOG");
+}
+
 /* ---- trace
  * ------------------------------------------------------------------- */
 
