@@ -8,66 +8,52 @@
  * size past this library's comes from a newer header and is refused, as is
  * anything that is not the end of a field (0: a struct never initialised;
  * a stray value: a positional initialiser written before struct_size). */
-#include <stddef.h>
 #include <string.h>
 
 #include "core_int.h"
 
-#define END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
-
-typedef struct layout {
-  const char *name; /* "bt_options" */
-  const char *init; /* the initialiser that sets struct_size */
-  size_t min;       /* the oldest layout: the fields without a default */
-  size_t nends;
-  const size_t *ends; /* ends of the fields, ascending; last: sizeof */
-} layout;
+#define END(type, field) BT__FIELD_END(type, field)
 
 static const size_t options_ends[] = {
     END(bt_options, struct_size), END(bt_options, workers),
     END(bt_options, bind), END(bt_options, topology)};
-static const layout options_layout = {
+static const bt__struct_layout options_layout = {
     "bt_options", "BT_OPTIONS_INIT", END(bt_options, struct_size),
     sizeof options_ends / sizeof options_ends[0], options_ends};
 
 static const size_t job_ends[] = {
     END(bt_job, fn),  END(bt_job, ctx),  END(bt_job, arg_type),
     END(bt_job, arg), END(bt_job, mode), END(bt_job, result_type)};
-static const layout job_layout = {"bt_job", "BT_JOB_INIT", END(bt_job, fn),
-                                  sizeof job_ends / sizeof job_ends[0],
-                                  job_ends};
+static const bt__struct_layout job_layout = {
+    "bt_job", "BT_JOB_INIT", END(bt_job, fn),
+    sizeof job_ends / sizeof job_ends[0], job_ends};
 
 /* The library holds on to a type, so its fields are never copied: the
  * first layout (DESIGN.md's, up to wire) is required, and a field added
  * after it is read only where BT__TYPE_HAS() says the type has it. */
 static const size_t type_ends[] = {END(bt_type, wire), END(bt_type, numa_of)};
-static const layout type_layout = {
+static const bt__struct_layout type_layout = {
     "bt_type", "BT_TYPE_INIT", END(bt_type, wire),
     sizeof type_ends / sizeof type_ends[0], type_ends};
 
-static int size_check(const layout *l, size_t size, const char *op) {
-  size_t max = l->ends[l->nends - 1];
-  if (size == 0)
-    return bt__fail(BT_EINVAL,
-                    "%s: %s.struct_size is 0: initialise it with %s (or "
-                    ".struct_size = sizeof(%s))",
-                    op, l->name, l->init, l->name);
-  if (size > max)
-    return bt__fail(BT_EINVAL,
-                    "%s: %s.struct_size %zu is larger than this library's "
-                    "%zu: the program was compiled against a newer baton "
-                    "than this one (%s)",
-                    op, l->name, size, max, BT_VERSION_STRING);
-  for (size_t i = 0; i < l->nends; i++)
-    if (l->ends[i] == size && size >= l->min) return BT_OK;
-  return bt__fail(BT_EINVAL,
-                  "%s: %s.struct_size %zu is not the size of any %s layout "
-                  "(%zu .. %zu): initialise it with %s",
-                  op, l->name, size, l->name, l->min, max, l->init);
+/* A field added to a struct must be added to its table above too. */
+_Static_assert(END(bt_options, topology) == sizeof(bt_options),
+               "options_ends misses a field of bt_options");
+_Static_assert(END(bt_job, result_type) == sizeof(bt_job),
+               "job_ends misses a field of bt_job");
+_Static_assert(END(bt_type, numa_of) == sizeof(bt_type),
+               "type_ends misses a field of bt_type");
+
+static int size_check(const bt__struct_layout *l, size_t size, const char *op) {
+  char why[256];
+  if (bt__struct_size_why(l, size, why, sizeof why) != 0)
+    return bt__fail(BT_EINVAL, "%s: %s", op, why);
+  return BT_OK;
 }
 
 /* Copy the caller's prefix over the defaults already in out. */
-static int adopt(const layout *l, const void *in, void *out, const char *op) {
+static int adopt(const bt__struct_layout *l, const void *in, void *out,
+                 const char *op) {
   size_t size;
   memcpy(&size, in, sizeof size);
   if (size_check(l, size, op) != BT_OK) return BT_EINVAL;
