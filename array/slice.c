@@ -549,6 +549,7 @@ static int slice_numa_of(const void *elem) {
 }
 
 const bt_type bt_type_slice = {
+    .struct_size = sizeof(bt_type),
     .name = "slice",
     .size = sizeof(bt_slice),
     .on_send = slice_on_send,

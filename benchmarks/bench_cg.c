@@ -201,7 +201,8 @@ static double pcg_run(pcg *c, int iters, double *res) {
 
 static void run_size(bt_runtime *rt, bt_mpi *m, long n, int iters) {
   bcg b = {.rt = rt};
-  bt_dist d = {.dtype = BT_F64,
+  bt_dist d = {.struct_size = sizeof(bt_dist),
+               .dtype = BT_F64,
                .ndim = 3,
                .shape = {n * nranks, n, n},
                .procs = {nranks, 1, 1},

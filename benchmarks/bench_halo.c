@@ -77,7 +77,8 @@ static void plain_exchange(plain *p) {
   } while (0)
 
 static void halo_size(bt_runtime *rt, bt_mpi *m, int n, long reps) {
-  bt_dist d = {.dtype = BT_F64,
+  bt_dist d = {.struct_size = sizeof(bt_dist),
+               .dtype = BT_F64,
                .ndim = 3,
                .shape = {n, (int64_t)n * nranks, n},
                .procs = {1, nranks, 1},

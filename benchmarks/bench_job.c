@@ -137,7 +137,8 @@ static void pool_wait(pool *p, pool_task *t) {
 
 /* ---- measurements ------------------------------------------------------ */
 
-static const bt_job empty = {empty_job, NULL, NULL, NULL, BT_CHECKED, NULL};
+static const bt_job empty = {sizeof(bt_job), empty_job,  NULL, NULL,
+                             NULL,           BT_CHECKED, NULL};
 
 static double baton_latency_ns(bt_runtime *rt, long trips) {
   int64_t t0 = bench_now_ns();

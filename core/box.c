@@ -599,6 +599,7 @@ static void frozen_on_recv(void *elem) {
 }
 
 const bt_type bt_type_box = {
+    .struct_size = sizeof(bt_type),
     .name = "box",
     .size = sizeof(bt_box *),
     .on_send = box_on_send,
@@ -609,6 +610,7 @@ const bt_type bt_type_box = {
 };
 
 const bt_type bt_type_frozen = {
+    .struct_size = sizeof(bt_type),
     .name = "frozen",
     .size = sizeof(bt_box *),
     .on_send = frozen_on_send,

@@ -7,8 +7,10 @@
 #define BATON_CORE_INT_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "baton.h"
@@ -73,6 +75,60 @@ static inline void bt__magic_kill(uint32_t *magic) {
  * BT__TYPE_MAX_SIZE, else BT_EINVAL naming op, the type and its size.
  * Checked before any size arithmetic. */
 int bt__type_check(const bt_type *t, const char *op);
+
+/* ---- caller-filled structs across versions (core/abi.c) ----------------- */
+
+/* A struct the caller fills, starting with size_t struct_size: its name,
+ * the initialiser that sets the size, the smallest size accepted (the
+ * fields without a default) and the ends of its fields, ascending, the last
+ * being this library's sizeof. */
+typedef struct bt__struct_layout {
+  const char *name, *init;
+  size_t min, nends;
+  const size_t *ends;
+} bt__struct_layout;
+#define BT__FIELD_END(type, field) \
+  (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* 0 if size is one of l's layouts (a prefix of this library's that ends on
+ * a field), else -1 and a sentence in why. Inline: mpi/ uses it too. */
+static inline int bt__struct_size_why(const bt__struct_layout *l, size_t size,
+                                      char *why, size_t len) {
+  size_t max = l->ends[l->nends - 1];
+  if (size == 0)
+    return snprintf(why, len,
+                    "%s.struct_size is 0: initialise it with %s (or "
+                    ".struct_size = sizeof(%s))",
+                    l->name, l->init, l->name),
+           -1;
+  if (size > max)
+    return snprintf(why, len,
+                    "%s.struct_size %zu is larger than this library's %zu: "
+                    "the program was compiled against a newer baton than "
+                    "this one (%s)",
+                    l->name, size, max, BT_VERSION_STRING),
+           -1;
+  for (size_t i = 0; i < l->nends; i++)
+    if (l->ends[i] == size && size >= l->min) return 0;
+  return snprintf(why, len,
+                  "%s.struct_size %zu is not the size of any %s layout "
+                  "(%zu .. %zu): initialise it with %s",
+                  l->name, size, l->name, l->min, max, l->init),
+         -1;
+}
+
+/* Validate in->struct_size (BT_EINVAL naming op and the size when it is 0,
+ * larger than this library's or not the end of a field) and write to out
+ * the caller's fields over the defaults of the fields its header lacked. */
+int bt__options_adopt(const bt_options *in, bt_options *out, const char *op);
+int bt__job_adopt(const bt_job *in, bt_job *out, const char *op);
+/* BT_OK if t->struct_size is the size of a bt_type layout (called by
+ * bt__type_check). */
+int bt__type_size_check(const bt_type *t, const char *op);
+/* Whether type t has field (a field added after bt_type's first layout is
+ * read only when this says so). */
+#define BT__TYPE_HAS(t, field)                                           \
+  ((t)->struct_size >= offsetof(bt_type, field) + sizeof((t)->field))
 
 /* Whether BATON_DEBUG_CHECK=1: invariant checkers then run on every
  * operation. Read once per process. */

@@ -135,11 +135,14 @@ static size_t round_up(size_t n, size_t align) {
 
 int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   if (bt__runtime_check(rt, "bt_schedule") != BT_OK) return BT_EINVAL;
-  if (job == NULL || f == NULL || job->fn == NULL)
+  if (job == NULL || f == NULL)
     return bt__fail(BT_EINVAL, "bt_schedule: NULL %s",
-                    job == NULL ? "job"
-                    : f == NULL ? "output"
-                                : "job function");
+                    job == NULL ? "job" : "output");
+  bt_job adopted; /* fields the caller's (older) header lacks: defaults */
+  if (bt__job_adopt(job, &adopted, "bt_schedule") != BT_OK) return BT_EINVAL;
+  job = &adopted;
+  if (job->fn == NULL)
+    return bt__fail(BT_EINVAL, "bt_schedule: NULL job function");
   if (bt__type_check(job->arg_type, "bt_schedule: argument") != BT_OK ||
       bt__type_check(job->result_type, "bt_schedule: result") != BT_OK)
     return BT_EINVAL;
@@ -191,7 +194,8 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   if (worker == BT_ANY_WORKER) {
     int numa = -1;
     /* Asked while the caller still holds the argument. */
-    if (job->arg_type != NULL && job->arg_type->numa_of != NULL) {
+    if (job->arg_type != NULL && BT__TYPE_HAS(job->arg_type, numa_of) &&
+        job->arg_type->numa_of != NULL) {
       numa = job->arg_type->numa_of(job->arg);
       if (numa >= bt_runtime_numa_nodes(rt)) numa = -1;
     }

@@ -43,8 +43,19 @@ static const char *env(const char *name) {
   return v && v[0] ? v : NULL;
 }
 
+/* A switch read elsewhere (when a binding fails, at the first checked
+ * operation) is validated here, at creation, where a status can be given. */
+static int env_switch(const char *name) {
+  const char *v = env(name);
+  if (v && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+    return bt__fail(BT_EINVAL, "%s='%s' is not 0 or 1", name, v);
+  return BT_OK;
+}
+
 int bt__options_resolve(const bt_options *opt, bt_options *out) {
-  bt_options o = opt ? *opt : BT_OPTIONS_DEFAULT;
+  bt_options o = BT_OPTIONS_DEFAULT;
+  if (opt && bt__options_adopt(opt, &o, "bt_runtime_create") != BT_OK)
+    return BT_EINVAL;
   if (o.workers < 0 || o.workers > BT__MAX_WORKERS)
     return bt__fail(BT_EINVAL,
                     "options.workers must be 0 (one per core) to %d, not %d",
@@ -62,6 +73,9 @@ int bt__options_resolve(const bt_options *opt, bt_options *out) {
   if ((v = env("BATON_BIND")) && (rc = env_bind(v, &o.bind)) != BT_OK)
     return rc;
   if ((v = env("BATON_TOPOLOGY"))) o.topology = v;
+  if ((rc = env_switch("BATON_BIND_STRICT")) != BT_OK ||
+      (rc = env_switch("BATON_DEBUG_CHECK")) != BT_OK)
+    return rc;
   *out = o;
   return BT_OK;
 }

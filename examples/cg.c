@@ -173,7 +173,8 @@ int main(int argc, char **argv) {
   bt_mpi *m;
   CHECK(bt_runtime_create(NULL, &rt));
   CHECK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
-  bt_dist d = {.dtype = BT_F64,
+  bt_dist d = {.struct_size = sizeof(bt_dist),
+               .dtype = BT_F64,
                .ndim = 3,
                .shape = {n * size, n, n},
                .procs = {size, 1, 1},

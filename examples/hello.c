@@ -26,7 +26,10 @@ int main(void) {
   if (bt_array_own(a, NULL, 0, &whole) != BT_OK) return 1;
   if (bt_slice_split(whole, 0, 2, parts) != BT_OK) return 1;
   for (int w = 0; w < 2; w++) {                        /* move each half */
-    bt_job job = {scale, NULL, &bt_type_slice, &parts[w], BT_CHECKED, NULL};
+    bt_job job = BT_JOB_INIT;
+    job.fn = scale;
+    job.arg_type = &bt_type_slice;
+    job.arg = &parts[w];
     if (bt_schedule(rt, BT_ANY_WORKER, &job, &f[w]) != BT_OK) return 1;
   }
   for (int w = 0; w < 2; w++) {                        /* job results */

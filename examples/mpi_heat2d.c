@@ -79,7 +79,8 @@ int main(int argc, char **argv) {
   CHECK(bt_runtime_create(&bo, &rt));
   CHECK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
   long n = o.n;
-  bt_dist d = {.dtype = BT_F64,
+  bt_dist d = {.struct_size = sizeof(bt_dist),
+               .dtype = BT_F64,
                .ndim = 2,
                .shape = {n - 2, n - 2},
                .procs = {size, 1},

@@ -34,7 +34,11 @@ module baton
   integer(c_int64_t), parameter :: BT_FOREVER = -1_c_int64_t
 
   ! ---- by-value structures, laid out as in C
+  ! bt_options%struct_size: C's sizeof(bt_options) (baton/runtime.h), so the
+  ! library reads this layout whatever its version; leave it as it is.
   type, bind(c) :: bt_options
+    integer(c_size_t) :: struct_size = c_sizeof(0_c_size_t) + &
+        2 * c_sizeof(0_c_int) + c_sizeof(c_null_ptr)
     integer(c_int) :: workers = 0
     integer(c_int) :: bind = BT_BIND_CORE
     type(c_ptr) :: topology = c_null_ptr

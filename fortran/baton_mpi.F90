@@ -15,7 +15,17 @@ module baton_mpi
   ! bt_sum is the kernel of module baton.
   integer(c_int), parameter :: BT_OP_SUM = 0, BT_OP_MAX = 1, BT_OP_MIN = 2
 
+  ! bt_dist%struct_size: C's sizeof(bt_dist) (baton/dist.h: the fields,
+  ! rounded up to the alignment of int64_t); leave it as it is.
+  integer(c_size_t), parameter, private :: dist_fields = c_sizeof(0_c_size_t) &
+      + 2 * c_sizeof(0_c_int) + BT_MAX_DIMS * c_sizeof(0_c_int64_t) &
+      + (3 * BT_MAX_DIMS + 1) * c_sizeof(0_c_int)
+  integer(c_size_t), parameter, private :: dist_align = c_sizeof(0_c_int64_t)
+
   type, bind(c) :: bt_dist
+    integer(c_size_t) :: struct_size = &
+        dist_fields + dist_align - 1 - mod(dist_fields + dist_align - 1, &
+        dist_align)
     integer(c_int) :: dtype = BT_F64
     integer(c_int) :: ndim = 0
     integer(c_int64_t) :: shape(BT_MAX_DIMS) = 0   ! global extents

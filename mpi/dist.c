@@ -24,6 +24,28 @@ static void layout_unref(bt__layout *lay) {
     free(lay);
 }
 
+/* The caller's layout over the defaults of the fields its (older) header
+ * lacks; -1 and a sentence in why for a struct_size that is no layout. */
+#define END(field) BT__FIELD_END(bt_dist, field)
+/* The last: sizeof, past corners by the tail padding. */
+static const size_t dist_ends[] = {END(dtype),   END(ndim),      END(shape),
+                                   END(procs),   END(halo),      END(periodic),
+                                   END(corners), sizeof(bt_dist)};
+static const bt__struct_layout dist_layout = {
+    "bt_dist", "BT_DIST_INIT", END(shape),
+    sizeof dist_ends / sizeof dist_ends[0], dist_ends};
+#undef END
+
+static int dist_adopt(const bt_dist *d, bt_dist *out, char *why, size_t len) {
+  size_t size;
+  memcpy(&size, d, sizeof size);
+  if (bt__struct_size_why(&dist_layout, size, why, len) != 0) return -1;
+  *out = (bt_dist)BT_DIST_INIT;
+  memcpy((char *)out + sizeof size, (const char *)d + sizeof size,
+         size - sizeof size);
+  return 0;
+}
+
 /* Check d on its own (no communication); fill the grid into *out. A
  * sentence into why on failure. */
 static int check_dist(bt_mpi *m, const bt_dist *d, bt_dist *out, char *why,
@@ -229,7 +251,7 @@ int bt_darray_create(bt_mpi *mpi, const bt_dist *d, bt_darray **out) {
   bt_mpi *m = bt__mpi_valid(mpi);
   if (!m) return bt__fail(BT_EINVAL, "%s: not a bridge", who);
   char why[256] = "";
-  bt_dist full;
+  bt_dist given, full;
   memset(&full, 0, sizeof full);
   int ok = 1;
   if (d == NULL) {
@@ -238,7 +260,8 @@ int bt_darray_create(bt_mpi *mpi, const bt_dist *d, bt_darray **out) {
   } else if (out == NULL) {
     snprintf(why, sizeof why, "the out-parameter is NULL");
     ok = 0;
-  } else if (check_dist(m, d, &full, why, sizeof why) != 0) {
+  } else if (dist_adopt(d, &given, why, sizeof why) != 0 ||
+             check_dist(m, &given, &full, why, sizeof why) != 0) {
     ok = 0;
   }
   /* Every rank takes part in the agreement, a refusing one too, so a bad

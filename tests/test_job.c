@@ -64,7 +64,8 @@ static int where_job(void *arg, void *result, void *ctx) {
 
 static int64_t run_where(bt_runtime *rt, int worker, const bt_type *arg_type,
                          const void *arg) {
-  bt_job job = {where_job, NULL, arg_type, arg, BT_CHECKED, &bt_type_i64};
+  bt_job job = {sizeof(bt_job), where_job,   NULL, arg_type, arg,
+                BT_CHECKED,     &bt_type_i64};
   bt_future *f = schedule(rt, worker, &job);
   int64_t w = -9;
   BT_CHECK_OK(bt_future_wait(f, -1, &w));
@@ -86,8 +87,8 @@ BT_TEST(value_argument_and_result) {
   for (int w = 0; w < 2; w++) {
     _Atomic int ran_on = -2;
     double x = 1.25 + w;
-    bt_job job = {twice_job, &ran_on,    &bt_type_f64,
-                  &x,        BT_CHECKED, &bt_type_f64};
+    bt_job job = {sizeof(bt_job), twice_job,   &ran_on, &bt_type_f64, &x,
+                  BT_CHECKED,     &bt_type_f64};
     bt_future *f = schedule(rt, w, &job);
     x = 100; /* the argument was copied at schedule */
     double y = 0;
@@ -110,7 +111,8 @@ static int no_arg_job(void *arg, void *result, void *ctx) {
 BT_TEST(schedule_misuse) {
   bt_runtime *rt = make_runtime(2, NULL);
   _Atomic int count = 0;
-  bt_job job = {no_arg_job, &count, NULL, NULL, BT_CHECKED, NULL};
+  bt_job job = {sizeof(bt_job), no_arg_job, &count, NULL,
+                NULL,           BT_CHECKED, NULL};
   bt_future *f = (bt_future *)0x1;
   BT_CHECK_STATUS(bt_schedule(NULL, 0, &job, &f), BT_EINVAL);
   BT_CHECK_STATUS(bt_schedule(rt, 0, NULL, &f), BT_EINVAL);
@@ -142,7 +144,7 @@ BT_TEST(schedule_misuse) {
 BT_TEST(wait_timeouts_and_second_wait) {
   bt_runtime *rt = make_runtime(1, NULL);
   gate g = {0, 0};
-  bt_job job = {gate_job, &g, NULL, NULL, BT_CHECKED, NULL};
+  bt_job job = {sizeof(bt_job), gate_job, &g, NULL, NULL, BT_CHECKED, NULL};
   bt_future *f = schedule(rt, 0, &job);
   wait_entered(&g, 1);
   BT_CHECK_STATUS(bt_future_wait(f, 0, NULL), BT_EAGAIN);
@@ -170,7 +172,8 @@ static int silent_failing_job(void *arg, void *result, void *ctx) {
 
 BT_TEST(job_return_code_comes_back) {
   bt_runtime *rt = make_runtime(2, NULL);
-  bt_job job = {failing_job, NULL, NULL, NULL, BT_CHECKED, &bt_type_i64};
+  bt_job job = {sizeof(bt_job), failing_job, NULL,        NULL,
+                NULL,           BT_CHECKED,  &bt_type_i64};
   bt_future *f = schedule(rt, 1, &job);
   int64_t r = -1;
   BT_CHECK_STATUS(bt_future_wait(f, -1, &r), BT_EBUSY);
@@ -224,8 +227,8 @@ static bt_box *tagged_tree(int64_t root_tag, int64_t a, int64_t b) {
 BT_TEST(box_argument_moves_and_box_result_comes_back) {
   bt_runtime *rt = make_runtime(2, NULL);
   bt_box *tree = tagged_tree(1, 2, 3);
-  bt_job job = {sum_tree_job, NULL,       &bt_type_box,
-                &tree,        BT_CHECKED, &bt_type_box};
+  bt_job job = {sizeof(bt_job), sum_tree_job, NULL,        &bt_type_box,
+                &tree,          BT_CHECKED,   &bt_type_box};
   /* a shared subtree is refused, nothing moves */
   bt_box_retain(bt_box_child(tree, 1));
   bt_future *f = (bt_future *)0x1;
@@ -285,8 +288,8 @@ BT_TEST(box_transfer_modes_and_frozen_arguments) {
   bt_box *tree = tagged_tree(10, 20, 30);
   bt_box *kept = bt_box_child(tree, 0);
   bt_box_retain(kept);
-  bt_job job = {sum_and_release_job, NULL,        &bt_type_box, &tree,
-                BT_UNCHECKED,        &bt_type_i64};
+  bt_job job = {sizeof(bt_job), sum_and_release_job, NULL,        &bt_type_box,
+                &tree,          BT_UNCHECKED,        &bt_type_i64};
   bt_future *f = schedule(rt, 0, &job);
   int64_t sum = 0;
   BT_CHECK_OK(bt_future_wait(f, -1, &sum));
@@ -303,8 +306,8 @@ BT_TEST(box_transfer_modes_and_frozen_arguments) {
   bt_box *b;
   BT_CHECK_OK(bt_box_create(8, 0, &b));
   bt_box *job_kept = NULL;
-  bt_job shared = {keep_shared_job, &job_kept,   &bt_type_box, &b,
-                   BT_CHECKED,      &bt_type_box};
+  bt_job shared = {sizeof(bt_job), keep_shared_job, &job_kept, &bt_type_box, &b,
+                   BT_CHECKED,     &bt_type_box};
   f = schedule(rt, 1, &shared);
   BT_CHECK_STATUS(bt_future_wait(f, -1, &out), BT_ESHARED);
   BT_CHECK_OK(bt_future_release(f));
@@ -315,8 +318,8 @@ BT_TEST(box_transfer_modes_and_frozen_arguments) {
   bt_box *fz;
   BT_CHECK_OK(bt_box_create(sizeof(int64_t), 0, &fz));
   *(int64_t *)bt_box_data(fz) = 77;
-  bt_job wrong = {read_frozen_job, NULL,        &bt_type_frozen, &fz,
-                  BT_CHECKED,      &bt_type_i64};
+  bt_job wrong = {sizeof(bt_job), read_frozen_job, NULL, &bt_type_frozen, &fz,
+                  BT_CHECKED,     &bt_type_i64};
   BT_CHECK_STATUS(bt_schedule(rt, 0, &wrong, &f), BT_ETYPE);
   BT_CHECK_OK(bt_box_freeze(fz));
   bt_future *fs[4];
@@ -348,8 +351,8 @@ static void *wait_elsewhere(void *arg) {
 BT_TEST(future_handed_to_another_thread) {
   bt_runtime *rt = make_runtime(2, NULL);
   bt_box *tree = tagged_tree(4, 5, 6);
-  bt_job job = {sum_tree_job, NULL,       &bt_type_box,
-                &tree,        BT_CHECKED, &bt_type_box};
+  bt_job job = {sizeof(bt_job), sum_tree_job, NULL,        &bt_type_box,
+                &tree,          BT_CHECKED,   &bt_type_box};
   bt_future *f = schedule(rt, BT_ANY_WORKER, &job);
   pthread_t t;
   BT_CHECK_EQ(pthread_create(&t, NULL, wait_elsewhere, f), 0);
@@ -381,6 +384,7 @@ static void counted_on_drop(void *elem) {
 }
 
 static const bt_type counted_type = {
+    .struct_size = sizeof(bt_type),
     .name = "counted",
     .size = sizeof(int64_t),
     .on_send = counted_on_send,
@@ -401,7 +405,8 @@ static void counts_are(int sends, int recvs, int drops) {
 
 /* Wait until every job queued on worker w so far has run (FIFO queue). */
 static void drain_worker(bt_runtime *rt, int w) {
-  bt_job job = {where_job, NULL, NULL, NULL, BT_CHECKED, &bt_type_i64};
+  bt_job job = {sizeof(bt_job), where_job,  NULL,        NULL,
+                NULL,           BT_CHECKED, &bt_type_i64};
   bt_future *f = schedule(rt, w, &job);
   BT_CHECK_OK(bt_future_wait(f, -1, NULL));
   BT_CHECK_OK(bt_future_release(f));
@@ -409,7 +414,8 @@ static void drain_worker(bt_runtime *rt, int w) {
 
 BT_TEST(release_unconsumed_result_drops_it) {
   bt_runtime *rt = make_runtime(2, NULL);
-  bt_job job = {forty_two_job, NULL, NULL, NULL, BT_CHECKED, &counted_type};
+  bt_job job = {sizeof(bt_job), forty_two_job, NULL,         NULL,
+                NULL,           BT_CHECKED,    &counted_type};
   /* consumed: sent on the worker, adopted by the waiter, never dropped */
   bt_future *f = schedule(rt, 0, &job);
   int64_t v = 0;
@@ -432,7 +438,7 @@ BT_TEST(release_unconsumed_result_drops_it) {
   counts_are(3, 1, 2);
   /* released before the job ran: it still runs, its result is dropped */
   gate g = {0, 0};
-  bt_job hold = {gate_job, &g, NULL, NULL, BT_CHECKED, NULL};
+  bt_job hold = {sizeof(bt_job), gate_job, &g, NULL, NULL, BT_CHECKED, NULL};
   bt_future *blocker = schedule(rt, 1, &hold);
   f = schedule(rt, 1, &job);
   BT_CHECK_OK(bt_future_release(f));
@@ -456,7 +462,8 @@ BT_TEST(destroy_runs_every_queued_job) {
   long n = bt_test_scaled(2000);
   for (long i = 1; i <= n; i++) {
     int64_t x = i;
-    bt_job job = {count_job, &sum, &bt_type_i64, &x, BT_CHECKED, NULL};
+    bt_job job = {sizeof(bt_job), count_job, &sum, &bt_type_i64, &x,
+                  BT_CHECKED,     NULL};
     BT_CHECK_OK(bt_future_release(schedule(rt, BT_ANY_WORKER, &job)));
   }
   BT_CHECK_OK(bt_runtime_destroy(rt));
@@ -476,7 +483,8 @@ static int late_schedule_job(void *arg, void *result, void *ctx) {
   (void)gate_job(NULL, NULL, &l->g);
   bt_box *b;
   BT_CHECK_OK(bt_box_create(8, 0, &b));
-  bt_job job = {no_arg_job, NULL, &bt_type_box, &b, BT_CHECKED, NULL};
+  bt_job job = {sizeof(bt_job), no_arg_job, NULL, &bt_type_box, &b,
+                BT_CHECKED,     NULL};
   bt_future *f = (bt_future *)0x1;
   l->rc = bt_schedule(l->rt, 0, &job, &f);
   BT_CHECK_PTR_EQ(f, (bt_future *)0x1);
@@ -489,7 +497,8 @@ static void *open_when_closed(void *arg) {
   late *l = arg;
   /* static: probes queued behind the gate run after this thread is gone */
   static _Atomic int probes_ran;
-  bt_job probe = {no_arg_job, &probes_ran, NULL, NULL, BT_CHECKED, NULL};
+  bt_job probe = {sizeof(bt_job), no_arg_job, &probes_ran, NULL,
+                  NULL,           BT_CHECKED, NULL};
   for (;;) {
     bt_future *f;
     int rc = bt_schedule(l->rt, 0, &probe, &f);
@@ -507,7 +516,8 @@ BT_TEST(schedule_during_destroy_keeps_the_argument) {
   late l;
   memset(&l, 0, sizeof l);
   l.rt = make_runtime(1, NULL);
-  bt_job job = {late_schedule_job, &l, NULL, NULL, BT_CHECKED, NULL};
+  bt_job job = {sizeof(bt_job), late_schedule_job, &l,  NULL,
+                NULL,           BT_CHECKED,        NULL};
   BT_CHECK_OK(bt_future_release(schedule(l.rt, 0, &job)));
   wait_entered(&l.g, 1);
   pthread_t helper;
@@ -523,7 +533,7 @@ BT_TEST(schedule_during_destroy_keeps_the_argument) {
 BT_TEST(any_worker_is_the_least_loaded) {
   bt_runtime *rt = make_runtime(2, NULL);
   gate g = {0, 0};
-  bt_job hold = {gate_job, &g, NULL, NULL, BT_CHECKED, NULL};
+  bt_job hold = {sizeof(bt_job), gate_job, &g, NULL, NULL, BT_CHECKED, NULL};
   /* worker 0 runs one blocked job and has one queued: load 2 */
   bt_future *b1 = schedule(rt, 0, &hold);
   bt_future *b2 = schedule(rt, 0, &hold);
@@ -585,7 +595,8 @@ static int fib_job(void *arg, void *result, void *ctx) {
   bt_future *f[2];
   for (int i = 0; i < 2; i++) {
     int64_t m = n - 1 - i;
-    bt_job job = {fib_job, c, &bt_type_i64, &m, BT_CHECKED, &bt_type_i64};
+    bt_job job = {sizeof(bt_job), fib_job,     c, &bt_type_i64, &m,
+                  BT_CHECKED,     &bt_type_i64};
     int rc = bt_schedule(c->rt, BT_ANY_WORKER, &job, &f[i]);
     if (rc != BT_OK) return rc;
   }
@@ -616,7 +627,8 @@ BT_TEST(jobs_waiting_on_jobs_never_deadlock) {
   memset(&c, 0, sizeof c);
   c.rt = make_runtime(WORKERS, NULL);
   int64_t n = 16;
-  bt_job job = {fib_job, &c, &bt_type_i64, &n, BT_CHECKED, &bt_type_i64};
+  bt_job job = {sizeof(bt_job), fib_job,     &c, &bt_type_i64, &n,
+                BT_CHECKED,     &bt_type_i64};
   bt_future *f = schedule(c.rt, BT_ANY_WORKER, &job);
   int64_t r = 0;
   BT_CHECK_OK(bt_future_wait(f, -1, &r));
@@ -651,8 +663,8 @@ static int fib_lean_job(void *arg, void *result, void *ctx) {
   int rc = BT_OK, made = 0;
   for (; made < 2 && rc == BT_OK; made++) {
     int64_t m = n - 1 - made;
-    bt_job job = {fib_lean_job, rt, &bt_type_i64, &m, BT_CHECKED,
-                  &bt_type_i64};
+    bt_job job = {sizeof(bt_job), fib_lean_job, rt, &bt_type_i64, &m,
+                  BT_CHECKED,     &bt_type_i64};
     rc = bt_schedule(rt, BT_ANY_WORKER, &job, &f[made]);
     if (rc != BT_OK) break;
   }
@@ -674,8 +686,8 @@ BT_TEST(fib_30_as_jobs) {
   for (int workers = 1; workers <= 2; workers++) {
     bt_runtime *rt = make_runtime(workers, NULL);
     int64_t n = FIB_N, r = 0;
-    bt_job job = {fib_lean_job, rt, &bt_type_i64, &n, BT_CHECKED,
-                  &bt_type_i64};
+    bt_job job = {sizeof(bt_job), fib_lean_job, rt, &bt_type_i64, &n,
+                  BT_CHECKED,     &bt_type_i64};
     bt_future *f = schedule(rt, BT_ANY_WORKER, &job);
     BT_CHECK_OK(bt_future_wait(f, -1, &r));
     BT_CHECK_OK(bt_future_release(f));
@@ -704,7 +716,8 @@ static int chain_job(void *arg, void *result, void *ctx) {
     return BT_OK;
   }
   int64_t next = k + 1;
-  bt_job job = {chain_job, c, &bt_type_i64, &next, BT_CHECKED, &bt_type_i64};
+  bt_job job = {sizeof(bt_job), chain_job,  c,           &bt_type_i64,
+                &next,          BT_CHECKED, &bt_type_i64};
   bt_future *f;
   int rc = bt_schedule(c->rt, BT_ANY_WORKER, &job, &f);
   if (rc != BT_OK) return rc;
@@ -732,8 +745,8 @@ BT_TEST(chain_of_100000_nested_waits) {
   for (int workers = 1; workers <= 2; workers++) {
     chain_ctx c = {.rt = make_runtime(workers, NULL), .length = CHAIN_LEN};
     int64_t first = 0, r = 0;
-    bt_job job = {chain_job, &c, &bt_type_i64, &first, BT_CHECKED,
-                  &bt_type_i64};
+    bt_job job = {sizeof(bt_job), chain_job,  &c,          &bt_type_i64,
+                  &first,         BT_CHECKED, &bt_type_i64};
     bt_future *f = schedule(c.rt, 0, &job);
     BT_CHECK_OK(bt_future_wait(f, -1, &r));
     BT_CHECK_OK(bt_future_release(f));
@@ -746,7 +759,7 @@ BT_TEST(chain_of_100000_nested_waits) {
 static int wait_with_timeout_job(void *arg, void *result, void *ctx) {
   /* On a worker, a timed wait on a job that cannot finish yet times out. */
   gate *g = ctx;
-  bt_job hold = {gate_job, g, NULL, NULL, BT_CHECKED, NULL};
+  bt_job hold = {sizeof(bt_job), gate_job, g, NULL, NULL, BT_CHECKED, NULL};
   bt_future *f;
   int rc = bt_schedule(bt__self_runtime(), 1, &hold, &f);
   if (rc != BT_OK) return rc;
@@ -764,8 +777,8 @@ static int wait_with_timeout_job(void *arg, void *result, void *ctx) {
 BT_TEST(timed_wait_on_a_worker) {
   bt_runtime *rt = make_runtime(2, NULL);
   gate g = {0, 0};
-  bt_job job = {wait_with_timeout_job, &g, NULL, NULL, BT_CHECKED,
-                &bt_type_i64};
+  bt_job job = {sizeof(bt_job), wait_with_timeout_job, &g, NULL, NULL,
+                BT_CHECKED,     &bt_type_i64};
   bt_future *f = schedule(rt, 0, &job);
   int64_t r = 0;
   BT_CHECK_OK(bt_future_wait(f, -1, &r));
@@ -803,8 +816,8 @@ static void *flood_thread(void *arg) {
       BT_CHECK_OK(bt_future_release(window[k]));
     }
     int64_t x = (int64_t)fl->id * 1000000 + i;
-    bt_job job = {add_one_job, NULL,       &bt_type_i64,
-                  &x,          BT_CHECKED, &bt_type_i64};
+    bt_job job = {sizeof(bt_job), add_one_job, NULL, &bt_type_i64, &x,
+                  BT_CHECKED,     &bt_type_i64};
     BT_CHECK_OK(bt_schedule(fl->rt, (i % 3 == 0) ? (int)(i % 2) : BT_ANY_WORKER,
                             &job, &window[k]));
     expect[k] = x + 1;
@@ -868,8 +881,8 @@ static void *tree_trip_thread(void *arg) {
   int64_t expect = tt->id;
   ((int64_t *)bt_box_data(t))[0] = expect;
   for (long i = 0; i < tt->rounds; i++) {
-    bt_job job = {bump_tree_job, NULL,        &bt_type_box, &t,
-                  BT_CHECKED,    &bt_type_box};
+    bt_job job = {sizeof(bt_job), bump_tree_job, NULL, &bt_type_box, &t,
+                  BT_CHECKED,     &bt_type_box};
     bt_future *f = schedule(tt->rt, BT_ANY_WORKER, &job);
     BT_CHECK(bt_box_data(t) == NULL);
     BT_CHECK_OK(bt_future_wait(f, -1, &t));

@@ -11,6 +11,8 @@
  * ThreadSanitizer the rows that read freed memory are skipped: both rightly
  * report them. */
 #include <limits.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -150,7 +152,7 @@ static bt_future *dead_future(void) {
   o.topology = "pack:1 core:1 pu:1";
   bt_runtime *rt;
   BT_CHECK_OK(bt_runtime_create(&o, &rt));
-  bt_job job = {.fn = job_ok};
+  bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
   bt_future *fu;
   BT_CHECK_OK(bt_schedule(rt, 0, &job, &fu));
   BT_CHECK_OK(bt_future_wait(fu, -1, NULL));
@@ -199,26 +201,36 @@ ROW_FN(runtime_create_unloadable_xml, bt_runtime *rt;
        close(fd); bt_options o = BT_OPTIONS_DEFAULT; o.topology = path;
        expect_str(f, path); int rc = bt_runtime_create(&o, &rt); unlink(path);
        return rc;)
-ROW_FN(schedule_null_runtime, bt_job job = {.fn = job_ok}; bt_future * fu;
-       expect_ptr(f, NULL); return bt_schedule(NULL, 0, &job, &fu);)
-ROW_FN(schedule_dead_runtime, bt_job job = {.fn = job_ok}; bt_future * fu;
-       bt_runtime *rt = dead_runtime(); expect_ptr(f, rt);
+ROW_FN(schedule_null_runtime,
+       bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
+       bt_future * fu; expect_ptr(f, NULL);
+       return bt_schedule(NULL, 0, &job, &fu);)
+ROW_FN(schedule_dead_runtime,
+       bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
+       bt_future * fu; bt_runtime *rt = dead_runtime(); expect_ptr(f, rt);
        return bt_schedule(rt, BT_ANY_WORKER, &job, &fu);)
-ROW_FN(schedule_forged_runtime, bt_job job = {.fn = job_ok}; bt_future * fu;
-       expect_ptr(f, forged_mem);
+ROW_FN(schedule_forged_runtime,
+       bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
+       bt_future * fu; expect_ptr(f, forged_mem);
        return bt_schedule(FORGED(bt_runtime), 0, &job, &fu);)
-ROW_FN(schedule_worker_out_of_range, bt_job job = {.fn = job_ok};
+ROW_FN(schedule_worker_out_of_range,
+       bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
        bt_future * fu; expect_str(f, "worker 99");
        return bt_schedule(f->rt, 99, &job, &fu);)
-ROW_FN(schedule_bad_mode, bt_job job = {.fn = job_ok, .mode = (bt_transfer)7};
+ROW_FN(schedule_bad_mode, bt_job job = {.struct_size = sizeof(bt_job),
+                                        .fn = job_ok,
+                                        .mode = (bt_transfer)7};
        bt_future * fu; expect_str(f, "7");
        return bt_schedule(f->rt, 0, &job, &fu);)
-ROW_FN(schedule_huge_result_type,
-       bt_type t = {.name = "huge", .size = SIZE_MAX};
-       bt_job job = {.fn = job_ok, .result_type = &t}; bt_future * fu;
-       expect_str(f, "18446744073709551615");
+ROW_FN(schedule_huge_result_type, bt_type t = {.struct_size = sizeof(bt_type),
+                                               .name = "huge",
+                                               .size = SIZE_MAX};
+       bt_job job = {.struct_size = sizeof(bt_job),
+                     .fn = job_ok,
+                     .result_type = &t};
+       bt_future * fu; expect_str(f, "18446744073709551615");
        return bt_schedule(f->rt, 0, &job, &fu);)
-ROW_FN(schedule_null_fn, bt_job job = {0}; bt_future * fu;
+ROW_FN(schedule_null_fn, bt_job job = BT_JOB_INIT; bt_future * fu;
        return bt_schedule(f->rt, 0, &job, &fu);)
 ROW_FN(future_wait_null, expect_ptr(f, NULL);
        return bt_future_wait(NULL, 0, NULL);)
@@ -231,7 +243,8 @@ ROW_FN(future_wait_forged, expect_ptr(f, forged_mem);
        return bt_future_wait(FORGED(bt_future), 0, NULL);)
 /* Released while its job still waits to run: the worker keeps the struct,
  * and a second release must not drop the worker's reference. */
-ROW_FN(future_release_twice_before_run, bt_job job = {.fn = job_ok};
+ROW_FN(future_release_twice_before_run,
+       bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
        bt_future * fu; BT_CHECK_OK(bt_schedule(f->rt, 0, &job, &fu));
        BT_CHECK_OK(bt_future_release(fu)); expect_ptr(f, fu);
        return bt_future_release(fu);)
@@ -275,10 +288,161 @@ BT_TEST(runtime_and_jobs) {
   run_table(runtime_rows, sizeof runtime_rows / sizeof runtime_rows[0]);
 }
 
+/* ---- struct_size of the structs a caller fills ------------------------- */
+
+/* The end of a field: a struct_size an older header could have written. */
+#define END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+static void expect_size(fixture *f, size_t size) {
+  snprintf(f->expect, sizeof f->expect, "struct_size %zu", size);
+}
+
+static bt_options options_sized(size_t size) {
+  bt_options o = BT_OPTIONS_DEFAULT;
+  o.workers = 1;
+  o.topology = "pack:1 core:1 pu:1";
+  o.struct_size = size;
+  return o;
+}
+
+ROW_FN(options_size_zero, bt_runtime *rt; bt_options o = options_sized(0);
+       expect_str(f, "bt_options.struct_size is 0");
+       return bt_runtime_create(&o, &rt);)
+ROW_FN(options_size_newer, bt_runtime *rt;
+       bt_options o = options_sized(sizeof(bt_options) + 8);
+       expect_size(f, sizeof(bt_options) + 8);
+       return bt_runtime_create(&o, &rt);)
+ROW_FN(options_size_max, bt_runtime *rt; bt_options o = options_sized(SIZE_MAX);
+       expect_size(f, SIZE_MAX); return bt_runtime_create(&o, &rt);)
+ROW_FN(options_size_not_a_field_end, bt_runtime *rt;
+       bt_options o = options_sized(sizeof(size_t) + 1);
+       expect_size(f, sizeof(size_t) + 1); return bt_runtime_create(&o, &rt);)
+/* A positional initialiser from before struct_size: workers lands there. */
+ROW_FN(options_positional_from_before, bt_runtime *rt;
+       bt_options o = options_sized(2); expect_size(f, 2);
+       return bt_runtime_create(&o, &rt);)
+/* An older header's bt_options, without topology: whatever lies past its
+ * size is not read, topology takes its default (this machine), and the
+ * fields it has are honoured. */
+ROW_FN(options_older_layout_defaulted, bt_runtime *rt;
+       bt_options o = options_sized(END(bt_options, bind));
+       o.bind = BT_BIND_NONE; o.topology = "not a topology: past struct_size";
+       BT_CHECK_OK(bt_runtime_create(&o, &rt));
+       BT_CHECK_EQ(bt_runtime_workers(rt), 1);
+       BT_CHECK_EQ(bt_runtime_bound(rt), 0); /* BT_BIND_NONE was read */
+       return bt_runtime_destroy(rt);)
+
+static bt_job job_sized(size_t size) {
+  bt_job job = BT_JOB_INIT;
+  job.fn = job_ok;
+  job.struct_size = size;
+  return job;
+}
+
+ROW_FN(job_size_zero, bt_job job = job_sized(0); bt_future * fu;
+       expect_str(f, "bt_job.struct_size is 0");
+       return bt_schedule(f->rt, 0, &job, &fu);)
+ROW_FN(job_size_newer, bt_job job = job_sized(sizeof(bt_job) + 16);
+       bt_future * fu; expect_size(f, sizeof(bt_job) + 16);
+       return bt_schedule(f->rt, 0, &job, &fu);)
+ROW_FN(job_size_not_a_field_end, bt_job job = job_sized(sizeof(bt_job) - 1);
+       bt_future * fu; expect_size(f, sizeof(bt_job) - 1);
+       return bt_schedule(f->rt, 0, &job, &fu);)
+/* A size that ends before fn, the one field without a default. */
+ROW_FN(job_size_without_fn, bt_job job = job_sized(END(bt_job, struct_size));
+       bt_future * fu; expect_size(f, END(bt_job, struct_size));
+       return bt_schedule(f->rt, 0, &job, &fu);)
+/* An older header's bt_job, without result_type: the forged pointer past
+ * its size is never read, so the job has no result. */
+ROW_FN(job_older_layout_defaulted, bt_job job = job_sized(END(bt_job, mode));
+       job.result_type = FORGED(bt_type); bt_future * fu; int64_t out = 7;
+       BT_CHECK_OK(bt_schedule(f->rt, 0, &job, &fu));
+       BT_CHECK_OK(bt_future_wait(fu, -1, &out));
+       BT_CHECK_EQ(out, 7); /* no result type: nothing written */
+       return bt_future_release(fu);)
+
+static atomic_int numa_of_calls;
+static int counting_numa_of(const void *elem) {
+  (void)elem;
+  atomic_fetch_add(&numa_of_calls, 1);
+  return 0;
+}
+
+static bt_type type_sized(size_t size) {
+  bt_type t = BT_TYPE_INIT;
+  t.name = "sized";
+  t.size = sizeof(int64_t);
+  t.numa_of = counting_numa_of;
+  t.struct_size = size;
+  return t;
+}
+
+ROW_FN(type_size_zero, bt_type t = type_sized(0); bt_chan * c;
+       expect_str(f, "bt_type.struct_size is 0");
+       return bt_chan_create(&t, 1, &c);)
+ROW_FN(type_size_newer, bt_type t = type_sized(sizeof(bt_type) + 8);
+       bt_chan * c; expect_size(f, sizeof(bt_type) + 8);
+       return bt_chan_create(&t, 1, &c);)
+ROW_FN(type_size_not_a_field_end, bt_type t = type_sized(sizeof(size_t) + 3);
+       bt_chan * c; expect_size(f, sizeof(size_t) + 3);
+       return bt_chan_create(&t, 1, &c);)
+ROW_FN(type_size_in_job_argument, bt_type t = type_sized(0); int64_t x = 1;
+       bt_job job = job_sized(sizeof(bt_job)); job.arg_type = &t; job.arg = &x;
+       bt_future * fu; expect_str(f, "bt_type.struct_size is 0");
+       return bt_schedule(f->rt, 0, &job, &fu);)
+/* DESIGN.md's bt_type, without numa_of: channels take it, and a job with
+ * such an argument never calls the numa_of that lies past its size. */
+ROW_FN(type_older_layout_defaulted, bt_type t = type_sized(END(bt_type, wire));
+       int64_t x = 5; bt_chan * c; atomic_store(&numa_of_calls, 0);
+       BT_CHECK_OK(bt_chan_create(&t, 1, &c)); BT_CHECK_OK(bt_send(c, &x));
+       BT_CHECK_OK(bt_chan_release(c)); bt_job job = job_sized(sizeof(bt_job));
+       job.arg_type = &t; job.arg = &x; bt_future * fu;
+       BT_CHECK_OK(bt_schedule(f->rt, BT_ANY_WORKER, &job, &fu));
+       BT_CHECK_OK(bt_future_wait(fu, -1, NULL));
+       BT_CHECK_OK(bt_future_release(fu));
+       BT_CHECK_EQ(atomic_load(&numa_of_calls), 0);
+       t.struct_size = sizeof(bt_type); /* the control: now it has numa_of */
+       BT_CHECK_OK(bt_schedule(f->rt, BT_ANY_WORKER, &job, &fu));
+       BT_CHECK_OK(bt_future_wait(fu, -1, NULL));
+       BT_CHECK_EQ(atomic_load(&numa_of_calls), 1);
+       return bt_future_release(fu);)
+/* What bt_type_value writes is a current layout. */
+ROW_FN(type_value_sets_struct_size, bt_type t = type_sized(0);
+       BT_CHECK_OK(bt_type_value("v", 8, &t));
+       BT_CHECK_EQ(t.struct_size, sizeof(bt_type)); bt_chan * c;
+       BT_CHECK_OK(bt_chan_create(&t, 1, &c)); return bt_chan_release(c);)
+
+static const misuse struct_size_rows[] = {
+    ROW(options_size_zero, BT_EINVAL, 0),
+    ROW(options_size_newer, BT_EINVAL, 0),
+    ROW(options_size_max, BT_EINVAL, 0),
+    ROW(options_size_not_a_field_end, BT_EINVAL, 0),
+    ROW(options_positional_from_before, BT_EINVAL, 0),
+    ROW(options_older_layout_defaulted, BT_OK, 0),
+    ROW(job_size_zero, BT_EINVAL, 0),
+    ROW(job_size_newer, BT_EINVAL, 0),
+    ROW(job_size_not_a_field_end, BT_EINVAL, 0),
+    ROW(job_size_without_fn, BT_EINVAL, 0),
+    ROW(job_older_layout_defaulted, BT_OK, 0),
+    ROW(type_size_zero, BT_EINVAL, 0),
+    ROW(type_size_newer, BT_EINVAL, 0),
+    ROW(type_size_not_a_field_end, BT_EINVAL, 0),
+    ROW(type_size_in_job_argument, BT_EINVAL, 0),
+    ROW(type_older_layout_defaulted, BT_OK, 0),
+    ROW(type_value_sets_struct_size, BT_OK, 0),
+};
+
+BT_TEST(struct_sizes) {
+  forge();
+  run_table(struct_size_rows,
+            sizeof struct_size_rows / sizeof struct_size_rows[0]);
+}
+
 /* ---- channels and types -------------------------------------------------- */
 
 static bt_type hand_type(size_t size) {
-  return (bt_type){.name = "hand-built", .size = size};
+  return (bt_type){
+      .struct_size = sizeof(bt_type), .name = "hand-built", .size = size};
 }
 
 ROW_FN(chan_create_size_max_minus_7, bt_type t = hand_type(SIZE_MAX - 7);

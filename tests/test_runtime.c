@@ -695,7 +695,7 @@ BT_TEST_TOPO(env_overrides_options) {
   setenv("BATON_WORKERS", "", 1);
   setenv("BATON_BIND", "", 1);
   bt_options o;
-  bt_options in = {3, BT_BIND_PU, TWO_NUMA};
+  bt_options in = {sizeof(bt_options), 3, BT_BIND_PU, TWO_NUMA};
   BT_CHECK_OK(bt__options_resolve(&in, &o));
   BT_CHECK_EQ(o.workers, 3);
   BT_CHECK_EQ(o.bind, BT_BIND_PU);
@@ -729,6 +729,16 @@ BT_TEST_TOPO(bad_env_is_einval) {
   check_bad_env("BATON_TOPOLOGY", "/nonexistent/topology.xml");
   check_bad_env("BATON_TOPOLOGY", "missing.xml");
   check_bad_env("BATON_TOPOLOGY", BATON_TEST_DATA_DIR); /* a directory */
+  check_bad_env("BATON_BIND_STRICT", "yes");
+  {
+    /* read once per process elsewhere: keep the caller's value */
+    const char *was = getenv("BATON_DEBUG_CHECK");
+    char *keep = was ? strdup(was) : NULL;
+    check_bad_env("BATON_DEBUG_CHECK", "on");
+    if (keep) setenv("BATON_DEBUG_CHECK", keep, 1);
+    else unsetenv("BATON_DEBUG_CHECK");
+    free(keep);
+  }
 
   bt_runtime *rt = NULL;
   bt_options o = BT_OPTIONS_DEFAULT;

@@ -195,7 +195,7 @@ BT_TEST(counters_count_jobs_and_parts) {
   bt_runtime *rt = runtime(2);
   enum { JOBS = 20 };
   bt_future *f[JOBS];
-  bt_job job = {.fn = job_noop};
+  bt_job job = {.struct_size = sizeof(bt_job), .fn = job_noop};
   for (int i = 0; i < JOBS; i++) BT_CHECK_OK(bt_schedule(rt, 1, &job, &f[i]));
   for (int i = 0; i < JOBS; i++) {
     BT_CHECK_OK(bt_future_wait(f[i], -1, NULL));
@@ -237,7 +237,7 @@ static char *report_of(bt_runtime *rt) {
 
 BT_TEST(report_lists_workers_futures_and_held_slices) {
   bt_runtime *rt = runtime(2);
-  bt_job job = {.fn = job_noop};
+  bt_job job = {.struct_size = sizeof(bt_job), .fn = job_noop};
   bt_future *waited, *unwaited, *kept;
   BT_CHECK_OK(bt_schedule(rt, 0, &job, &waited));
   BT_CHECK_OK(bt_schedule(rt, 0, &job, &unwaited));
@@ -465,7 +465,9 @@ BT_TEST(watchdog_future) {
   setenv("BATON_WATCHDOG", "0.05", 1);
   bt_runtime *rt = runtime(1);
   capture_begin();
-  bt_job job = {.fn = job_until_watchdog, .ctx = "its job has not finished"};
+  bt_job job = {.struct_size = sizeof(bt_job),
+                .fn = job_until_watchdog,
+                .ctx = "its job has not finished"};
   bt_future *f;
   BT_CHECK_OK(bt_schedule(rt, 0, &job, &f));
   BT_CHECK_OK(bt_future_wait(f, -1, NULL));
@@ -478,6 +480,47 @@ BT_TEST(watchdog_future) {
   unsetenv("BATON_WATCHDOG");
 }
 
+/* A kernel's join: a part on a worker outlives the watchdog, so the caller
+ * waiting for it is reported. A part the caller runs itself (it takes back
+ * the parts no worker started when a core is left for it) returns at once;
+ * the call is repeated until a part ran on a worker. */
+static _Atomic int parts_on_workers;
+
+static int part_until_watchdog(bt_slice part, int worker, void *ctx) {
+  (void)part;
+  (void)worker;
+  if (bt_self() < 0) return BT_OK; /* the caller's own part */
+  atomic_fetch_add(&parts_on_workers, 1);
+  await_captured(ctx);
+  return BT_OK;
+}
+
+BT_TEST(watchdog_kernel_join) {
+  setenv("BATON_WATCHDOG", "0.05", 1);
+  bt_runtime *rt = runtime(2);
+  bt_array *a = array2d(rt, 8, 6);
+  atomic_store(&parts_on_workers, 0);
+  capture_begin();
+  int calls = 0;
+  while (calls < 100 && atomic_load(&parts_on_workers) == 0) {
+    BT_CHECK_OK(bt_parallel_slices(rt, a, 0, 1, part_until_watchdog,
+                                   (void *)"for a kernel's join: "));
+    calls++;
+  }
+  char *err = capture_end();
+  BT_CHECK(atomic_load(&parts_on_workers) > 0);
+  /* "baton watchdog: thread 1 has waited 0.1 s for a kernel's join: 1 of 2
+   * parts not done", said by the caller (not a worker) */
+  const char *line = strstr(err, "baton watchdog: thread ");
+  BT_CHECK(line != NULL);
+  BT_CHECK(strstr(line, "for a kernel's join: ") != NULL);
+  BT_CHECK(strstr(line, " of 2 parts not done\n") != NULL);
+  free(err);
+  BT_CHECK_OK(bt_array_release(a));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+  unsetenv("BATON_WATCHDOG");
+}
+
 /* ---- trace
  * ------------------------------------------------------------------- */
 
@@ -485,7 +528,7 @@ static int job_nested(void *arg, void *result, void *ctx) {
   (void)arg;
   (void)result;
   bt_runtime *rt = ctx;
-  bt_job inner = {.fn = job_noop};
+  bt_job inner = {.struct_size = sizeof(bt_job), .fn = job_noop};
   bt_future *f;
   int rc = bt_schedule(rt, bt_self(), &inner, &f);
   if (rc != BT_OK) return rc;
@@ -499,7 +542,7 @@ static int job_nested(void *arg, void *result, void *ctx) {
  * stats.trace_json runs this case, then checks the file with python3). */
 BT_TEST(trace_workload) {
   bt_runtime *rt = runtime(2);
-  bt_job job = {.fn = job_nested, .ctx = rt};
+  bt_job job = {.struct_size = sizeof(bt_job), .fn = job_nested, .ctx = rt};
   bt_future *f[8];
   for (int i = 0; i < 8; i++) BT_CHECK_OK(bt_schedule(rt, i % 2, &job, &f[i]));
   for (int i = 0; i < 8; i++) {
@@ -525,7 +568,7 @@ BT_TEST(trace_ring_drops_oldest) {
   setenv("BATON_TRACE", path, 1);
   setenv("BATON_TRACE_EVENTS", "16", 1);
   bt_runtime *rt = runtime(1);
-  bt_job job = {.fn = job_noop};
+  bt_job job = {.struct_size = sizeof(bt_job), .fn = job_noop};
   for (int i = 0; i < 100; i++) {
     bt_future *f;
     BT_CHECK_OK(bt_schedule(rt, 0, &job, &f));

@@ -25,7 +25,7 @@ BT_TEST(plain_types) {
 }
 
 BT_TEST(type_value_arguments) {
-  bt_type t = {.name = "untouched"};
+  bt_type t = {.struct_size = sizeof(bt_type), .name = "untouched"};
   BT_CHECK_STATUS(bt_type_value(NULL, 8, &t), BT_EINVAL);
   BT_CHECK_STATUS(bt_type_value("x", 8, NULL), BT_EINVAL);
   BT_CHECK_STATUS(bt_type_value("x", 0, &t), BT_EINVAL);

@@ -42,6 +42,7 @@ program test_baton
   integer :: i, j, failures
 
   failures = 0
+  call expect(opt%struct_size == c_sizeof(opt), "bt_options%struct_size is sizeof")
   opt%workers = 2
   call check(bt_runtime_create(opt, rt), "bt_runtime_create")
   call expect(bt_runtime_workers(rt) == 2, "two workers")

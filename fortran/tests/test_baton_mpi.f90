@@ -45,6 +45,7 @@ program test_baton_mpi
 
   ! A Fortran u(nx, ny) over the ranks: the bt_dist of shape [ny, nx],
   ! split along baton's axis 0 (Fortran's columns) only.
+  call expect(d%struct_size == c_sizeof(d), "bt_dist%struct_size is sizeof")
   d%ndim = 2
   d%shape(1:2) = [int(ny, c_int64_t), int(nx, c_int64_t)]
   d%procs(1:2) = [nranks, 1]

@@ -50,8 +50,17 @@
 extern "C" {
 #endif
 
-/** The layout of a distributed array. */
+/** The layout of a distributed array.
+ *
+ * The struct may gain fields in a later minor version. Initialise it with
+ * BT_DIST_INIT (C and C++) or, in C, with designated initialisers that set
+ * `.struct_size = sizeof(bt_dist)`; a program built against an older baton
+ * passes a smaller struct_size and gets the newer fields' defaults;
+ * struct_size 0 or any value that is not the size of a bt_dist layout is
+ * refused with BT_EINVAL (dtype, ndim and shape are required). */
 typedef struct bt_dist {
+  size_t struct_size; /**< sizeof(bt_dist) as the caller was compiled; set
+                           by the initialisers */
   bt_dtype dtype;
   int ndim;
   int64_t shape[BT_MAX_DIMS]; /**< global extents */
@@ -62,12 +71,19 @@ typedef struct bt_dist {
   int corners; /**< 1: halo exchange fills edges and corners too (box
                     stencils); 0: faces only */
 } bt_dist;
+
+/** An empty layout (f64, no axis yet, procs chosen, no halo, not periodic,
+ *  faces only), in C and C++: `bt_dist d = BT_DIST_INIT; d.ndim = 2;` */
+#define BT_DIST_INIT \
+  { sizeof(bt_dist), BT_F64, 0, {0}, {0}, {0}, {0}, 0 }
+
 typedef struct bt_darray bt_darray;
 
 /**
  * @brief Create a distributed array over every rank of the bridge.
  *        Collective. Its local block is zeroed, ghosts included.
- * @return BT_OK; BT_EINVAL with a sentence for a bad layout: dtype, ndim
+ * @return BT_OK; BT_EINVAL with a sentence for a bad layout: a
+ *         struct_size that is 0 or not the size of a bt_dist layout, dtype, ndim
  *         outside 1..BT_MAX_DIMS, an extent < 1, a negative procs or halo,
  *         periodic or corners not 0 or 1, a grid whose size is not the
  *         communicator's, a block narrower than its halo (or empty);

@@ -27,8 +27,17 @@ extern "C" {
  *  returns BT_OK: a failing body must leave nothing it owns in `result`. */
 typedef int (*bt_job_fn)(void *arg, void *result, void *ctx);
 
-/** A job description; copied by bt_schedule(). */
+/** A job description; copied by bt_schedule().
+ *
+ * The struct may gain fields in a later minor version. Initialise it with
+ * BT_JOB_INIT (C and C++) or, in C, with designated initialisers that set
+ * `.struct_size = sizeof(bt_job)`; a program built against an older baton
+ * passes a smaller struct_size and gets the newer fields' defaults;
+ * struct_size 0 or any value that is not the size of a bt_job layout is
+ * refused with BT_EINVAL. */
 typedef struct bt_job {
+  size_t struct_size;         /**< sizeof(bt_job) as the caller was
+                                   compiled; set by the initialisers */
   bt_job_fn fn;               /**< runs on the worker */
   void *ctx;                  /**< passed as is; the caller keeps it valid */
   const bt_type *arg_type;    /**< NULL: no argument */
@@ -36,6 +45,10 @@ typedef struct bt_job {
   bt_transfer mode;           /**< transfer mode of the argument */
   const bt_type *result_type; /**< NULL: no result */
 } bt_job;
+
+/** An empty job (no function yet, no argument, no result), in C and C++:
+ *  `bt_job job = BT_JOB_INIT; job.fn = body;` */
+#define BT_JOB_INIT {sizeof(bt_job), NULL, NULL, NULL, NULL, BT_CHECKED, NULL}
 
 /** Any worker: the least loaded, on the NUMA node of a slice argument when
  *  there is one. */
@@ -48,7 +61,9 @@ typedef struct bt_future bt_future;
  * @brief Queue a job on a worker.
  * @param worker a worker id or BT_ANY_WORKER.
  * @param f out: the future, written only on success.
- * @return BT_OK, BT_EINVAL, BT_ENOMEM, BT_ESTATE (runtime being destroyed),
+ * @return BT_OK, BT_EINVAL (also for a job->struct_size that is 0 or not the
+ *         size of a bt_job layout), BT_ENOMEM, BT_ESTATE (runtime being
+ *         destroyed),
  *         or the argument's on_send refusal (BT_EMOVED, BT_ESHARED,
  *         BT_ETYPE): then the argument stays with the caller.
  * Thread-safe. Ownership: takes the argument (moved), gives a future the

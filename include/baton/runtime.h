@@ -33,8 +33,18 @@ typedef enum {
   BT_BIND_NONE  /**< no binding; placement still decides the NUMA node */
 } bt_bind;
 
-/** Options of bt_runtime_create(). Environment variables override them. */
+/** Options of bt_runtime_create(). Environment variables override them.
+ *
+ * The struct may gain fields in a later minor version. Initialise it with
+ * BT_OPTIONS_INIT or BT_OPTIONS_DEFAULT (which record the size the caller
+ * was compiled with in struct_size), then set the fields you want: a
+ * program built against an older baton then passes a smaller struct_size
+ * and gets the newer fields' defaults; struct_size 0 (a struct never
+ * initialised) or any value that is not the size of a bt_options layout is
+ * refused with BT_EINVAL. */
 typedef struct bt_options {
+  size_t struct_size;   /**< sizeof(bt_options) as the caller was compiled;
+                             set by the initialisers, never by hand */
   int workers;          /**< 0: one per core of the allowed cpuset
                              (BATON_WORKERS) */
   bt_bind bind;         /**< default BT_BIND_CORE (BATON_BIND: core, pu,
@@ -45,12 +55,17 @@ typedef struct bt_options {
                              is not this machine's never binds. */
 } bt_options;
 
-/** The defaults: one worker per core, bound to cores, this machine. A
- * compound literal in C, a braced temporary in C++ (C++11 and later). */
+/** The defaults as an initialiser, in C and C++:
+ *  `bt_options opt = BT_OPTIONS_INIT; opt.workers = 4;` */
+#define BT_OPTIONS_INIT {sizeof(bt_options), 0, BT_BIND_CORE, NULL}
+
+/** The defaults as an expression: one worker per core, bound to cores, this
+ * machine. A compound literal in C, a braced temporary in C++ (C++11 and
+ * later). */
 #ifdef __cplusplus
-#define BT_OPTIONS_DEFAULT (bt_options{0, BT_BIND_CORE, NULL})
+#define BT_OPTIONS_DEFAULT (bt_options BT_OPTIONS_INIT)
 #else
-#define BT_OPTIONS_DEFAULT ((bt_options){0, BT_BIND_CORE, NULL})
+#define BT_OPTIONS_DEFAULT ((bt_options)BT_OPTIONS_INIT)
 #endif
 
 /**
@@ -58,9 +73,10 @@ typedef struct bt_options {
  * @param opt options, or NULL for BT_OPTIONS_DEFAULT; BATON_WORKERS,
  *        BATON_BIND and BATON_TOPOLOGY override its fields.
  * @param rt out: the runtime, written only on success.
- * @return BT_OK, BT_EINVAL (bad option or environment value, a topology
- *         that names no regular file and is not a synthetic description
- *         included), BT_ETOPO (an XML file or synthetic description hwloc
+ * @return BT_OK, BT_EINVAL (bad option or environment value, a
+ *         struct_size that is 0 or not the size of a bt_options layout, a
+ *         topology that names no regular file and is not a synthetic
+ *         description included), BT_ETOPO (an XML file or synthetic description hwloc
  *         cannot load, no PU in the allowed cpuset, or a worker cannot be
  *         bound), BT_ENOMEM.
  * Thread-safe: several runtimes may live in one process. Ownership: the

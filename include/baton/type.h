@@ -32,8 +32,19 @@ typedef enum {
 struct bt_wire;
 
 /** A transfer type. Instances are immutable and must outlive every channel,
- *  job and future that uses them. */
+ *  job and future that uses them.
+ *
+ *  The struct may gain fields in a later minor version. A type the program
+ *  defines itself starts from BT_TYPE_INIT (C and C++) or, in C, from
+ *  designated initialisers that set `.struct_size = sizeof(bt_type)`. The
+ *  library keeps a pointer to the type and reads a field added after the
+ *  first layout only when struct_size covers it: a type compiled against an
+ *  older header gets the newer fields' defaults. struct_size 0 or any value
+ *  that is not the size of a bt_type layout is refused with BT_EINVAL by
+ *  every call that takes a type. */
 typedef struct bt_type {
+  size_t struct_size;                            /**< sizeof(bt_type) as the
+                                                      caller was compiled */
   const char *name;                              /**< for messages */
   size_t size;                                   /**< bytes per element */
   int (*on_send)(void *elem, bt_transfer mode);  /**< check + move; NULL:
@@ -45,8 +56,14 @@ typedef struct bt_type {
                                                       element's data (logical
                                                       index in its runtime),
                                                       -1 unknown; NULL: none.
-                                                      BT_ANY_WORKER uses it. */
+                                                      BT_ANY_WORKER uses it.
+                                                      Optional: absent from
+                                                      the first layout. */
 } bt_type;
+
+/** A type with no name, size 0 and no hooks, to fill in, in C and C++:
+ *  `bt_type t = BT_TYPE_INIT; t.name = "pair"; t.size = 16;` */
+#define BT_TYPE_INIT {sizeof(bt_type), NULL, 0, NULL, NULL, NULL, NULL, NULL}
 
 /** Plain values, copied: double, int64_t, int32_t, void *. */
 BT_API extern const bt_type bt_type_f64, bt_type_i64, bt_type_i32,
@@ -58,7 +75,8 @@ BT_API extern const bt_type bt_type_box, bt_type_frozen, bt_type_slice;
  * @brief Describe any plain-old-data type, copied by value.
  * @param name a static string naming the type (kept by pointer).
  * @param size bytes per element, 1 .. 65536.
- * @param out out: the type (a value the caller keeps alive while in use).
+ * @param out out: the type (a value the caller keeps alive while in use),
+ *        struct_size set to this library's sizeof(bt_type).
  * @return BT_OK or BT_EINVAL.
  */
 BT_API BT_NODISCARD int bt_type_value(const char *name, size_t size,

@@ -35,7 +35,8 @@ static void token_on_drop(void *elem) {
   atomic_fetch_add(&bt_test_token_drops[id], 1);
 }
 
-const bt_type bt_test_token_type = {.name = "token",
+const bt_type bt_test_token_type = {.struct_size = sizeof(bt_type),
+                                    .name = "token",
                                     .size = sizeof(uint32_t),
                                     .on_send = token_on_send,
                                     .on_recv = token_on_recv,

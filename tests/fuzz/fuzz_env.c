@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsetenv("BATON_BIND");
   unsetenv("BATON_TOPOLOGY");
   setenv(var, value, 1);
-  bt_options in = BT_OPTIONS_DEFAULT, out = {-7, (bt_bind)-7, "untouched"};
+  bt_options in = BT_OPTIONS_DEFAULT,
+             out = {sizeof(bt_options), -7, (bt_bind)-7, "untouched"};
   int rc = bt__options_resolve(&in, &out);
   if (value[0] == '\0') {
     CHECK(rc == BT_OK && out.workers == 0 && out.bind == BT_BIND_CORE);

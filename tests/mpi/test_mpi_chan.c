@@ -50,7 +50,10 @@ static void bad_arguments(bt_runtime *rt, bt_mpi *m) {
   BT_CHECK_STATUS(bt_mpi_chan_create(m, 1 - mt_rank(), 1, NULL, 1, &ch),
                   BT_EINVAL);
   /* A handle type with no wire form cannot cross ranks. */
-  bt_type opaque = {.name = "opaque", .size = 8, .on_send = opaque_on_send};
+  bt_type opaque = {.struct_size = sizeof(bt_type),
+                    .name = "opaque",
+                    .size = 8,
+                    .on_send = opaque_on_send};
   BT_CHECK_STATUS(bt_mpi_chan_create(m, 1 - mt_rank(), 5, &opaque, 1, &ch),
                   BT_ENOTSUP);
   BT_CHECK_OK(bt_mpi_chan_create(m, 1 - mt_rank(), 5, &bt_type_f64, 1, &ch));

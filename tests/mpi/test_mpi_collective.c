@@ -138,7 +138,10 @@ static int job_reduce(void *arg, void *result, void *ctx) {
 static void worker_body(bt_runtime *rt, bt_mpi *m) {
   for (int rep = 0; rep < 3; rep++) {
     int worker = rep % bt_runtime_workers(rt);
-    bt_job job = {.fn = job_reduce, .ctx = m, .result_type = &bt_type_f64};
+    bt_job job = {.struct_size = sizeof(bt_job),
+                  .fn = job_reduce,
+                  .ctx = m,
+                  .result_type = &bt_type_f64};
     bt_future *f;
     BT_CHECK_OK(bt_schedule(rt, worker, &job, &f));
     double sum = -1;

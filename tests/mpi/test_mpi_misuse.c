@@ -96,7 +96,9 @@ ROW_FN(chan_create_tag_negative, bt_chan *ch; expect_str(f, "tag -3");
        return bt_mpi_chan_create(f->m, 1 - mt_rank(), -3, &bt_type_f64, 1,
                                  &ch);)
 ROW_FN(chan_create_size_max, bt_chan *ch;
-       bt_type t = {.name = "huge", .size = SIZE_MAX};
+       bt_type t = {.struct_size = sizeof(bt_type),
+                    .name = "huge",
+                    .size = SIZE_MAX};
        expect_str(f, "18446744073709551615");
        return bt_mpi_chan_create(f->m, 1 - mt_rank(), 7, &t, 1, &ch);)
 ROW_FN(chan_create_capacity_huge, bt_chan *ch; expect_str(f, "capacity");

@@ -21,7 +21,7 @@ int main(void) {
   bt_future *f;
   if (bt_runtime_create(&opt, &rt) != BT_OK) return 1;
   if (bt_chan_create(&bt_type_i64, 4, &ch) != BT_OK) return 2;
-  bt_job job = {produce, ch, NULL, NULL, BT_CHECKED, NULL};
+  bt_job job = {.struct_size = sizeof(bt_job), .fn = produce, .ctx = ch};
   if (bt_schedule(rt, 0, &job, &f) != BT_OK) return 3;
   int64_t v, sum = 0;
   while (bt_recv(ch, &v) == BT_OK) sum += v;
