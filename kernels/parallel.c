@@ -34,10 +34,10 @@ typedef struct part_group {
   void *ctx;
 } part_group;
 
-static void part_run(bt__task *t) {
-  part_task *pt = (part_task *)((char *)t - offsetof(part_task, task));
+/* Runs one part on the calling thread: takes its slices, runs the body,
+ * hands the slices back and records the outcome in pt. */
+static void part_body(part_task *pt) {
   part_group *g = pt->group;
-  _Atomic uint32_t *pending = &g->pending;
   int rc = BT_OK;
   pt->ran_on = bt_self();
   for (int k = 0; k < g->nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
@@ -63,6 +63,13 @@ static void part_run(bt__task *t) {
   }
   if (rc != BT_OK) snprintf(pt->msg, sizeof pt->msg, "%s", bt_errmsg());
   pt->rc = rc;
+}
+
+/* A part posted to a worker's queue (the team was busy). */
+static void part_run(bt__task *t) {
+  part_task *pt = (part_task *)((char *)t - offsetof(part_task, task));
+  _Atomic uint32_t *pending = &pt->group->pending;
+  part_body(pt);
   /* acq_rel: the release half publishes rc, handed_back and the slices'
    * hand-back to the caller; pairs with the acquire loads in wait_parts().
    * After it the group and this task may be gone: only the address of
@@ -127,6 +134,11 @@ static void wait_parts(bt_runtime *rt, part_task *tasks, int nparts,
     if (nap < 1000 * 1000) nap *= 2;
   }
   bt__trace_end(t0, "wait", "join", 0, 0);
+}
+
+/* A part run through the team (core/team.c): ctx is the call's tasks. */
+static void team_part(void *ctx, int part) {
+  part_body(&((part_task *)ctx)[part]);
 }
 
 /* Whether the caller runs a part itself: when it is a worker (self >= 0),
@@ -216,28 +228,39 @@ enum { STACK_PARTS = 16 };
 static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
                      int mine, int may_run, part_group *group) {
   int rc = BT_OK;
-  /* relaxed: published to the workers by the queue lock in the post. */
-  atomic_store_explicit(&group->pending, (uint32_t)nparts, memory_order_relaxed);
-  int posted = 0, lost = 0; /* lost: parts the stopping runtime refused */
-  for (; posted < nparts; posted++) {
-    part_task *pt = &tasks[posted];
+  for (int i = 0; i < nparts; i++)
     for (int k = 0; k < nops; k++) {
-      int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
+      int sent = bt_type_slice.on_send(&tasks[i].part.slice[k], BT_UNCHECKED);
       BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
     }
+  /* The team first: one offer to every worker, the caller runs `mine` and
+   * whatever no worker claimed. When the team is busy (another thread's
+   * call, or a kernel called from a part), post one task per worker. */
+  int posted = nparts, lost = 0; /* lost: parts the stopping runtime refused */
+  int own = mine;
+  if (!may_run) { /* no core of its own: it runs the part of the worker
+                     whose core it holds now, which cannot run meanwhile */
+    own = bt__team_mate(rt);
+    if (own >= nparts) own = -1;
+  }
+  if (bt__team_run(rt, nparts, own, team_part, tasks)) goto joined;
+  /* relaxed: published to the workers by the queue lock in the post. */
+  atomic_store_explicit(&group->pending, (uint32_t)nparts, memory_order_relaxed);
+  for (posted = 0; posted < nparts; posted++) {
+    part_task *pt = &tasks[posted];
     if (posted == mine) continue; /* run below, by the caller */
     rc = bt__worker_post(rt, posted, &pt->task);
-    if (rc != BT_OK) {
-      for (int k = 0; k < nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
-      break;
-    }
+    if (rc != BT_OK) break;
   }
   if (posted < nparts) {
     /* The runtime is stopping: the parts not posted never run. Their
      * slices are ours again; let the posted ones (and ours) finish. */
     lost = nparts - posted;
     for (int i = posted; i < nparts; i++)
-      for (int k = 0; k < nops; k++) tasks[i].handed_back[k] = 1;
+      for (int k = 0; k < nops; k++) {
+        bt_type_slice.on_recv(&tasks[i].part.slice[k]);
+        tasks[i].handed_back[k] = 1;
+      }
     if (mine >= posted) mine = -1;
     /* relaxed: our own count of parts that will never decrement it. */
     atomic_fetch_sub_explicit(&group->pending, (uint32_t)lost,
@@ -246,6 +269,7 @@ static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
   if (mine >= 0) part_run(&tasks[mine].task);
   wait_parts(rt, tasks, posted, &group->pending, may_run && !lost);
 
+joined:;
   int first = BT_OK;
   for (int i = 0; i < nparts; i++) {
     for (int k = 0; k < nops; k++) {
