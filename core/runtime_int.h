@@ -169,6 +169,8 @@ typedef struct bt__worker {
   _Atomic(bt__task *) *deque; /* [BT__DEQUE_CAP], immutable pointer */
   /* Its counters (steals, wake-ups, times) are in rt->diag (stats.c). */
   uint64_t team_seen;       /* owner only: the last team call it looked at */
+  int stand_down;           /* owner only: the caller stood in for it in
+                               that call: park without spinning */
   pthread_t thread;         /* creator and destroyer only */
   int id;                   /* immutable */
   int started;             /* creator only: the thread exists */
@@ -241,14 +243,15 @@ struct bt_runtime {
 /* The team's worker side (core/team.c). offered: whether a call w has not
  * looked at is on offer (seq_cst: the sleeper's side of the handshake with
  * bt__team_run()). help: claim and run parts of it (home part first, then
- * its node's, then any); returns the number of parts it ran. */
+ * its node's, then any); returns the number of parts it ran, and sets
+ * w->stand_down when the caller took w's part as its own. */
 int bt__team_init(bt_runtime *rt); /* BT_OK or BT_ENOMEM */
 void bt__team_fini(bt_runtime *rt);
 int bt__team_offered(const bt__worker *w);
 int bt__team_help(bt__worker *w);
-/* Wake every sleeping worker of rt with one system call, if any sleeps
- * (core/worker.c). */
-void bt__workers_wake_all(bt_runtime *rt);
+/* Wake every sleeping worker of rt but `except` (-1: none) with one
+ * system call, if any sleeps (core/worker.c). */
+void bt__workers_wake_all(bt_runtime *rt, int except);
 
 /* Capacity of a worker's deque (a power of two). */
 #define BT__DEQUE_CAP 4096

@@ -32,6 +32,8 @@
  * few hundred ns; one that has not claimed its part after this is parked,
  * preempted or busy with a job. */
 #define TEAM_GRACE_NS (3 * 1000)
+/* The same for a call that is not eager (see bt__team_run()). */
+#define TEAM_LATE_NS (50 * 1000)
 /* How long the caller busy-waits (pause) on claimed parts before it
  * yields: long enough for small parts running on other cores. */
 #define TEAM_PAUSE_NS (50 * 1000)
@@ -86,18 +88,21 @@ int bt__team_mate(const bt_runtime *rt) {
   return c >= 0 && c < rt->team.nmates ? rt->team.mate[c] : -1;
 }
 
-/* Claim part p of call g and run it; 1 if this thread ran it. */
-static int claim_run(bt_runtime *rt, uint64_t g, int p) {
+/* Claim part p of call g and run it; 1 if this thread ran it. A claim
+ * word holds g << 1 | stand_in: stand_in marks the part the caller took as
+ * its own in place of its worker (see bt__team_help()). */
+static int claim_run(bt_runtime *rt, uint64_t g, int p, int stand_in) {
   struct bt__team *team = &rt->team;
   _Atomic uint64_t *c = &team->claim[p];
   /* relaxed: a first look; the CAS below decides. */
   uint64_t seen = atomic_load_explicit(c, memory_order_relaxed);
-  if (seen >= g) return 0;
+  if (seen >> 1 >= g) return 0;
   /* acq_rel: the acquire half orders the reads of fn and ctx after the
-   * claim (pairs with the holder's release store of the offer, through
-   * the offer load that gave g); the release half is not needed. */
+   * claim (the holder's release store of the offer, which the claimer
+   * loaded with acquire, published them); the release half is not needed. */
   if (!atomic_compare_exchange_strong_explicit(
-          c, &seen, g, memory_order_acq_rel, memory_order_relaxed))
+          c, &seen, g << 1 | (uint64_t)stand_in, memory_order_acq_rel,
+          memory_order_relaxed))
     return 0;
   team->fn(team->ctx, p);
   /* acq_rel: the release half publishes the part's effects to the caller
@@ -126,19 +131,30 @@ int bt__team_help(bt__worker *w) {
   w->team_seen = g;
   int n = (int)(offer & PART_MASK), ran = 0;
   /* Its home part first, then its NUMA node's parts, then the others. */
-  if (w->id < n) ran += claim_run(rt, g, w->id);
+  if (w->id < n) {
+    ran += claim_run(rt, g, w->id, 0);
+    /* relaxed: the claim word only says who took the part. When the caller
+     * stands in for this worker (it runs on this worker's core, or the
+     * part is the caller's own), the worker parks at once rather than spin
+     * on the core the caller needs; the caller does not ring for it while
+     * it stands in. */
+    if (!ran && atomic_load_explicit(&rt->team.claim[w->id],
+                                     memory_order_relaxed) == (g << 1 | 1))
+      w->stand_down = 1;
+  }
   const bt__numa *node = &rt->place.numa[rt->place.slot[w->id].numa];
   int first = node->first_worker, count = node->workers;
   for (int i = 1; i < count; i++) {
     int p = first + (w->id - first + i) % count;
-    if (p < n) ran += claim_run(rt, g, p);
+    if (p < n) ran += claim_run(rt, g, p, 0);
   }
   for (int p = 0; p < n; p++)
-    if (p < first || p >= first + count) ran += claim_run(rt, g, p);
+    if (p < first || p >= first + count) ran += claim_run(rt, g, p, 0);
+  if (ran) w->stand_down = 0;
   return ran;
 }
 
-int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
+int bt__team_run(bt_runtime *rt, int nparts, int own, int eager, bt__team_fn fn,
                  void *ctx) {
   struct bt__team *team = &rt->team;
   BT_ASSERT(nparts >= 1 && nparts <= rt->nworkers && own < nparts);
@@ -161,19 +177,22 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
   atomic_store_explicit(&team->offer,
                         g << BT__TEAM_PART_BITS | (uint64_t)nparts,
                         memory_order_seq_cst);
-  bt__workers_wake_all(rt);
+  bt__workers_wake_all(rt, own);
 
   int64_t start = bt__now_ns();
-  if (own >= 0) (void)claim_run(rt, g, own);
+  if (own >= 0) (void)claim_run(rt, g, own, 1);
 
-  /* Wait for the other parts: first a pause loop that, after the grace,
-   * claims and runs whatever no worker claimed; then yields (which hand the
-   * core to a claimer sharing it); then sleep on the countdown. A caller
-   * that is a worker runs its own queue's tasks meanwhile (a part may have
-   * posted work to it: nested kernels). */
+  /* Wait for the other parts. Eager: a pause loop that claims the parts of
+   * parked workers at once and, after TEAM_GRACE_NS, every part still
+   * unclaimed; then yields; then sleep on the countdown. Not eager (a big
+   * call from a thread that has no core of its own): yields from the
+   * start, so the worker sharing its core runs, and helps only after
+   * TEAM_LATE_NS. A caller that is a worker runs its own queue's tasks
+   * meanwhile (a part may have posted work to it: nested kernels). */
   int self = bt__self_runtime() == rt ? bt_self() : -1;
+  int64_t grace = eager ? TEAM_GRACE_NS : TEAM_LATE_NS;
   int helped = 0;
-  int64_t until = 0;
+  int64_t until = eager ? 0 : start + BT__IDLE_SPIN_NS;
   for (int i = 1;; i++) {
     /* acquire: pairs with the acq_rel decrements in claim_run(). */
     if (atomic_load_explicit(&team->pending, memory_order_acquire) == 0)
@@ -182,29 +201,27 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
     if (until == 0) {
       bt__cpu_relax();
       if (i % 16) continue;
-      int64_t now = bt__now_ns();
-      if (!helped) {
-        /* Parts of parked workers at once (a wake-up takes tens of us),
-         * after the grace every part still unclaimed. */
-        helped = now - start >= TEAM_GRACE_NS;
-        for (int p = nparts; p-- > 0;)
-          /* relaxed: both are hints; the CAS in claim_run() decides. */
-          if (atomic_load_explicit(&team->claim[p], memory_order_relaxed) < g &&
-              (helped || atomic_load_explicit(&rt->workers[p].sleeping,
-                                              memory_order_relaxed)))
-            (void)claim_run(rt, g, p);
-        continue;
-      }
-      if (now - start >= TEAM_PAUSE_NS) until = now + BT__IDLE_SPIN_NS;
+    } else {
+      sched_yield();
+    }
+    int64_t now = bt__now_ns();
+    if (!helped) {
+      helped = now - start >= grace;
+      for (int p = nparts; p-- > 0;)
+        /* relaxed: both are hints; the CAS in claim_run() decides. */
+        if (atomic_load_explicit(&team->claim[p], memory_order_relaxed) >> 1 <
+                g &&
+            (helped || (eager && atomic_load_explicit(&rt->workers[p].sleeping,
+                                                      memory_order_relaxed))))
+          (void)claim_run(rt, g, p, 0);
       continue;
     }
-    sched_yield();
-    if (i % 4 == 0 && bt__now_ns() >= until) break;
+    if (until == 0) {
+      if (now - start >= TEAM_PAUSE_NS) until = now + BT__IDLE_SPIN_NS;
+    } else if (now >= until) {
+      break;
+    }
   }
-  /* The spin ended before every part was claimed (only when the pause
-   * bound is under the grace): claim the rest now. */
-  if (!helped)
-    for (int p = nparts; p-- > 0;) (void)claim_run(rt, g, p);
   bt__watch watch;
   bt__watch_arm(&watch);
   for (int64_t nap = 20 * 1000;;) {

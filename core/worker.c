@@ -284,14 +284,18 @@ static void wake_one(bt_runtime *rt) {
   }
 }
 
-void bt__workers_wake_all(bt_runtime *rt) {
+void bt__workers_wake_all(bt_runtime *rt, int except) {
   /* seq_cst: the waker's side of the handshake in sleep_idle() (the offer
    * was stored seq_cst before): a worker that counted itself a sleeper
    * before the offer is seen here; one that counts itself after sees the
    * offer in its last look. The sleepers' own flags stay set (each clears
    * its own on waking): a post that reads one meanwhile rings once more. */
-  if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst) > 0)
-    bell_ring(rt, UINT32_MAX);
+  if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst) == 0) return;
+  /* The worker the caller stands in for need not wake (with more than 32
+   * workers bits are shared: ring for all). */
+  uint32_t bits = UINT32_MAX;
+  if (except >= 0 && rt->nworkers <= 32) bits &= ~bell_bit(except);
+  if (bits) bell_ring(rt, bits);
 }
 
 /* After stealable work was published (seq_cst): wake a sleeper unless a
@@ -346,7 +350,8 @@ static void sleep_idle(bt__worker *w) {
   bt_runtime *rt = w->rt;
   atomic_fetch_add_explicit(&rt->spinning, 1, memory_order_seq_cst);
   int64_t t0 = bt__stat_idle_begin();
-  int found = spin_idle(w);
+  int found = w->stand_down ? has_work(w, 1) : spin_idle(w);
+  w->stand_down = 0;
   int64_t t1 = bt__stat_spun(t0);
   /* acquire: pairs with the release bumps in bell_ring(); read before
    * announcing sleep, so a waker that sees the announcement changes the
