@@ -249,6 +249,9 @@ int bt__team_init(bt_runtime *rt); /* BT_OK or BT_ENOMEM */
 void bt__team_fini(bt_runtime *rt);
 int bt__team_offered(const bt__worker *w);
 int bt__team_help(bt__worker *w);
+/* Tasks waiting for w: posted to its queue and on its deque (a snapshot,
+ * any thread; core/worker.c). */
+int64_t bt__worker_queue_len(const bt__worker *w);
 /* Wake every sleeping worker of rt but `except` (-1: none) with one
  * system call, if any sleeps (core/worker.c). */
 void bt__workers_wake_all(bt_runtime *rt, int except);

@@ -88,10 +88,22 @@ int bt__team_mate(const bt_runtime *rt) {
   return c >= 0 && c < rt->team.nmates ? rt->team.mate[c] : -1;
 }
 
+/* Runs part p, claimed by the calling thread, and counts it done. */
+static void run_part(struct bt__team *team, int p) {
+  team->fn(team->ctx, p);
+  /* acq_rel: the release half publishes the part's effects to the caller
+   * (pairs with the acquire loads of pending in bt__team_run()). After it
+   * the call may be over: only the runtime's own words are touched. */
+  uint32_t before =
+      atomic_fetch_sub_explicit(&team->pending, 1, memory_order_acq_rel);
+  if (before == (BT__TEAM_WAITER | 1u)) bt__futex_wake(&team->pending, 1);
+}
+
 /* Claim part p of call g and run it; 1 if this thread ran it. A claim
- * word holds g << 1 | stand_in: stand_in marks the part the caller took as
- * its own in place of its worker (see bt__team_help()). */
-static int claim_run(bt_runtime *rt, uint64_t g, int p, int stand_in) {
+ * word holds g << 1 | stand_in, where stand_in marks the part the caller
+ * claimed as its own, in place of its worker (see bt__team_help()); here
+ * it is 0. */
+static int claim_run(bt_runtime *rt, uint64_t g, int p) {
   struct bt__team *team = &rt->team;
   _Atomic uint64_t *c = &team->claim[p];
   /* relaxed: a first look; the CAS below decides. */
@@ -101,16 +113,9 @@ static int claim_run(bt_runtime *rt, uint64_t g, int p, int stand_in) {
    * claim (the holder's release store of the offer, which the claimer
    * loaded with acquire, published them); the release half is not needed. */
   if (!atomic_compare_exchange_strong_explicit(
-          c, &seen, g << 1 | (uint64_t)stand_in, memory_order_acq_rel,
-          memory_order_relaxed))
+          c, &seen, g << 1, memory_order_acq_rel, memory_order_relaxed))
     return 0;
-  team->fn(team->ctx, p);
-  /* acq_rel: the release half publishes the part's effects to the caller
-   * (pairs with the acquire loads of pending in bt__team_run()). After it
-   * the call may be over: only the runtime's own words are touched. */
-  uint32_t before =
-      atomic_fetch_sub_explicit(&team->pending, 1, memory_order_acq_rel);
-  if (before == (BT__TEAM_WAITER | 1u)) bt__futex_wake(&team->pending, 1);
+  run_part(team, p);
   return 1;
 }
 
@@ -132,7 +137,7 @@ int bt__team_help(bt__worker *w) {
   int n = (int)(offer & PART_MASK), ran = 0;
   /* Its home part first, then its NUMA node's parts, then the others. */
   if (w->id < n) {
-    ran += claim_run(rt, g, w->id, 0);
+    ran += claim_run(rt, g, w->id);
     /* relaxed: the claim word only says who took the part. When the caller
      * stands in for this worker (it runs on this worker's core, or the
      * part is the caller's own), the worker parks at once rather than spin
@@ -146,10 +151,10 @@ int bt__team_help(bt__worker *w) {
   int first = node->first_worker, count = node->workers;
   for (int i = 1; i < count; i++) {
     int p = first + (w->id - first + i) % count;
-    if (p < n) ran += claim_run(rt, g, p, 0);
+    if (p < n) ran += claim_run(rt, g, p);
   }
   for (int p = 0; p < n; p++)
-    if (p < first || p >= first + count) ran += claim_run(rt, g, p, 0);
+    if (p < first || p >= first + count) ran += claim_run(rt, g, p);
   if (ran) w->stand_down = 0;
   return ran;
 }
@@ -169,6 +174,12 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, int eager, bt__team_fn fn,
   team->ctx = ctx;
   /* relaxed: published by the offer's store below. */
   atomic_store_explicit(&team->pending, (uint32_t)nparts, memory_order_relaxed);
+  /* The caller's own part is claimed before the offer, so no worker takes
+   * it first. relaxed: published by the offer's store; a plain store is
+   * enough, as no claim with g can precede the offer and a late claim
+   * with an older call's number fails on every part of that call. */
+  if (own >= 0)
+    atomic_store_explicit(&team->claim[own], g << 1 | 1, memory_order_relaxed);
   /* seq_cst (a release): publishes fn, ctx and pending to the workers
    * (pairs with the acquire load in bt__team_help()) and is the poster's
    * side of the handshake with sleepers: a worker that announced sleep
@@ -180,7 +191,7 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, int eager, bt__team_fn fn,
   bt__workers_wake_all(rt, own);
 
   int64_t start = bt__now_ns();
-  if (own >= 0) (void)claim_run(rt, g, own, 1);
+  if (own >= 0) run_part(team, own);
 
   /* Wait for the other parts. Eager: a pause loop that claims the parts of
    * parked workers at once and, after TEAM_GRACE_NS, every part still
@@ -213,7 +224,7 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, int eager, bt__team_fn fn,
                 g &&
             (helped || (eager && atomic_load_explicit(&rt->workers[p].sleeping,
                                                       memory_order_relaxed))))
-          (void)claim_run(rt, g, p, 0);
+          (void)claim_run(rt, g, p);
       continue;
     }
     if (until == 0) {

@@ -183,6 +183,13 @@ static int64_t deque_size(const bt__worker *w) {
   return b > top ? b - top : 0;
 }
 
+int64_t bt__worker_queue_len(const bt__worker *w) {
+  /* relaxed: a snapshot for the counters. */
+  return atomic_load_explicit(&((bt__worker *)w)->queued,
+                              memory_order_relaxed) +
+         deque_size(w);
+}
+
 /* ---- the shared queue (jobs for any worker from other threads) -------- */
 
 static bt__task *inject_take(bt_runtime *rt) {
@@ -734,7 +741,7 @@ int bt__worker_post(bt_runtime *rt, int worker, bt__task *t) {
   w->tail = t;
   /* seq_cst: pairs with the seq_cst load in sleep_idle() (see there). */
   int len = atomic_fetch_add_explicit(&w->queued, 1, memory_order_seq_cst) + 1;
-  bt__stat_queued(rt, worker, len);
+  bt__stat_queued(rt, worker, len + (int)deque_size(w));
   bt__lock_release(&w->lock);
   /* seq_cst: pairs with the seq_cst store in sleep_idle(). A worker that
    * has not announced sleep will see queued > 0 before it sleeps, so the
@@ -762,6 +769,7 @@ int bt__worker_spawn(bt_runtime *rt, bt__task *t) {
                       "being destroyed",
                       self_id);
     if (!deque_push(w, t)) return bt__worker_post(rt, self_id, t); /* full */
+    bt__stat_queued(rt, self_id, (int)bt__worker_queue_len(w));
     notify(rt);
     return BT_OK;
   }
