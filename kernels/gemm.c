@@ -2,9 +2,12 @@
 /* gemm.c: c = alpha a b + beta c. c is cut into a 2-D grid of tiles, one
  * per worker, NUMA-homed (tiles.h); each worker owns its tile of c, borrows
  * the band of a's rows and the band of b's columns it reads, and calls
- * single-threaded OpenBLAS on its tile. */
+ * single-threaded OpenBLAS on its tile. When c is small and k large, groups
+ * of workers share a tile and split k: partials in per-worker scratch,
+ * then a reduction in a fixed order (tiles.h, "gemm's plan"). */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels_int.h"
 #include "tiles.h"
@@ -72,9 +75,9 @@ static int scale_part(const bt__part *part, void *ctx) {
   return BT_OK;
 }
 
-static int gemm_part(const bt__part *part, void *ctx) {
-  const gemm_ctx *g = ctx;
-  const bt_view *c = &part->view[0], *a = &part->view[1], *b = &part->view[2];
+/* One BLAS call: c = alpha a b + beta c on three 2-D views. */
+static int gemm_views(const bt_view *c, const bt_view *a, const bt_view *b,
+                      double alpha, double beta) {
   int64_t m = c->shape[0], n = c->shape[1], k = a->shape[1];
   if (m == 0 || n == 0) return BT_OK;
   int row_major = c_layout(c);
@@ -88,9 +91,110 @@ static int gemm_part(const bt__part *part, void *ctx) {
                     "along either axis; BLAS cannot read it");
   BT_ASSERT(tc == CblasNoTrans);
   cblas_dgemm(row_major ? CblasRowMajor : CblasColMajor, ta, tb, (int)m, (int)n,
-              (int)k, g->alpha, a->data, lda, b->data, ldb, g->beta, c->data,
-              ldc);
+              (int)k, alpha, a->data, lda, b->data, ldb, beta, c->data, ldc);
   return BT_OK;
+}
+
+static int gemm_part(const bt__part *part, void *ctx) {
+  const gemm_ctx *g = ctx;
+  return gemm_views(&part->view[0], &part->view[1], &part->view[2], g->alpha,
+                    g->beta);
+}
+
+/* ---- a split of k ---------------------------------------------------------
+ * The scratch p is a workers x rows x cols array (rows, cols: the largest
+ * tile), placed in blocks along its first axis, so worker w first touches
+ * its own partial p[w]. */
+
+/* Phase 1: worker w's partial, p[w] = alpha a[tile rows, its k] b[its k,
+ * tile cols]. */
+static int partial_part(const bt__part *part, void *ctx) {
+  const gemm_ctx *g = ctx;
+  bt_view p = part->view[0]; /* 1 x rows x cols: drop the first axis */
+  for (int d = 0; d < 2; d++)
+    p.shape[d] = p.shape[d + 1], p.strides[d] = p.strides[d + 1];
+  p.ndim = 2;
+  return gemm_views(&p, &part->view[1], &part->view[2], g->alpha, 0.0);
+}
+
+typedef struct reduce_ctx {
+  const bt__tile *tiles; /* group i's tile */
+  int groups, ksplit;
+  double beta;
+} reduce_ctx;
+
+/* Phase 2, on a band of c's rows (p borrowed whole): every element of the
+ * band, c = ((beta c + p_0) + p_1) + ... from its group's partials, in
+ * this order whatever the band. */
+static int reduce_part(const bt__part *part, void *ctx) {
+  const reduce_ctx *r = ctx;
+  const bt_view *c = &part->view[0], *p = &part->view[1];
+  double *cd = c->data;
+  const double *pd = p->data;
+  for (int gi = 0; gi < r->groups; gi++) {
+    const bt__tile *t = &r->tiles[gi];
+    int64_t lo = t->row0 > part->start ? t->row0 : part->start;
+    int64_t hi = t->row1 < part->stop ? t->row1 : part->stop;
+    for (int64_t i = lo; i < hi; i++) {
+      double *crow =
+          cd + (i - part->start) * c->strides[0] + t->col0 * c->strides[1];
+      int64_t cols = t->col1 - t->col0, cs = c->strides[1];
+      if (r->beta == 0) {
+        for (int64_t j = 0; j < cols; j++) crow[j * cs] = 0.0;
+      } else {
+        for (int64_t j = 0; j < cols; j++) crow[j * cs] *= r->beta;
+      }
+      for (int q = 0; q < r->ksplit; q++) {
+        const double *prow = pd +
+                             (int64_t)(gi * r->ksplit + q) * p->strides[0] +
+                             (i - t->row0) * p->strides[1];
+        for (int64_t j = 0; j < cols; j++) crow[j * cs] += prow[j];
+      }
+    }
+  }
+  return BT_OK;
+}
+
+static int gemm_ksplit(bt_runtime *rt, const gemm_ctx *g, bt_array *a,
+                       bt_array *b, bt_array *c, const bt__tile *tiles,
+                       int workers, int ksplit, int64_t k, bt_range *regions) {
+  int groups = workers / ksplit;
+  int64_t rows = 0, cols = 0;
+  for (int i = 0; i < groups; i++) {
+    if (tiles[i].row1 - tiles[i].row0 > rows)
+      rows = tiles[i].row1 - tiles[i].row0;
+    if (tiles[i].col1 - tiles[i].col0 > cols)
+      cols = tiles[i].col1 - tiles[i].col0;
+  }
+  int64_t shape[3] = {workers, rows, cols};
+  bt_array *p = NULL;
+  int rc = bt_array_create(rt, BT_F64, 3, shape, BT_PLACE_BLOCKS, &p);
+  if (rc != BT_OK) return rc;
+  for (int w = 0; w < workers; w++) {
+    const bt__tile *t = &tiles[w / ksplit];
+    int64_t k0 = bt__part_start(k, ksplit, w % ksplit),
+            k1 = bt__part_start(k, ksplit, w % ksplit + 1);
+    bt_range *r = regions + (size_t)w * 3 * BT_MAX_DIMS;
+    r[0] = (bt_range){w, w + 1}; /* p: its partial */
+    r[1] = (bt_range){0, t->row1 - t->row0};
+    r[2] = (bt_range){0, t->col1 - t->col0};
+    r += BT_MAX_DIMS;
+    r[0] = (bt_range){t->row0, t->row1}; /* a: its rows, its k */
+    r[1] = (bt_range){k0, k1};
+    r += BT_MAX_DIMS;
+    r[0] = (bt_range){k0, k1}; /* b: its k, its columns */
+    r[1] = (bt_range){t->col0, t->col1};
+  }
+  bt__region_op ops[3] = {{p, 1}, {a, 0}, {b, 0}};
+  rc = bt__parallel_regions(rt, ops, 3, regions, partial_part, (void *)g);
+  if (rc == BT_OK) {
+    reduce_ctx r = {tiles, groups, ksplit, g->beta};
+    bt__operand rops[2] = {{.array = c, .writable = 1, .axis = 0},
+                           {.array = p, .whole = 1}};
+    rc = bt__parallel(rt, rops, 2, reduce_part, &r, NULL);
+  }
+  (void)bt_array_release(p);
+  return rc;
 }
 #endif
 
@@ -143,8 +247,17 @@ int bt_gemm(bt_runtime *rt, double alpha, bt_array *a, bt_array *b, double beta,
     goto out;
   }
   for (int w = 0; w < workers; w++) node[w] = bt_worker_numa(rt, w);
+  int ksplit = 1;
+  int nonempty = bt__gemm_plan(sc[0], sc[1], sa[1], workers, node,
+                               bt__gemm_forced_ksplit(), tiles, &ksplit);
+  if (nonempty < 0) {
+    rc = bt__fail(BT_ENOMEM, "bt_gemm: cannot plan %d tiles", workers);
+    goto out;
+  }
   bt__blas_threads_enter();
-  if (bt__tile_grid(sc[0], sc[1], workers, node, tiles, NULL) < workers) {
+  if (ksplit > 1) {
+    rc = gemm_ksplit(rt, &g, a, b, c, tiles, workers, ksplit, sa[1], regions);
+  } else if (nonempty < workers) {
     /* Fewer rows and columns than a tile each: bands of rows, as many as
      * there are rows. */
     bt__operand ops[3] = {{.array = c, .writable = 1, .axis = 0},

@@ -42,6 +42,49 @@ typedef struct bt__tile {
 int bt__tile_grid(int64_t m, int64_t n, int workers, const int *worker_node,
                   bt__tile *tiles, int *grid_cols);
 
+/* ---- gemm's plan: a split of k as well -----------------------------------
+ * A grid of C alone leaves workers idle or starved when C is small and k
+ * large (C 64 x 64, k = 100 000 on 2 workers: two 32 x 64 tiles each read
+ * all of B). Then groups of s consecutive workers (s dividing every node's
+ * worker count, so a group never straddles nodes) share one tile of C, each
+ * computing alpha a b over its range of k (bt__part_start(k, s, j) for the
+ * group's j-th worker) into its own partial (per-worker scratch, first
+ * touched by its worker); a second run reduces each element of C as
+ * ((beta c + p_0) + p_1) + ... + p_{s-1}, always in that order, so the
+ * result is the same bits from run to run.
+ *
+ * The choice is a cost model in elements moved by the busiest worker: a
+ * and b read, ((rows + cols) x k / s), c read and written (s = 1), or the
+ * partial written and the worker's share of the reduction, (s + 2) m n /
+ * workers (s > 1), plus BT__GEMM_KSPLIT_FIXED for the scratch array and
+ * the second run; the cheapest s wins, the smaller on a tie. */
+
+/* Elements' worth of cost charged to a split of k for its scratch array
+ * (mapped, first touched by the workers, unmapped) and its second parallel
+ * run: 8 MiB of traffic, about 1 ms. Measured on the loaded 2-core VM, a
+ * split cost about 3 ms more than it saved on C 64 x 64, k = 5000 (0.15x
+ * to 0.22x) and lost on 256 x 256, k = 4096 (0.68x to 0.91x) at 2^16;
+ * at k = 100 000 it gains (1.12x). */
+#define BT__GEMM_KSPLIT_FIXED ((int64_t)1 << 20)
+/* The largest scratch (all workers' partials) a split may allocate. */
+#define BT__GEMM_SCRATCH_MAX ((int64_t)256 << 20)
+
+/* The plan for c (m x n) += a (m x k) b (k x n) on `workers` workers, worker
+ * w on node worker_node[w]. force > 0 asks for that split (taken when it
+ * divides every node's worker count, is at most k and gives every group a
+ * tile; else the plan is made as for 0); 0: the cost model decides. Writes
+ * *ksplit (s) and tiles[0 .. workers / s): group i's tile of C, as
+ * bt__tile_grid over the groups (s = 1: over the workers). Returns the
+ * number of non-empty tiles, -1 when out of memory. Pure. */
+int bt__gemm_plan(int64_t m, int64_t n, int64_t k, int workers,
+                  const int *worker_node, int force, bt__tile *tiles,
+                  int *ksplit);
+
+/* Tests: the split of k that bt_gemm calls from this thread ask for (as
+ * bt__gemm_plan's force); 0 (the default) lets the cost model choose. */
+void bt__gemm_force_ksplit(int ksplit);
+int bt__gemm_forced_ksplit(void);
+
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
 #endif

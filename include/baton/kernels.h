@@ -92,7 +92,11 @@ BT_API BT_NODISCARD int bt_stencil(bt_runtime *rt, int radius, bt_array *in,
  *  are as good, e.g. 2 workers on a square; 4 x 4 tiles for 16), each tile
  *  inside the rows its worker's NUMA node first touched under
  *  BT_PLACE_BLOCKS; each worker calls single-threaded OpenBLAS on its tile.
- *  OpenBLAS's thread count is process-wide: the call sets it to 1 and
+ *  When c is small and k long (c 64 x 64, k 100 000), groups of workers of
+ *  one node share a tile and split k: each computes a partial in scratch
+ *  memory of its own, then the partials are added to beta c in a fixed
+ *  order, so the result is the same bits from run to run (for a given
+ *  shape and worker count). OpenBLAS's thread count is process-wide: the call sets it to 1 and
  *  restores the caller's count before it returns, so threaded BLAS called
  *  elsewhere keeps its threads; a thread that changes the count while a
  *  bt_gemm runs races with it. Operands need a unit stride along one axis
