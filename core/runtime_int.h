@@ -208,6 +208,8 @@ struct bt_runtime {
   BT_ALIGNED_CL _Atomic uint32_t bell;
   _Atomic int sleepers; /* workers announced asleep (seq_cst: the team's
                            side of the handshake in sleep_idle()) */
+  _Atomic uint32_t sleeper_bits; /* their bell bits (exact up to 32
+                                    workers; same handshake) */
   /* The team (core/team.c): the kernel call on offer to every worker. */
   struct bt__team {
     /* 1 while a call holds the team (CAS 0 -> 1, acquire; release store

@@ -297,11 +297,14 @@ void bt__workers_wake_all(bt_runtime *rt, int except) {
    * before the offer is seen here; one that counts itself after sees the
    * offer in its last look. The sleepers' own flags stay set (each clears
    * its own on waking): a post that reads one meanwhile rings once more. */
-  if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst) == 0) return;
-  /* The worker the caller stands in for need not wake (with more than 32
-   * workers bits are shared: ring for all). */
-  uint32_t bits = UINT32_MAX;
-  if (except >= 0 && rt->nworkers <= 32) bits &= ~bell_bit(except);
+  if (rt->nworkers > 32) { /* bits are shared: ring for all */
+    if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst) > 0)
+      bell_ring(rt, UINT32_MAX);
+    return;
+  }
+  /* The bits of the sleepers, but the one the caller stands in for. */
+  uint32_t bits = atomic_load_explicit(&rt->sleeper_bits, memory_order_seq_cst);
+  if (except >= 0) bits &= ~bell_bit(except);
   if (bits) bell_ring(rt, bits);
 }
 
@@ -367,13 +370,18 @@ static void sleep_idle(bt__worker *w) {
   atomic_fetch_sub_explicit(&rt->spinning, 1, memory_order_seq_cst);
   if (found) return;
   atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
-  /* seq_cst: pairs with the load in bt__workers_wake_all(). */
+  /* seq_cst: pairs with the loads in bt__workers_wake_all(). */
   atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_seq_cst);
+  atomic_fetch_or_explicit(&rt->sleeper_bits, bell_bit(w->id),
+                           memory_order_seq_cst);
   if (!has_work(w, 1)) {
     bell_wait(rt, seen, w->id);
     (void)bt__stat_slept(t1);
   }
-  /* relaxed: a count for the team's wake; a stale one costs a wake call. */
+  /* relaxed: hints for the team's wake; a stale one costs a wake call
+   * (with up to 32 workers each bit is one worker's alone). */
+  atomic_fetch_and_explicit(&rt->sleeper_bits, ~bell_bit(w->id),
+                            memory_order_relaxed);
   atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
   /* relaxed: only a hint to posters; a stale 1 costs one wake call. */
   atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
@@ -630,6 +638,7 @@ int bt__workers_start(bt_runtime *rt) {
   atomic_init(&rt->wake_next, 0);
   atomic_init(&rt->bell, 0);
   atomic_init(&rt->sleepers, 0);
+  atomic_init(&rt->sleeper_bits, 0);
   if ((rc = bt__team_init(rt)) != BT_OK) {
     free(rt->workers);
     rt->workers = NULL;

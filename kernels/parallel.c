@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* parallel.c: the one mechanism every kernel runs on: lock the operands,
- * cut them into one part per worker, hand each worker its part's slices,
- * join on a countdown, take the slices back and release them. */
+ * cut them into one part per worker, hand the parts' slices over, run the
+ * parts through the runtime's team (core/team.c) or, when it is busy, by
+ * posting one task per worker and joining on a countdown, take the slices
+ * back and release them. */
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
