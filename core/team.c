@@ -32,8 +32,6 @@
  * few hundred ns; one that has not claimed its part after this is parked,
  * preempted or busy with a job. */
 #define TEAM_GRACE_NS (3 * 1000)
-/* The same for a call that is not eager (see bt__team_run()). */
-#define TEAM_LATE_NS (50 * 1000)
 /* How long the caller busy-waits (pause) on claimed parts before it
  * yields: long enough for small parts running on other cores. */
 #define TEAM_PAUSE_NS (50 * 1000)
@@ -159,7 +157,7 @@ int bt__team_help(bt__worker *w) {
   return ran;
 }
 
-int bt__team_run(bt_runtime *rt, int nparts, int own, int eager, bt__team_fn fn,
+int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
                  void *ctx) {
   struct bt__team *team = &rt->team;
   BT_ASSERT(nparts >= 1 && nparts <= rt->nworkers && own < nparts);
@@ -193,17 +191,14 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, int eager, bt__team_fn fn,
   int64_t start = bt__now_ns();
   if (own >= 0) run_part(team, own);
 
-  /* Wait for the other parts. Eager: a pause loop that claims the parts of
+  /* Wait for the other parts: a pause loop that claims the parts of
    * parked workers at once and, after TEAM_GRACE_NS, every part still
-   * unclaimed; then yields; then sleep on the countdown. Not eager (a big
-   * call from a thread that has no core of its own): yields from the
-   * start, so the worker sharing its core runs, and helps only after
-   * TEAM_LATE_NS. A caller that is a worker runs its own queue's tasks
-   * meanwhile (a part may have posted work to it: nested kernels). */
+   * unclaimed; then yields; then sleep on the countdown. A caller that is
+   * a worker runs its own queue's tasks meanwhile (a part may have posted
+   * work to it: nested kernels). */
   int self = bt__self_runtime() == rt ? bt_self() : -1;
-  int64_t grace = eager ? TEAM_GRACE_NS : TEAM_LATE_NS;
   int helped = 0;
-  int64_t until = eager ? 0 : start + BT__IDLE_SPIN_NS;
+  int64_t until = 0;
   for (int i = 1;; i++) {
     /* acquire: pairs with the acq_rel decrements in claim_run(). */
     if (atomic_load_explicit(&team->pending, memory_order_acquire) == 0)
@@ -217,13 +212,13 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, int eager, bt__team_fn fn,
     }
     int64_t now = bt__now_ns();
     if (!helped) {
-      helped = now - start >= grace;
+      helped = now - start >= TEAM_GRACE_NS;
       for (int p = nparts; p-- > 0;)
         /* relaxed: both are hints; the CAS in claim_run() decides. */
         if (atomic_load_explicit(&team->claim[p], memory_order_relaxed) >> 1 <
                 g &&
-            (helped || (eager && atomic_load_explicit(&rt->workers[p].sleeping,
-                                                      memory_order_relaxed))))
+            (helped || (atomic_load_explicit(&rt->workers[p].sleeping,
+                                             memory_order_relaxed))))
           (void)claim_run(rt, g, p);
       continue;
     }

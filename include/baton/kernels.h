@@ -22,9 +22,9 @@
  * small (at most 16384 elements), that of the worker bound to the PU it
  * runs on (whose core it holds); and, like an idle worker that finished
  * its own part, any part still unclaimed when its worker is parked or a
- * few microseconds late (after 50 us on a big call from a thread with no
- * core of its own). A part runs exactly once; docs/runtime.md, "Kernels:
- * the team", has the rules.
+ * few microseconds late (a big call from a thread with no core of its own
+ * leaves every part to the workers). A part runs exactly once;
+ * docs/runtime.md, "Kernels: the team", has the rules.
  *
  * SIMD: the inner loops are compiled for several SIMD levels (SSE2,
  * AVX2+FMA, AVX-512 on x86-64) and the highest level the CPU supports is
