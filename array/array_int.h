@@ -40,6 +40,15 @@ int bt__slice_new_array(bt_runtime *rt, bt_dtype t, int ndim,
 int bt__slice_recv_array(bt_runtime *rt, bt_dtype t, int ndim,
                          const int64_t *shape, bt_slice *s);
 
+/* The MPI receiver's cache of the last array it received on a channel, of
+ * which it keeps a reference: if that reference is a's only one (every
+ * slice of a released, nobody else retained it), a is not frozen nor
+ * migrated and its pages are on the caller's NUMA node, own it whole again
+ * (as a new array from bt__slice_recv_array: contents unspecified, a new
+ * slice generation) and return BT_OK; else BT_EBUSY (or bt_array_own's
+ * code), and the caller makes a new array. */
+int bt__slice_reuse_array(bt_array *a, bt_slice *s);
+
 /* Unmap every mapping recycle.c keeps; returns how many there were. */
 int bt__recycle_drain(void);
 

@@ -491,6 +491,26 @@ int bt__slice_recv_array(bt_runtime *rt, bt_dtype t, int ndim,
   return rc != BT_OK ? rc : own_only(a, s);
 }
 
+int bt__slice_reuse_array(bt_array *a, bt_slice *s) {
+  /* acquire: pairs with the acq_rel fetch_sub of the last slice's release
+   * (the grants' reference), so the data it wrote is ours to overwrite. A
+   * count of one is the caller's: no slice of a is alive and nobody else
+   * can reach a (bt_slice_array needs a held slice), so it cannot grow
+   * behind this look. */
+  if (atomic_load_explicit(&a->refs, memory_order_acquire) != 1 ||
+      /* relaxed: written before a was published, or by a migration under a
+       * slice that is gone now (the acquire above ordered it). */
+      !atomic_load_explicit(&a->recycle, memory_order_relaxed) ||
+      atomic_load_explicit(&a->frozen, memory_order_relaxed) ||
+      a->numa != bt__place_numa_here(a->rt))
+    return BT_EBUSY;
+  bt_slice tmp;
+  int rc = bt_array_own(a, NULL, 0, &tmp);
+  if (rc != BT_OK) return rc;
+  *s = tmp;
+  return BT_OK;
+}
+
 /* ---- the transfer type ------------------------------------------------- */
 
 static int slice_on_send(void *elem, bt_transfer mode) {

@@ -3,6 +3,7 @@
  *
  *   mpirun -np 2 build/benchmarks/bench_mpi [--max=BYTES] [--reps=N]
  *                                            [--quick=1]   (64 KiB, 50 reps)
+ *                                            [--only=MASK] (parts: below)
  *
  * 1. Ping-pong, sizes 8 B .. 64 MiB: raw MPI_Send/MPI_Recv between
  *    preallocated buffers (the baseline) vs the same through a baton remote
@@ -15,7 +16,9 @@
  *    and a strided one (the left half of every row of an array twice as
  *    wide), baton vs raw MPI with the same datatype; and strided vs
  *    contiguous.
- * 3. Late wake-up: rank 0 sends its CLOCK_MONOTONIC time 1, 5 and 20 ms
+ * 3. Allreduce of one double: bt_mpi_allreduce vs MPI_Allreduce on the
+ *    world communicator (DESIGN.md's collective budget: at most 1.5x).
+ * 4. Late wake-up: rank 0 sends its CLOCK_MONOTONIC time 1, 5 and 20 ms
  *    after rank 1 began to wait (long after any spin), rank 1 measures how
  *    late the message reaches it: baton bt_recv vs raw MPI_Recv, the
  *    median of the samples. */
@@ -27,6 +30,16 @@
 
 #include "baton/mpi.h"
 #include "common.h"
+
+enum {
+  ONLY_RAW = 1,
+  ONLY_VALUE = 2,
+  ONLY_SLICE = 4,
+  ONLY_STREAM = 8,
+  ONLY_LATE = 16,
+  ONLY_ALLREDUCE = 32,
+  ONLY_ALL = 63
+};
 
 static int rank, other;
 static bt_runtime *rt;
@@ -67,15 +80,31 @@ static double raw_pingpong(size_t bytes, int n) {
   return best;
 }
 
+/* The ping-pong channels of the size being measured: made once per size
+ * and kind, used by every round (as an application uses a channel for many
+ * messages), released when the size changes. */
+static bt_chan *value_ch, *slice_ch;
+static size_t value_ch_bytes;
+
+static void release_pingpong_chans(void) {
+  BENCH_OK(bt_chan_release(value_ch));
+  BENCH_OK(bt_chan_release(slice_ch));
+  value_ch = slice_ch = NULL;
+}
+
 /* baton, plain values of `bytes` bytes. */
 static double value_pingpong(size_t bytes, int n) {
-  /* A type stays valid until detach: one per channel, kept. */
-  static bt_type types[64];
-  static int ntypes;
-  bt_type *t = &types[ntypes++ % 64];
-  BENCH_OK(bt_type_value("bytes", bytes, t));
-  bt_chan *ch;
-  BENCH_OK(bt_mpi_chan_create(bridge, other, next_tag++, t, 4, &ch));
+  if (!value_ch || value_ch_bytes != bytes) {
+    /* A type stays valid until detach: one per channel, kept. */
+    static bt_type types[64];
+    static int ntypes;
+    bt_type *t = &types[ntypes++ % 64];
+    BENCH_OK(bt_type_value("bytes", bytes, t));
+    BENCH_OK(bt_chan_release(value_ch));
+    BENCH_OK(bt_mpi_chan_create(bridge, other, next_tag++, t, 4, &value_ch));
+    value_ch_bytes = bytes;
+  }
+  bt_chan *ch = value_ch;
   char *buf = malloc(bytes);
   memset(buf, 1, bytes);
   MPI_Barrier(MPI_COMM_WORLD);
@@ -95,16 +124,17 @@ static double value_pingpong(size_t bytes, int n) {
     if (tt < best) best = tt;
   }
   free(buf);
-  BENCH_OK(bt_chan_release(ch));
   return best;
 }
 
 /* baton, a 1-D u8 slice of `bytes` bytes sent back and forth: each receive
- * is a new array. */
+ * is a slice of a new array, or of the one the channel kept from its last
+ * receive when the user released it (mpi/rchan.c). */
 static double slice_pingpong(size_t bytes, int n) {
-  bt_chan *ch;
-  BENCH_OK(
-      bt_mpi_chan_create(bridge, other, next_tag++, &bt_type_slice, 4, &ch));
+  if (!slice_ch)
+    BENCH_OK(bt_mpi_chan_create(bridge, other, next_tag++, &bt_type_slice, 4,
+                                &slice_ch));
+  bt_chan *ch = slice_ch;
   int64_t len = (int64_t)bytes;
   bt_slice s = {0};
   if (rank == 0) {
@@ -130,7 +160,6 @@ static double slice_pingpong(size_t bytes, int n) {
     if (tt < best) best = tt;
   }
   if (rank == 0) bt_slice_release(s);
-  BENCH_OK(bt_chan_release(ch));
   return best;
 }
 
@@ -223,6 +252,26 @@ static double baton_stream(int64_t rows, int64_t cols, int widen, int n) {
   return best;
 }
 
+/* Seconds per allreduce of one double (sum): MPI_Allreduce on the world
+ * when bridged is 0, else bt_mpi_allreduce on the bridge. */
+static double allreduce_time(int bridged, int n) {
+  double x = rank + 1, sum = 0;
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = bench_now();
+  for (int i = 0; i < n; i++) {
+    if (bridged)
+      BENCH_OK(bt_mpi_allreduce(bridge, BT_SUM, BT_F64, &x, &sum, 1));
+    else
+      MPI_Allreduce(&x, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  }
+  double t = (bench_now() - t0) / n;
+  if (sum != 3) {
+    fprintf(stderr, "bench_mpi: allreduce gave %g, not 3\n", sum);
+    exit(1);
+  }
+  return t;
+}
+
 static double mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -296,6 +345,9 @@ int main(int argc, char **argv) {
   int quick = bench_quick(argc, argv);
   long max = bench_opt(argc, argv, "max", quick ? 64L << 10 : 64L << 20);
   long reps = bench_opt(argc, argv, "reps", quick ? 50 : 2000);
+  /* --only=MASK runs a part (for profiling): 1 raw ping-pong, 2 value,
+   * 4 slice, 8 streaming, 16 late wake-up, 32 allreduce; default all. */
+  long only = bench_opt(argc, argv, "only", ONLY_ALL);
   bt_options opt = BT_OPTIONS_DEFAULT;
   opt.workers = 1;
   BENCH_OK(bt_runtime_create(&opt, &rt));
@@ -322,14 +374,16 @@ int main(int argc, char **argv) {
      * loaded machine a slow patch then hits all three alike. */
     lat_raw[k] = lat_val[k] = lat_slice[k] = 1e30;
     for (int round = 0; round < (quick ? 2 : 5); round++) {
-      double t = raw_pingpong(sizes[k], n);
+      double t = only & ONLY_RAW ? raw_pingpong(sizes[k], n) : 1;
       if (t < lat_raw[k]) lat_raw[k] = t;
-      t = sizes[k] <= 65536 ? value_pingpong(sizes[k], n) : 0;
+      t = sizes[k] <= 65536 && (only & ONLY_VALUE) ? value_pingpong(sizes[k], n)
+                                                   : 0;
       if (t < lat_val[k]) lat_val[k] = t;
-      t = slice_pingpong(sizes[k], n);
+      t = only & ONLY_SLICE ? slice_pingpong(sizes[k], n) : 1;
       if (t < lat_slice[k]) lat_slice[k] = t;
     }
   }
+  release_pingpong_chans();
   if (rank == 0) {
     char h[32], what[64];
     bench_table_header("Ping-pong, one-way (baton vs raw MPI_Send/Recv)");
@@ -366,7 +420,7 @@ int main(int argc, char **argv) {
 
   /* Streaming: regions of 1 MiB .. 16 MiB (capped by --max). */
   int64_t stream_bytes[] = {1 << 20, 4 << 20, 16 << 20};
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 3 && (only & ONLY_STREAM); k++) {
     if (stream_bytes[k] > max) break;
     int64_t cols = 512, rows = stream_bytes[k] / 8 / cols;
     int n = reps_for((size_t)stream_bytes[k], reps);
@@ -395,8 +449,28 @@ int main(int argc, char **argv) {
     }
   }
 
+  /* Allreduce of one double: bt_mpi_allreduce vs MPI_Allreduce, rounds in
+   * turn, the best of each (DESIGN.md: at most 1.5x). */
+  if (only & ONLY_ALLREDUCE) {
+    int n = quick ? 200 : 20000;
+    double raw = 1e30, bt = 1e30;
+    for (int round = 0; round < (quick ? 2 : 5); round++) {
+      double t = allreduce_time(0, n);
+      if (t < raw) raw = t;
+      t = allreduce_time(1, n);
+      if (t < bt) bt = t;
+    }
+    if (rank == 0) {
+      bench_table_header("Allreduce of one double (sum), 2 ranks");
+      bench_table_row("bt_mpi_allreduce vs MPI_Allreduce", "us", bt * 1e6,
+                      raw * 1e6, 0);
+      bench_result("mpi_allreduce", "f64_sum", 1, 2, 8, "time_us", bt * 1e6,
+                   raw * 1e6, 0);
+    }
+  }
+
   /* Late wake-up: the median over the delays, reported by rank 1. */
-  {
+  if (only & ONLY_LATE) {
     int n = quick ? 3 : 10;
     double raw = late_wakeup(NULL, n);
     bt_chan *ch;

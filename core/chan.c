@@ -115,11 +115,14 @@ void bt__waitq_push(bt_chan *ch, bt__waiter *w) {
       listed = p->polls[i] == ch->polled;
     if (!listed && p->npolls < BT__POLL_MAX) p->polls[p->npolls++] = ch->polled;
   }
-  /* relaxed: written under the lock; lock-free readers see it through the
-   * acquire CAS on head/tail that pairs with bt__chan_unlock(). */
+  /* seq_cst: on an unbuffered channel, pairs with the seq_cst entry into
+   * the rendezvous cell in cell_op() (the caller then rechecks the cell
+   * with bt__cell_meet()); on a buffered one, lock-free readers see it
+   * through the acquire CAS on head/tail that pairs with
+   * bt__chan_unlock(). */
   atomic_fetch_add_explicit(
       w->op == BT_OP_SEND ? &ch->send_waiting : &ch->recv_waiting, 1,
-      memory_order_relaxed);
+      memory_order_seq_cst);
 }
 
 void bt__waitq_remove(bt_chan *ch, bt__waiter *w) {
@@ -388,6 +391,92 @@ void bt__chan_unlock(bt_chan *c) {
   bt__lock_release(&c->lock);
 }
 
+/* ---- the rendezvous cell of an unbuffered channel ----------------------- */
+
+/* The cell's word: a kind, and two flags. Who moves it:
+ *   FREE  -> RWAIT  a receiver enters (lock-free path only);
+ *   RWAIT -> FILL   a sender claims it, copies its element into the cell,
+ *   FILL  -> FULL   and publishes it;
+ *   FULL  -> FREE   the receiver copied the element out;
+ *   FREE  -> PUT    a sender enters (lock-free path only), copies its
+ *   PUT   -> SWAIT  element in, and waits;
+ *   SWAIT -> TAKE   a receiver claims it, copies the element out,
+ *   TAKE  -> TAKEN  and says so;
+ *   TAKEN -> FREE   the sender saw it taken.
+ *   RWAIT/SWAIT -> FREE  the waiter withdraws (timeout, close, or a queued
+ *                  partner it must meet through the lock instead).
+ * SLEEP: set by the waiter (RWAIT or SWAIT) before it sleeps on the futex;
+ * whoever moves the word out of the waiting kind wakes it. CLOSED: set
+ * under the lock by bt_chan_close() and never cleared: no one enters or
+ * claims a closed cell, a waiter in it withdraws, and an element already
+ * handed over (FILL, FULL, TAKE, TAKEN) still completes. Only the party
+ * that entered the cell frees it, so a word never means two rendezvous.
+ * The steps that keep the other bits (publish, free) add or subtract the
+ * kind, so a CLOSED set meanwhile stays. Every modification is a
+ * read-modify-write, so each acquire below synchronises with the last
+ * release before it through the release sequence. */
+enum {
+  CELL_FREE = 0,
+  CELL_RWAIT = 1,
+  CELL_SWAIT = 2,
+  CELL_FILL = 3,
+  CELL_FULL = 4,
+  CELL_PUT = 5,
+  CELL_TAKE = 6,
+  CELL_TAKEN = 7,
+  CELL_KIND = 7,
+  CELL_SLEEP = 8,
+  CELL_CLOSED = 16
+};
+
+static inline _Atomic uint32_t *cell_word(const bt_chan *c) {
+  return (_Atomic uint32_t *)c->slots;
+}
+
+static inline void *cell_data(const bt_chan *c) {
+  return c->slots + sizeof(uint64_t);
+}
+
+/* Claims the waiter of kind `from` (RWAIT or SWAIT, asleep or not) for a
+ * completion of kind `to` (FILL or TAKE); false if none waits there (or
+ * the channel is closed). *was gets the claimed word (its SLEEP flag). */
+static bool cell_claim(_Atomic uint32_t *w, uint32_t from, uint32_t to,
+                       uint32_t *was) {
+  uint32_t s = from;
+  for (;;) {
+    /* seq_cst: the recheck after bt__waitq_push() (see chan_int.h); also
+     * acquire: pairs with the release that made the cell FREE, so the
+     * cell's previous element is no longer read or written by anyone. */
+    if (atomic_compare_exchange_weak_explicit(w, &s, to, memory_order_seq_cst,
+                                              memory_order_seq_cst)) {
+      *was = s;
+      return true;
+    }
+    if ((s & ~(uint32_t)CELL_SLEEP) != from) return false;
+  }
+}
+
+bool bt__cell_meet(bt_chan *c, int op, void *elem) {
+  _Atomic uint32_t *w = cell_word(c);
+  uint32_t was;
+  if (op == BT_OP_SEND) {
+    if (!cell_claim(w, CELL_RWAIT, CELL_FILL, &was)) return false;
+    memcpy(cell_data(c), elem, c->size);
+    /* release: publishes the element; pairs with the acquire load in
+     * cell_wait(). */
+    atomic_fetch_add_explicit(w, CELL_FULL - CELL_FILL, memory_order_release);
+  } else {
+    if (!cell_claim(w, CELL_SWAIT, CELL_TAKE, &was)) return false;
+    memcpy(elem, cell_data(c), c->size);
+    /* release: the element is out; pairs with the acquire load in
+     * cell_wait(), after which the sender frees the cell. */
+    atomic_fetch_add_explicit(w, CELL_TAKEN - CELL_TAKE, memory_order_release);
+  }
+  /* The waiter may have returned by now; a wake on its cell is harmless. */
+  if (was & CELL_SLEEP) bt__futex_wake(w, 1);
+  return true;
+}
+
 /* ---- the locked operations --------------------------------------------- */
 
 int bt__chan_send_locked(bt_chan *ch, const void *elem) {
@@ -399,6 +488,8 @@ int bt__chan_send_locked(bt_chan *ch, const void *elem) {
     pump(ch);
     return BT_OK;
   }
+  /* A receiver in the cell came before any queued one. */
+  if (bt__cell_meet(ch, BT_OP_SEND, (void *)elem)) return BT_OK;
   uint32_t was;
   bt__waiter *w = claim_first(ch, &ch->recvq, &was);
   if (!w) return BT_EAGAIN;
@@ -416,6 +507,7 @@ int bt__chan_recv_locked(bt_chan *ch, void *elem) {
     }
     return ch->closed ? BT_ECLOSED : BT_EAGAIN;
   }
+  if (bt__cell_meet(ch, BT_OP_RECV, elem)) return BT_OK;
   uint32_t was;
   bt__waiter *w = claim_first(ch, &ch->sendq, &was);
   if (w) {
@@ -532,6 +624,11 @@ static int chan_alloc(const bt_type *t, size_t capacity, bt_chan **ch) {
     if (!c->slots) goto err_free_chan;
     for (size_t i = 0; i < capacity; i++)
       atomic_init((_Atomic uint64_t *)(c->slots + i * c->stride), 2 * i);
+  } else {
+    c->slots = aligned_alloc(BT_CACHELINE, (c->stride + BT_CACHELINE - 1) /
+                                               BT_CACHELINE * BT_CACHELINE);
+    if (!c->slots) goto err_free_chan;
+    atomic_init(cell_word(c), CELL_FREE);
   }
   c->magic = BT__CHAN_MAGIC;
   c->type = t;
@@ -621,13 +718,17 @@ int bt_chan_release(bt_chan *ch) {
     free(r);
   } else {
     BT_ASSERT(c->sendq.head == NULL && c->recvq.head == NULL);
+    /* relaxed: the last reference; no operation is in flight. */
+    BT_ASSERT(c->cap > 0 ||
+              (atomic_load_explicit(cell_word(c), memory_order_relaxed) &
+               CELL_KIND) == CELL_FREE);
     if (c->cap > 0 && c->type->on_drop) {
       uint64_t t = tail_pos(c);
       for (uint64_t p = head_pos(c); p != t; p++)
         c->type->on_drop(slot_data(c, p));
     }
-    free(c->slots);
   }
+  free(c->slots);
   bt__magic_kill(&c->magic);
   free(c);
   return BT_OK;
@@ -659,6 +760,13 @@ static void chan_watch_report(void *ctx, const bt__watch *w) {
   size_t len = ring_len(c);
   int senders = queue_length(&c->sendq), receivers = queue_length(&c->recvq);
   bool closed = c->closed;
+  if (c->cap == 0) {
+    /* relaxed: a snapshot for the report. */
+    uint32_t k =
+        atomic_load_explicit(cell_word(c), memory_order_relaxed) & CELL_KIND;
+    senders += k == CELL_SWAIT;
+    receivers += k == CELL_RWAIT;
+  }
   bt__chan_unlock(c);
   bt__watch_report(w,
                    "%s on %schannel %p of %s (capacity %zu): %s%s, %d "
@@ -674,6 +782,130 @@ static void chan_watch_report(void *ctx, const bt__watch *w) {
                    receivers, receivers == 1 ? "" : "s", far);
 }
 
+/* The party in the cell (a receiver in RWAIT, a sender in SWAIT) waits
+ * for its partner: it spins on the word, then sleeps on it. BT_OK (the
+ * element is handed over), BT_ECLOSED or BT_ETIMEDOUT (it withdrew:
+ * nothing moved). */
+static int cell_wait(bt_chan *user, bt_chan *c, int op, void *elem,
+                     int64_t deadline) {
+  _Atomic uint32_t *w = cell_word(c);
+  uint32_t mine = op == BT_OP_SEND ? CELL_SWAIT : CELL_RWAIT;
+  uint32_t done = op == BT_OP_SEND ? CELL_TAKEN : CELL_FULL;
+  int64_t t0 = bt__trace_begin();
+  spin sp;
+  spin_start(&sp, PARK_SPIN);
+  /* relaxed: a hint; the acquire load below decides. */
+  while (atomic_load_explicit(w, memory_order_relaxed) == mine &&
+         spin_next(&sp))
+    ;
+  spin_stop(&sp);
+  chan_watch cw = {user, c, op};
+  bt__watch watch;
+  bt__watch_arm(&watch);
+  int rc, busy = 0;
+  for (;;) {
+    /* acquire: pairs with the release publication in bt__cell_meet(). */
+    uint32_t s = atomic_load_explicit(w, memory_order_acquire);
+    uint32_t kind = s & CELL_KIND;
+    if (kind == done) {
+      if (op == BT_OP_RECV) memcpy(elem, cell_data(c), c->size);
+      /* release: our copy (or the partner's) is over before the next
+       * party enters; pairs with the acquire of its entry or claim. */
+      atomic_fetch_sub_explicit(w, done, memory_order_release);
+      rc = BT_OK;
+      break;
+    }
+    if (kind != mine) {
+      /* Claimed (FILL or TAKE): the partner is copying, a moment away. */
+      if (++busy < 64)
+        bt__cpu_relax();
+      else
+        sched_yield();
+      continue;
+    }
+    bool closed = s & CELL_CLOSED;
+    if (closed || (deadline >= 0 && bt__now_ns() >= deadline)) {
+      /* acq_rel: races the partners' claim in cell_claim(). */
+      if (atomic_compare_exchange_strong_explicit(
+              w, &s, CELL_FREE | (s & CELL_CLOSED), memory_order_acq_rel,
+              memory_order_acquire)) {
+        rc = closed ? BT_ECLOSED : BT_ETIMEDOUT;
+        break;
+      }
+      continue;
+    }
+    if (!(s & CELL_SLEEP)) {
+      /* acq_rel: a claimer that sees SLEEP in the word it replaces wakes
+       * us; pairs with its CAS in cell_claim(). */
+      atomic_compare_exchange_strong_explicit(
+          w, &s, s | CELL_SLEEP, memory_order_acq_rel, memory_order_acquire);
+      continue;
+    }
+    bt__futex_wait(w, s, bt__watch_deadline(&watch, deadline));
+    if (bt__watch_due(&watch)) chan_watch_report(&cw, &watch);
+  }
+  bt__trace_end(t0, "wait", op == BT_OP_SEND ? "send" : "recv", 0, 0);
+  return rc;
+}
+
+enum { CELL_BUSY_SPIN = 64 };
+
+/* The lock-free path of a send or receive on an unbuffered channel: meet
+ * a partner waiting in the cell, or (blocking, both queues empty) wait
+ * there. SLOW when the locked path must decide: queued waiters to serve,
+ * a closed channel, a cell busy with another rendezvous. */
+static int cell_op(bt_chan *user, bt_chan *c, int op, void *elem,
+                   int64_t deadline) {
+  _Atomic uint32_t *w = cell_word(c);
+  uint32_t enter = op == BT_OP_SEND ? CELL_PUT : CELL_RWAIT;
+  _Atomic uint32_t *mine_q =
+      op == BT_OP_SEND ? &c->send_waiting : &c->recv_waiting;
+  _Atomic uint32_t *their_q =
+      op == BT_OP_SEND ? &c->recv_waiting : &c->send_waiting;
+  for (int tries = 0;; tries++) {
+    if (bt__cell_meet(c, op, elem)) return BT_OK;
+    if (deadline == 0) return SLOW;
+    /* relaxed: a hint (queued waiters are served through the lock, in
+     * order); the seq_cst recheck below decides. */
+    if (atomic_load_explicit(mine_q, memory_order_relaxed) ||
+        atomic_load_explicit(their_q, memory_order_relaxed))
+      return SLOW;
+    uint32_t s = CELL_FREE;
+    /* seq_cst: pairs with the seq_cst increment in bt__waitq_push() (a
+     * partner queueing now will find us with bt__cell_meet(), or we find
+     * it counted below); also acquire: pairs with the release that freed
+     * the cell. */
+    if (atomic_compare_exchange_strong_explicit(
+            w, &s, enter, memory_order_seq_cst, memory_order_seq_cst))
+      break;
+    if (s & CELL_CLOSED) return SLOW;
+    uint32_t kind = s & CELL_KIND;
+    /* Someone like us waits there: queue behind it. */
+    if (kind == (op == BT_OP_SEND ? CELL_SWAIT : CELL_RWAIT)) return SLOW;
+    /* A partner waits (meet it) or another rendezvous is finishing. */
+    if (kind != CELL_RWAIT && kind != CELL_SWAIT && tries >= CELL_BUSY_SPIN)
+      return SLOW;
+    bt__cpu_relax();
+  }
+  if (op == BT_OP_SEND) {
+    memcpy(cell_data(c), elem, c->size);
+    /* seq_cst: the entry proper (see above); release: publishes the
+     * element to the receiver's claim in cell_claim(). */
+    atomic_fetch_add_explicit(w, CELL_SWAIT - CELL_PUT, memory_order_seq_cst);
+  }
+  /* seq_cst: pairs with the seq_cst increment in bt__waitq_push(). */
+  if (atomic_load_explicit(their_q, memory_order_seq_cst) != 0) {
+    /* A partner queued before it could see us: withdraw and meet it
+     * through the lock, unless someone already completed us. */
+    uint32_t s = op == BT_OP_SEND ? CELL_SWAIT : CELL_RWAIT;
+    /* acq_rel: races the partners' claim in cell_claim(). */
+    if (atomic_compare_exchange_strong_explicit(
+            w, &s, CELL_FREE, memory_order_acq_rel, memory_order_acquire))
+      return SLOW;
+  }
+  return cell_wait(user, c, op, elem, deadline);
+}
+
 /* Blocks in the locked path: queue a waiter and park. */
 static int chan_wait(bt_chan *user, bt_chan *c, int op, void *elem,
                      int64_t deadline) {
@@ -685,6 +917,12 @@ static int chan_wait(bt_chan *user, bt_chan *c, int op, void *elem,
   atomic_init(&p.state, BT__PARK_WAITING);
   bt__waiter w = {.op = op, .index = 0, .elem = elem, .parker = &p};
   bt__waitq_push(c, &w);
+  if (c->cap == 0 && bt__cell_meet(c, op, elem)) {
+    /* A partner entered the cell before it could see us queued. */
+    bt__waitq_remove(c, &w);
+    bt__chan_unlock(c);
+    return BT_OK;
+  }
   bt__chan_unlock(c);
   int64_t t0 = bt__trace_begin();
   int rc = bt__park(&p, deadline);
@@ -715,7 +953,10 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
 
   int64_t deadline = bt__deadline(timeout_ns);
   rc = SLOW;
-  if (c->cap > 0) {
+  if (c->cap == 0) {
+    /* Not for a transport that polls on this thread (see below). */
+    if (!c->polled) rc = cell_op(user, c, op, elem, deadline);
+  } else {
     rc = op == BT_OP_SEND ? fast_send(c, elem) : fast_recv(c, elem);
     if (rc == BT_EAGAIN && timeout_ns != 0) {
       /* Spin on the ring before queueing: the other side is often a
@@ -796,6 +1037,12 @@ int bt_chan_close(bt_chan *ch) {
     /* relaxed: the flag is ours until bt__chan_unlock() releases it. */
     atomic_fetch_or_explicit(&c->tail, BT__POS_CLOSED, memory_order_relaxed);
     pump(c); /* what the ring holds still goes to waiting receivers */
+  } else {
+    /* release: pairs with the acquire load in cell_wait(); a waiter in the
+     * cell withdraws, an element already handed over still arrives. */
+    uint32_t cell = atomic_fetch_or_explicit(cell_word(c), CELL_CLOSED,
+                                             memory_order_release);
+    if (cell & CELL_SLEEP) bt__futex_wake(cell_word(c), 1);
   }
   /* The receivers still blocked find nothing; the senders never will. */
   uint32_t was;
@@ -920,6 +1167,14 @@ int bt__chan_check(const bt_chan *ch) {
   } else if (c->closed && (live_s > 0 || live_r > 0)) {
     rc = bt__fail(BT_ESTATE, "channel of %s: closed with %zu waiters",
                   c->type->name, live_s + live_r);
+  } else if (c->cap == 0) {
+    /* relaxed: CLOSED is written under the lock we hold. */
+    uint32_t cell = atomic_load_explicit(cell_word(c), memory_order_relaxed);
+    if (((cell & CELL_CLOSED) != 0) != c->closed)
+      rc = bt__fail(BT_ESTATE,
+                    "channel of %s: %s, but its rendezvous cell says %s",
+                    c->type->name, c->closed ? "closed" : "open",
+                    cell & CELL_CLOSED ? "closed" : "open");
   }
 out:
   bt__chan_unlock(c);

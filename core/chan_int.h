@@ -12,6 +12,17 @@
  * channel's lock, then publishes DONE. A waiter that times out wins the CAS
  * WAITING/SLEEPING -> CANCELLED instead, so an element is handed to exactly
  * one operation and is never lost.
+ *
+ * An unbuffered channel adds a lock-free rendezvous "cell" beside the
+ * queues (chan.c, "the rendezvous cell"): one futex word and one element
+ * on a cache line of their own. A blocking send or receive that finds
+ * both queues empty waits in the cell instead of queueing (it spins on the
+ * word, then sleeps on it), and its partner completes it with one CAS and
+ * a copy, no lock; whoever holds the lock treats a cell waiter as the head
+ * of its queue. A party publishes itself in the cell and then reads the
+ * opposite queue's count, and a queueing party counts itself and then
+ * reads the cell (both sequentially consistent), so one of any two that
+ * could meet sees the other.
  */
 #ifndef BATON_CHAN_INT_H
 #define BATON_CHAN_INT_H
@@ -124,13 +135,17 @@ struct bt_chan {
    * remote channel is published, cleared at its last release; read by
    * threads queueing a waiter here (always through the remote channel). */
   const bt__chan_remote *polled;
-  unsigned char *slots;                /* the ring (cap > 0): see above */
+  /* The ring (cap > 0), or the rendezvous cell (cap 0: its futex word,
+   * then one element). */
+  unsigned char *slots;
   _Atomic int refs;                    /* atomic */
   BT_ALIGNED_CL _Atomic uint64_t tail; /* atomic: senders' position+flags */
   BT_ALIGNED_CL _Atomic uint64_t head; /* atomic: receivers' position+flags */
   /* Waiters queued (written under lock; read by lock-free operations after
    * their acquire CAS on head/tail, which pairs with the release in
-   * bt__chan_unlock(): a waiter queued before the unlock is seen). */
+   * bt__chan_unlock(): a waiter queued before the unlock is seen; on an
+   * unbuffered channel, after their seq_cst entry into the rendezvous
+   * cell, which pairs with the seq_cst increment in bt__waitq_push()). */
   BT_ALIGNED_CL _Atomic uint32_t send_waiting, recv_waiting;
   BT_ALIGNED_CL bt__lock lock;
   bool closed;            /* protected by lock */
@@ -154,6 +169,14 @@ static inline bt_chan *bt__chan_get(const bt_chan *ch) {
  * on_send/on_recv are the caller's business. */
 int bt__chan_send_locked(bt_chan *ch, const void *elem);
 int bt__chan_recv_locked(bt_chan *ch, void *elem);
+
+/* Capacity 0, lock held or not: complete the partner waiting in the
+ * rendezvous cell, if there is one (a receiver for BT_OP_SEND: elem is
+ * copied to it; a sender for BT_OP_RECV: its element is copied to elem).
+ * True if done; false changes nothing. Sequentially consistent, so that a
+ * caller that has just queued a waiter (bt__waitq_push()) and finds no one
+ * here is seen by any party entering the cell later. */
+bool bt__cell_meet(bt_chan *ch, int op, void *elem);
 
 /* Lock held: queue / unqueue a waiter (unqueue of one not queued is a
  * no-op). */

@@ -167,12 +167,25 @@ int bt_select(bt_case *cases, int n, int64_t timeout_ns, int *chosen) {
           .op = cases[i].op, .index = i, .elem = cases[i].elem, .parker = &p};
       bt__waitq_push(sc[i].local, &waiters[i]);
     }
-    unlock_all(locks, nlocks);
-    rc = bt__park(&p, deadline);
-    lock_all(locks, nlocks);
+    /* A partner that entered an unbuffered channel's rendezvous cell after
+     * the poll, before it could see our waiters (see chan_int.h). Our
+     * waiters are ours alone while we hold the locks. */
+    for (int k = 0; k < norder && sel < 0; k++) {
+      int i = order[k];
+      if (sc[i].local->cap == 0 &&
+          bt__cell_meet(sc[i].local, cases[i].op, cases[i].elem)) {
+        sel = i;
+        rc = BT_OK;
+      }
+    }
+    if (sel < 0) {
+      unlock_all(locks, nlocks);
+      rc = bt__park(&p, deadline);
+      lock_all(locks, nlocks);
+    }
     for (int i = 0; i < n; i++)
       if (cases[i].chan != NULL) bt__waitq_remove(sc[i].local, &waiters[i]);
-    if (rc != BT_ETIMEDOUT) sel = p.chosen;
+    if (sel < 0 && rc != BT_ETIMEDOUT) sel = p.chosen;
   }
   unlock_all(locks, nlocks);
 

@@ -282,6 +282,7 @@ void bt__mpi_unref(bt_mpi *m) {
   free(m->xcounts);
   free(m->xtags_out);
   free(m->xtags_in);
+  free(m->strays);
   free(m->heard);
   free(m->hb_sent);
   free(m->failed);
@@ -320,6 +321,14 @@ static void abandon_op(bt_mpi *m, bt__mpi_op *op) {
   }
   op->free_next = m->abandoned;
   m->abandoned = op;
+}
+
+int bt__mpi_abandoned_count(const bt_mpi *m) {
+  pthread_mutex_lock(&pool_lock); /* the pool may be reusing m */
+  int n = 0;
+  for (const bt__mpi_op *op = m->abandoned; op; op = op->free_next) n++;
+  pthread_mutex_unlock(&pool_lock);
+  return n;
 }
 
 /* Lock held: abandon every request of channel c (its peer is dead). */
@@ -554,6 +563,62 @@ static void mark_orphans(bt_mpi *m) {
       found = theirs[k] == c->tag;
     c->orphan = !found;
   }
+  /* The other way round: their channels towards us that we never opened
+   * (each is an orphan on their side). */
+  int total = x[3 * n + n - 1] + x[n + n - 1];
+  m->strays = malloc((size_t)(total ? total : 1) * 2 * sizeof(int));
+  if (!m->strays) return; /* their sends are then abandoned at detach */
+  for (int p = 0; p < n; p++) {
+    const int *theirs = m->xtags_in + x[3 * n + p];
+    for (int k = 0; k < x[n + p]; k++) {
+      bool found = false;
+      for (bt__rchan *c = m->chans; c && !found; c = c->next)
+        found = c->peer == p && c->tag == theirs[k];
+      if (found) continue;
+      m->strays[2 * m->nstrays] = p;
+      m->strays[2 * m->nstrays + 1] = theirs[k];
+      m->nstrays++;
+    }
+  }
+}
+
+/* Lock held, detach: receive and throw away what the peers sent on
+ * channels we never opened (headers and payloads), so that their sends
+ * complete: a peer waits for them before it ends its detach
+ * (bt__rchan_detach_step), and it frees their buffers then instead of
+ * abandoning them for the life of the process. */
+static int drain_strays(bt_mpi *m) {
+  int work = 0;
+  for (int i = 0; i < m->nstrays; i++) {
+    int peer = m->strays[2 * i], tag = m->strays[2 * i + 1];
+    if (m->failed && m->failed[peer]) continue;
+    MPI_Comm comms[2] = {m->hdr_comm, m->data_comm};
+    for (int k = 0; k < 2; k++) {
+      for (;;) {
+        int flag = 0, bytes = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        if (MPI_Improbe(peer, tag, comms[k], &flag, &msg, &st) !=
+                MPI_SUCCESS ||
+            !flag)
+          break;
+        MPI_Get_count(&st, MPI_BYTE, &bytes);
+        void *sink = malloc(bytes > 0 ? (size_t)bytes : 1);
+        if (!sink) {
+          /* Received anyway: into a byte that MPI truncates to. */
+          char one;
+          MPI_Mrecv(&one, 1, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        } else {
+          /* The data is on its way (the peer polls its sends): a short
+           * wait. */
+          MPI_Mrecv(sink, bytes, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+          free(sink);
+        }
+        work = 1;
+      }
+    }
+  }
+  return work;
 }
 
 /* Lock held: advance the detach one step. */
@@ -591,6 +656,7 @@ static int detach_poll(bt_mpi *m) {
       m->phase = BT__DETACH_DRAIN;
       return 1;
     case BT__DETACH_DRAIN: {
+      (void)drain_strays(m);
       int all = 1;
       for (bt__rchan *c = m->chans; c; c = c->next)
         all &= bt__rchan_detach_step(c, now);
@@ -602,7 +668,8 @@ static int detach_poll(bt_mpi *m) {
       return 1;
     }
     case BT__DETACH_BARRIER:
-      if (!m->coll_done) return 0;
+      /* A peer may still wait for us to take its strays. */
+      if (!m->coll_done) return drain_strays(m);
       m->phase = BT__DETACH_DONE;
       return 1;
   }
@@ -690,8 +757,15 @@ void bt__mpi_wait_end(bt_mpi *m, int completed) {
   if (wake) bt__mpi_kick(m);
 }
 
+static _Thread_local bool on_progress_thread;
+
+int bt__mpi_on_progress_thread(void) {
+  return on_progress_thread;
+}
+
 static void *progress_main(void *arg) {
   bt_mpi *m = arg;
+  on_progress_thread = true;
 #if defined(__linux__) && defined(PR_SET_TIMERSLACK)
   /* The naps below are tens of microseconds: the default timer slack of a
    * thread (50 us) would more than double them. */

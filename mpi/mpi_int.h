@@ -49,6 +49,10 @@ typedef enum {
 } bt__rkind;
 
 enum { BT__MSG_DATA = 1, BT__MSG_CREDIT = 2, BT__MSG_CLOSE = 3 };
+/* Or'ed into a DATA header's kind: its payload follows as pieces of
+ * BT__MPI_FRAG bytes (the last one shorter), each its own message. */
+#define BT__MSG_FRAGS 0x100u
+#define BT__MSG_KIND_MASK 0xffu
 
 /* The header of every message on the header communicator. */
 typedef struct bt__mpi_hdr {
@@ -64,12 +68,27 @@ typedef struct bt__mpi_hdr {
   char type_name[32]; /* for the receiver's error message */
 } bt__mpi_hdr;
 
-/* Element bytes of a slice that ride in its header (one message). */
+/* The most element bytes a header may carry: the room of the header
+ * receive buffer and of a send record. Senders inline less (BT__MPI_EAGER). */
 #define BT__MPI_INLINE_MAX 4096
-/* Values ride in the header up to the same size; above it, header +
- * payload. (Measured 2026-11-30: a 32 KiB value as one message of header
- * and value took 16-18 us one way, as header + payload 13-14 us.) */
-#define BT__MPI_VALUE_INLINE_MAX BT__MPI_INLINE_MAX
+/* The largest message sent eagerly by every shared-memory transport we
+ * know (Open MPI vader's eager limit is 4096 bytes, its match header
+ * included; MPICH's is larger): element bytes ride inline only while the
+ * header and they fit, so a message never takes a rendezvous for want of
+ * a few bytes. */
+#define BT__MPI_EAGER 4032
+/* A payload up to BT__MPI_FRAG_TOTAL bytes of a value or a dense slice
+ * travels as eager pieces of BT__MPI_FRAG bytes copied out of it: on this
+ * VM (Open MPI 4.1, vader with CMA), 2 eager 4000-byte messages took
+ * 3.0 us one way where one 4096-byte rendezvous took 6.5 us, 4 pieces
+ * 6.4 us against 7.4 us for a 32 KiB rendezvous. Larger payloads go as one
+ * message (a rendezvous, MPI's single copy). */
+#define BT__MPI_FRAG BT__MPI_EAGER
+#define BT__MPI_FRAG_TOTAL ((size_t)16 << 10)
+/* The largest received array a slice channel keeps for the next slice of
+ * the same shape (bt__rchan.recv_array): above it, the page recycling of
+ * array/recycle.c already makes a new array cheap beside the transfer. */
+#define BT__MPI_REUSE_MAX ((size_t)1 << 20)
 /* Longest nap of the progress thread while a thread is blocked on one of
  * its channels: a message that arrives while nobody polls waits at most
  * this (plus the poll) before the progress thread delivers it. */
@@ -126,6 +145,7 @@ typedef struct bt__rq_item {
   struct bt__rq_item *next;
   bt__rq_state state;
   bool drop;     /* READY but to be discarded (credit returned) */
+  int pending;   /* payload receives (pieces) still outstanding */
   bool holds;    /* elem holds a handle that must be disposed of */
   void *payload; /* raw payload (boxes, wire), freed after decode */
   size_t payload_bytes;
@@ -168,10 +188,19 @@ typedef struct bt__rchan {
   unsigned char *hdr_buf; /* hdr_cap bytes */
   size_t hdr_cap;         /* immutable: header + the most inline bytes */
   uint64_t recv_seq;
+  bool rx_frags;             /* the DATA header at hand: payload in pieces */
   uint32_t to_return;        /* credits owed to the peer */
   _Atomic uint32_t returned; /* atomic: credits users returned, not yet
                                 folded into to_return */
   bt__rq_item *rq_head, *rq_tail;
+  /* Slices: the array of the last slice received (a reference of ours) and
+   * its shape, owned again for the next slice of that shape once its user
+   * released it (bt__slice_reuse_array): a received slice then costs an
+   * own, not a new array. NULL when none is kept (larger than
+   * BT__MPI_REUSE_MAX, or the user released the channel). */
+  bt_array *recv_array;
+  int32_t recv_dtype, recv_ndim;
+  int64_t recv_shape[BT_MAX_DIMS];
   bool peer_closed;
   bool discard;     /* deliver nothing more (no user left, detach) */
   bool user_closed; /* bt_chan_close called here */
@@ -193,6 +222,13 @@ typedef struct bt__rchan {
    * orphan, no room at the peer, peer failure). */
   uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
   uint64_t credit_stalls, undelivered;
+  /* Late wake-ups: elements the progress thread handed to a receiver
+   * already blocked on `in` while no user thread polled the bridge, that
+   * is, received only because the progress thread woke and polled (a
+   * waiter that stopped polling, or any waiter in thread mode): each is a
+   * thread wake-up on the message's path, the case DESIGN.md bounds at
+   * 50 us. */
+  uint64_t late_wakeups;
 } bt__rchan;
 
 /* The bridge. */
@@ -238,6 +274,10 @@ struct bt_mpi {
   bt__mpi_op coll_op;
   int *xcounts; /* detach: 4 x size ints: send/recv counts, displs */
   int *xtags_out, *xtags_in; /* detach: our tags per peer, theirs */
+  /* detach: (peer, tag) pairs of the peers' channels we have no end of:
+   * what they sent there is received and thrown away (drain_strays() in
+   * bridge.c), so their sends complete and free their buffers. */
+  int *strays, nstrays;
   int64_t detach_start;
   bt__mpi_op *op_cache; /* free send records */
   /* Requests abandoned towards a dead peer or an orphan channel: MPI may
@@ -306,6 +346,12 @@ void bt__mpi_op_put(struct bt_mpi *m, bt__mpi_op *op);
 void bt__mpi_heard(struct bt_mpi *m, int peer);
 /* Lock held: add op with its request to the table. BT_OK or BT_ENOMEM. */
 int bt__mpi_track(struct bt_mpi *m, bt__mpi_op *op, MPI_Request req);
+/* For the tests: the requests this bridge's memory holds abandoned (their
+ * buffers kept for the life of the process). Readable after detach: a
+ * bridge's memory is never freed. */
+int bt__mpi_abandoned_count(const struct bt_mpi *m);
+/* 1 on the bridge's progress thread (of any bridge), else 0. */
+int bt__mpi_on_progress_thread(void);
 /* Wake the progress thread (after work was queued for it). */
 void bt__mpi_kick(struct bt_mpi *m);
 /* Drop a bridge reference; the last frees it. */

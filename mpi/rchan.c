@@ -159,6 +159,23 @@ static int isend(bt__rchan *c, MPI_Comm comm, const void *buf, int count,
     fail_mpi(c, rc, "MPI_Isend");
     goto err_free;
   }
+  /* An eager send (every header, small payloads) is usually complete at
+   * once: Open MPI's ob1 copies it into the shared-memory fragment and
+   * returns a finished request. Finished here, it never enters the request
+   * table, so no poll tests it and no waiter that leaves wakes the progress
+   * thread to finish it (bt__mpi_wait_end: nactive). */
+  int done = 0;
+  rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) {
+    fail_mpi(c, rc, "MPI_Test (send)");
+    goto err_free;
+  }
+  if (done) {
+    free(op->buf);
+    if (op->has_slice) bt__slice_drop(op->slice); /* the region unlocks */
+    bt__mpi_op_put(c->m, op);
+    return BT_OK;
+  }
   if (bt__mpi_track(c->m, op, req) != BT_OK) {
     MPI_Wait(&req, MPI_STATUS_IGNORE);
     failf(c, BT_ENOMEM, "remote channel: out of memory");
@@ -232,8 +249,10 @@ static void send_data(bt__rchan *c) {
   void *elem = c->scratch;
   const bt_type *t = c->type;
   size_t inline_bytes = 0;
-  if (c->kind == BT__RK_VALUE && t->size <= BT__MPI_VALUE_INLINE_MAX)
-    inline_bytes = t->size;
+  const size_t room = BT__MPI_EAGER - sizeof(bt__mpi_hdr);
+  if (c->kind == BT__RK_VALUE && t->size <= room) inline_bytes = t->size;
+  /* Dense bytes of a value or slice sent as eager pieces (BT__MSG_FRAGS). */
+  const void *frag_src = NULL;
   bt_view v;
   size_t slice_bytes = 0;
   if (c->kind == BT__RK_SLICE) {
@@ -246,8 +265,10 @@ static void send_data(bt__rchan *c) {
     for (int d = 0; d < v.ndim; d++) slice_bytes *= (size_t)v.shape[d];
     /* A small dense region rides in the header: one message, not two (a
      * copy of one block; strided regions are never packed). */
-    if (slice_bytes <= BT__MPI_INLINE_MAX && bt__mpi_view_dense(&v))
+    if (slice_bytes <= room && bt__mpi_view_dense(&v))
       inline_bytes = slice_bytes;
+    else if (slice_bytes <= BT__MPI_FRAG_TOTAL && bt__mpi_view_dense(&v))
+      frag_src = v.data;
   }
   bt__mpi_op *hop = hdr_new(c, BT__MSG_DATA, inline_bytes);
   if (!hop) {
@@ -263,6 +284,9 @@ static void send_data(bt__rchan *c) {
     case BT__RK_VALUE:
       if (inline_bytes) {
         memcpy(h + 1, elem, t->size);
+      } else if (t->size <= BT__MPI_FRAG_TOTAL) {
+        frag_src = elem;
+        payload_bytes = t->size;
       } else {
         payload = malloc(t->size);
         if (!payload) goto err_nomem;
@@ -304,6 +328,7 @@ static void send_data(bt__rchan *c) {
     }
   }
   h->payload_bytes = payload_bytes;
+  if (frag_src) h->kind |= BT__MSG_FRAGS;
   c->msgs_sent++;
   c->bytes_sent += c->kind == BT__RK_SLICE ? slice_bytes
                    : payload_bytes         ? payload_bytes
@@ -311,6 +336,22 @@ static void send_data(bt__rchan *c) {
   if (isend(c, c->m->hdr_comm, h, (int)(sizeof *h + inline_bytes), MPI_BYTE,
             hop) != BT_OK) {
     free(payload);
+    if (c->kind == BT__RK_SLICE) bt__slice_drop(*(bt_slice *)elem);
+    return;
+  }
+  if (frag_src) {
+    /* Each piece copied into its own send record: the element (the slice's
+     * region) is free once they are posted. */
+    for (size_t off = 0; off < payload_bytes; off += BT__MPI_FRAG) {
+      size_t len = payload_bytes - off < BT__MPI_FRAG ? payload_bytes - off
+                                                      : BT__MPI_FRAG;
+      bt__mpi_op *op = payload_op(c, NULL, NULL);
+      if (!op) break;
+      memcpy(op->hdr, (const char *)frag_src + off, len);
+      if (isend(c, c->m->data_comm, op->hdr, (int)len, MPI_BYTE, op) !=
+          BT_OK)
+        break;
+    }
     if (c->kind == BT__RK_SLICE) bt__slice_drop(*(bt_slice *)elem);
     return;
   }
@@ -448,8 +489,16 @@ static void hand_over(bt__rchan *c, void *elem, bool holds) {
    * payload) may not be this one: in direct mode any thread that waits
    * polls. Adopt it, so that the send's check passes. */
   if (holds && c->type->on_recv) c->type->on_recv(elem);
+  /* relaxed, both: a counter's hint. A receiver queued on `in` that nobody
+   * polls for gets this element only because the progress thread polled:
+   * a late wake-up (bt__rchan.late_wakeups). */
+  bool late =
+      atomic_load_explicit(&c->in->recv_waiting, memory_order_relaxed) > 0 &&
+      atomic_load_explicit(&c->m->pollers, memory_order_relaxed) == 0 &&
+      bt__mpi_on_progress_thread();
   /* `in` has room: the peer sends only with our credits. */
   int rc = bt_try_send(c->in, elem);
+  if (rc == BT_OK && late) c->late_wakeups++;
   if (rc != BT_OK) {
     if (holds) bt__rchan_dispose(c, elem);
     c->to_return++;
@@ -485,37 +534,46 @@ static void deliver(bt__rchan *c) {
 /* Post the receive of an item's payload into buf (count/dt). */
 static int irecv_payload(bt__rchan *c, bt__rq_item *it, void *buf,
                          size_t bytes) {
-  MPI_Datatype dt;
-  int count, owned;
-  int rc = bt__mpi_bytes_type(bytes, &dt, &count, &owned);
-  if (rc != MPI_SUCCESS) {
-    fail_mpi(c, rc, "payload datatype");
-    return BT_EMPI;
-  }
-  bt__mpi_op *op = bt__mpi_op_get(c->m);
-  if (!op) {
+  /* The sender's pieces (BT__MSG_FRAGS) are received as they were sent,
+   * each into its place; else one message. */
+  size_t piece = c->rx_frags ? BT__MPI_FRAG : bytes;
+  for (size_t off = 0; off < bytes || off == 0; off += piece) {
+    size_t len = bytes - off < piece ? bytes - off : piece;
+    MPI_Datatype dt;
+    int count, owned;
+    int rc = bt__mpi_bytes_type(len, &dt, &count, &owned);
+    if (rc != MPI_SUCCESS) {
+      fail_mpi(c, rc, "payload datatype");
+      return BT_EMPI;
+    }
+    bt__mpi_op *op = bt__mpi_op_get(c->m);
+    if (!op) {
+      if (owned) MPI_Type_free(&dt);
+      failf(c, BT_ENOMEM, "remote channel: out of memory");
+      return BT_ENOMEM;
+    }
+    op->kind = BT__OP_PAYLOAD_RECV;
+    op->chan = c;
+    op->item = it;
+    MPI_Request req;
+    rc = MPI_Irecv((char *)buf + off, count, dt, c->peer, c->tag,
+                   c->m->data_comm, &req);
     if (owned) MPI_Type_free(&dt);
-    failf(c, BT_ENOMEM, "remote channel: out of memory");
-    return BT_ENOMEM;
+    if (rc != MPI_SUCCESS) {
+      bt__mpi_op_put(c->m, op);
+      fail_mpi(c, rc, "MPI_Irecv (payload)");
+      return BT_EMPI;
+    }
+    if (bt__mpi_track(c->m, op, req) != BT_OK) {
+      MPI_Wait(&req, MPI_STATUS_IGNORE);
+      bt__mpi_op_put(c->m, op);
+      failf(c, BT_ENOMEM, "remote channel: out of memory");
+      return BT_ENOMEM;
+    }
+    it->pending++;
+    it->state = BT__RQ_PENDING;
+    if (bytes == 0) break;
   }
-  op->kind = BT__OP_PAYLOAD_RECV;
-  op->chan = c;
-  op->item = it;
-  MPI_Request req;
-  rc = MPI_Irecv(buf, count, dt, c->peer, c->tag, c->m->data_comm, &req);
-  if (owned) MPI_Type_free(&dt);
-  if (rc != MPI_SUCCESS) {
-    bt__mpi_op_put(c->m, op);
-    fail_mpi(c, rc, "MPI_Irecv (payload)");
-    return BT_EMPI;
-  }
-  if (bt__mpi_track(c->m, op, req) != BT_OK) {
-    MPI_Wait(&req, MPI_STATUS_IGNORE);
-    bt__mpi_op_put(c->m, op);
-    failf(c, BT_ENOMEM, "remote channel: out of memory");
-    return BT_ENOMEM;
-  }
-  it->state = BT__RQ_PENDING;
   return BT_OK;
 }
 
@@ -534,6 +592,35 @@ static void discard_payload(bt__rchan *c, bt__rq_item *it, size_t bytes) {
   if (it->state != BT__RQ_PENDING) it->state = BT__RQ_READY;
 }
 
+/* A slice of a new array of the header's shape for a received slice, or of
+ * the channel's kept array when the shape repeats and its user released
+ * it. Every byte is written by the caller (inline or payload), so a
+ * recycled mapping or the kept array's stale data will do. */
+static int recv_slice(bt__rchan *c, const bt__mpi_hdr *h, size_t bytes,
+                      bt_slice *s) {
+  if (c->recv_array) {
+    if (c->recv_dtype == h->dtype && c->recv_ndim == h->ndim &&
+        memcmp(c->recv_shape, h->shape,
+               sizeof *h->shape * (size_t)h->ndim) == 0 &&
+        bt__slice_reuse_array(c->recv_array, s) == BT_OK)
+      return BT_OK;
+    (void)bt_array_release(c->recv_array);
+    c->recv_array = NULL;
+  }
+  int rc = bt__slice_recv_array(c->m->rt, (bt_dtype)h->dtype, h->ndim,
+                                h->shape, s);
+  if (rc != BT_OK || bytes > BT__MPI_REUSE_MAX || c->user_gone) return rc;
+  bt_array *a = bt_slice_array(*s);
+  if (a) {
+    bt_array_retain(a);
+    c->recv_array = a;
+    c->recv_dtype = h->dtype;
+    c->recv_ndim = h->ndim;
+    memcpy(c->recv_shape, h->shape, sizeof *h->shape * (size_t)h->ndim);
+  }
+  return BT_OK;
+}
+
 static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
   const bt_type *t = c->type;
   c->msgs_recv++;
@@ -546,6 +633,7 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
           c->peer, c->tag, (unsigned long long)h->seq,
           (unsigned long long)c->recv_seq);
   c->recv_seq = h->seq + 1;
+  c->rx_frags = (h->kind & BT__MSG_FRAGS) != 0;
   size_t payload = (size_t)h->payload_bytes;
   /* The common small value, complete in its header, with nothing queued
    * before it: straight to `in`, no queue item. */
@@ -601,9 +689,8 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
       }
       bt_slice s;
       /* Every byte is written below (inline or payload: the header check
-       * made them the array's size), so a recycled mapping will do. */
-      int rc = bt__slice_recv_array(c->m->rt, (bt_dtype)h->dtype, h->ndim,
-                                    h->shape, &s);
+       * made them the array's size). */
+      int rc = recv_slice(c, h, (size_t)h->inline_bytes + payload, &s);
       if (rc != BT_OK) {
         failf(c, rc, "receiving a slice from rank %d: %s", c->peer,
               bt_errmsg());
@@ -695,11 +782,13 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
       bt__mpi_op_put(c->m, op);
       if (mpi_rc != MPI_SUCCESS) {
         fail_mpi(c, mpi_rc, "payload receive");
-        it->state = BT__RQ_READY;
         it->drop = true;
-      } else {
-        on_payload(c, it);
       }
+      if (--it->pending > 0) return; /* more pieces to come */
+      if (it->drop)
+        it->state = BT__RQ_READY;
+      else
+        on_payload(c, it);
       deliver(c);
       return;
     }
@@ -735,7 +824,7 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
       }
       c->credits += h.credits;
       if (h.credits && c->m->detaching) c->credit_at = bt__now_ns();
-      switch (h.kind) {
+      switch (h.kind & BT__MSG_KIND_MASK) {
         case BT__MSG_CREDIT:
           break;
         case BT__MSG_CLOSE:
@@ -891,6 +980,8 @@ static void hook_destroy(void *ctx) {
     bt__rchan_dispose(c, c->scratch);
     c->to_return++;
   }
+  (void)bt_array_release(c->recv_array);
+  c->recv_array = NULL;
   pthread_mutex_unlock(&m->lock);
   bt__rchan_mark(c);
   bt__mpi_kick(m);
@@ -909,6 +1000,7 @@ void bt__rchan_unref(bt__rchan *c) {
     free(it->payload);
     free(it);
   }
+  (void)bt_array_release(c->recv_array);
   bt_chan_release(c->out);
   bt_chan_release(c->in);
   free(c->scratch);
@@ -930,7 +1022,11 @@ int bt__rchan_detach_step(bt__rchan *c, int64_t now) {
       (void)drop_out(c);
       c->send_done = true;
     }
-    return 1;
+    /* The peer throws away what went to an orphan (drain_strays() in
+     * bridge.c): its sends complete and their buffers are freed. Past the
+     * grace they are abandoned instead (detach_requests()). */
+    return peer_dead(c) || c->nsends == 0 ||
+           now - c->credit_at > c->m->grace_ns;
   }
   if (!c->close_sent) {
     /* No credit for the grace since the exchange or the last credit: the

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* report.c: the MPI bridge in the runtime's diagnostics: its section of
  * bt_runtime_report() (every remote channel with its message and byte
- * counts and credit stalls), the far end of a remote channel for
+ * counts, credit stalls and late wake-ups), the far end of a remote channel for
  * BATON_WATCHDOG, the rank for reports, affinity lines and trace names,
  * and the MPI messages of BATON_TRACE.
  *
@@ -32,11 +32,13 @@ static void report(void *ctx, FILE *out) {
         "    remote channel to rank %d tag %d (%s, capacity %zu): sent %" PRIu64
         " (%" PRIu64 " B), received %" PRIu64 " (%" PRIu64
         " B), credits %" PRIu32 " of %" PRIu32 ", %" PRIu64
-        " credit stall%s, %zu queued out, %zu in; %s\n",
+        " credit stall%s, %" PRIu64
+        " late wake-up%s, %zu queued out, %zu in; %s\n",
         c->peer, c->tag, c->type->name ? c->type->name : "?", c->cap,
         c->msgs_sent, c->bytes_sent, c->msgs_recv, c->bytes_recv, c->credits,
         c->window, c->credit_stalls, c->credit_stalls == 1 ? "" : "s",
-        bt_chan_len(c->out), bt_chan_len(c->in), state_of(c));
+        c->late_wakeups, c->late_wakeups == 1 ? "" : "s", bt_chan_len(c->out),
+        bt_chan_len(c->in), state_of(c));
     if (c->undelivered > 0)
       fprintf(out, "      %" PRIu64 " elements never delivered\n",
               c->undelivered);

@@ -499,6 +499,256 @@ BT_TEST(timeouts_race_completions) {
   }
 }
 
+/* ---- capacity 0: the lock-free rendezvous cell and the queues ----------- */
+
+/* A send on an unbuffered channel completes only once a receiver took the
+ * element: with no receiver at all, the sender must still be blocked (in
+ * the cell, spinning or asleep) however long we look. */
+typedef struct lonely_arg {
+  bt_chan *ch;
+  _Atomic int returned;
+} lonely_arg;
+
+static void *lonely_sender(void *p) {
+  lonely_arg *a = p;
+  int64_t v = 42;
+  BT_CHECK_OK(bt_send(a->ch, &v));
+  atomic_store(&a->returned, 1);
+  return NULL;
+}
+
+static void *lonely_receiver(void *p) {
+  lonely_arg *a = p;
+  int64_t v = 0;
+  BT_CHECK_OK(bt_recv(a->ch, &v));
+  BT_CHECK_EQ(v, 43);
+  atomic_store(&a->returned, 1);
+  return NULL;
+}
+
+BT_TEST(rendezvous_waits_for_partner) {
+  for (int naps = 0; naps < 3; naps++) { /* spinning, then asleep */
+    bt_chan *ch = mk(&bt_type_i64, 0);
+    lonely_arg a = {.ch = ch};
+    pthread_t t;
+    bt_test_spawn(&t, lonely_sender, &a);
+    bt_test_nap_ms(naps * 3);
+    BT_CHECK_EQ(atomic_load(&a.returned), 0);
+    int64_t v = 0;
+    BT_CHECK_OK(bt_recv(ch, &v));
+    BT_CHECK_EQ(v, 42);
+    bt_test_join(t);
+    BT_CHECK_EQ(atomic_load(&a.returned), 1);
+    /* Nothing else was left behind: a try finds no partner either way. */
+    BT_CHECK_STATUS(bt_try_recv(ch, &v), BT_EAGAIN);
+    BT_CHECK_STATUS(bt_try_send(ch, &v), BT_EAGAIN);
+
+    a.returned = 0;
+    bt_test_spawn(&t, lonely_receiver, &a);
+    bt_test_nap_ms(naps * 3);
+    BT_CHECK_EQ(atomic_load(&a.returned), 0);
+    v = 43;
+    BT_CHECK_OK(bt_send(ch, &v));
+    bt_test_join(t);
+    BT_CHECK_EQ(atomic_load(&a.returned), 1);
+    check_chan(ch);
+    BT_CHECK_OK(bt_chan_release(ch));
+  }
+}
+
+/* Two threads bounce values over two unbuffered channels, blocking only,
+ * mixing plain operations (lock-free, through the cell) with selects and
+ * timed ones (which queue under the lock): a partner that enters the cell
+ * while the other queues must still be met, or both wait for ever (the
+ * case then times out). */
+typedef struct pp_arg {
+  bt_chan *ab, *ba;
+  long trips;
+} pp_arg;
+
+static int pp_op(bt_chan *ch, int op, int64_t *v, long i) {
+  int chosen;
+  bt_case c = {ch, op, v};
+  switch (i % 4) {
+    case 0:
+    case 1:
+      return op == BT_OP_SEND ? bt_send(ch, v) : bt_recv(ch, v);
+    case 2:
+      return bt_select(&c, 1, -1, &chosen);
+    default:
+      return op == BT_OP_SEND ? bt_send_timeout(ch, v, INT64_MAX / 2)
+                              : bt_recv_timeout(ch, v, INT64_MAX / 2);
+  }
+}
+
+static void *pp_pong(void *p) {
+  pp_arg *a = p;
+  for (long i = 0; i < a->trips; i++) {
+    int64_t v = -1;
+    BT_CHECK_OK(pp_op(a->ab, BT_OP_RECV, &v, i / 2));
+    BT_CHECK_EQ(v, i);
+    v = -v;
+    BT_CHECK_OK(pp_op(a->ba, BT_OP_SEND, &v, i / 3));
+  }
+  return NULL;
+}
+
+BT_TEST(rendezvous_ping_pong) {
+  pp_arg a = {mk(&bt_type_i64, 0), mk(&bt_type_i64, 0), SCALED(20000)};
+  pthread_t t;
+  bt_test_spawn(&t, pp_pong, &a);
+  for (long i = 0; i < a.trips; i++) {
+    int64_t v = i;
+    BT_CHECK_OK(pp_op(a.ab, BT_OP_SEND, &v, i / 5));
+    BT_CHECK_OK(pp_op(a.ba, BT_OP_RECV, &v, i / 7));
+    BT_CHECK_EQ(v, -i);
+  }
+  bt_test_join(t);
+  check_chan(a.ab);
+  check_chan(a.ba);
+  BT_CHECK_OK(bt_chan_release(a.ab));
+  BT_CHECK_OK(bt_chan_release(a.ba));
+}
+
+/* Unequal numbers of senders and receivers, each mixing blocking, timed
+ * (timeouts short enough to race the cell's completions) and try
+ * operations: every value arrives exactly once, and a timed-out or
+ * refused send keeps its value for the next attempt. */
+enum { RZ_S = 5, RZ_R = 3 };
+
+typedef struct rz_arg {
+  bt_chan *ch;
+  int id;
+  int64_t per; /* values per sender */
+  _Atomic unsigned char *seen;
+  _Atomic int64_t *received;
+} rz_arg;
+
+static int rz_op(bt_chan *ch, int op, int64_t *v, int64_t i) {
+  switch (i % 4) {
+    case 0:
+      return op == BT_OP_SEND ? bt_send(ch, v) : bt_recv(ch, v);
+    case 1:
+      return op == BT_OP_SEND ? bt_try_send(ch, v) : bt_try_recv(ch, v);
+    default: /* 1, 2 .. 20 us: around the cell's spin */
+      return op == BT_OP_SEND ? bt_send_timeout(ch, v, 1000 * (i % 20 + 1))
+                              : bt_recv_timeout(ch, v, 1000 * (i % 20 + 1));
+  }
+}
+
+static void *rz_sender(void *p) {
+  rz_arg *a = p;
+  for (int64_t s = 0, i = a->id; s < a->per; i++) {
+    int64_t v = a->id * a->per + s;
+    int rc = rz_op(a->ch, BT_OP_SEND, &v, i);
+    if (rc == BT_EAGAIN || rc == BT_ETIMEDOUT) {
+      BT_CHECK_EQ(v, a->id * a->per + s); /* still ours */
+      continue;
+    }
+    BT_CHECK_OK(rc);
+    s++;
+  }
+  return NULL;
+}
+
+static void *rz_receiver(void *p) {
+  rz_arg *a = p;
+  for (int64_t i = a->id;; i++) {
+    int64_t v = -1;
+    int rc = rz_op(a->ch, BT_OP_RECV, &v, i);
+    if (rc == BT_EAGAIN || rc == BT_ETIMEDOUT) continue;
+    if (rc == BT_ECLOSED) return NULL;
+    BT_CHECK_OK(rc);
+    BT_CHECK(v >= 0 && v < RZ_S * a->per);
+    atomic_fetch_add(&a->seen[v], 1);
+    atomic_fetch_add(a->received, 1);
+  }
+}
+
+BT_TEST(rendezvous_many_to_many) {
+  int64_t per = SCALED(4000);
+  _Atomic unsigned char *seen = calloc((size_t)(RZ_S * per), 1);
+  BT_CHECK(seen != NULL);
+  _Atomic int64_t received = 0;
+  bt_chan *ch = mk(&bt_type_i64, 0);
+  rz_arg sa[RZ_S], ra[RZ_R];
+  pthread_t ts[RZ_S], tr[RZ_R];
+  for (int i = 0; i < RZ_R; i++) {
+    ra[i] = (rz_arg){ch, i, per, seen, &received};
+    bt_test_spawn(&tr[i], rz_receiver, &ra[i]);
+  }
+  for (int i = 0; i < RZ_S; i++) {
+    sa[i] = (rz_arg){ch, i, per, seen, &received};
+    bt_test_spawn(&ts[i], rz_sender, &sa[i]);
+  }
+  for (int i = 0; i < RZ_S; i++) bt_test_join(ts[i]);
+  BT_CHECK_OK(bt_chan_close(ch));
+  for (int i = 0; i < RZ_R; i++) bt_test_join(tr[i]);
+  BT_CHECK_EQ(atomic_load(&received), RZ_S * per);
+  for (int64_t v = 0; v < RZ_S * per; v++) BT_CHECK_EQ(seen[v], 1);
+  check_chan(ch);
+  BT_CHECK_OK(bt_chan_release(ch));
+  free((void *)seen);
+}
+
+/* Close while a receiver and a sender wait, each alone on its channel (so
+ * in the cell), at delays that catch them spinning and asleep: both see
+ * BT_ECLOSED, the sender keeps its handle, the channel is left sound. */
+typedef struct cw_arg {
+  bt_chan *ch;
+  uint32_t id; /* token */
+  _Atomic int started;
+} cw_arg;
+
+static void *cw_receiver(void *p) {
+  cw_arg *a = p;
+  uint32_t got = BT_TEST_NTOKENS;
+  atomic_store(&a->started, 1);
+  BT_CHECK_STATUS(bt_recv(a->ch, &got), BT_ECLOSED);
+  BT_CHECK_EQ(got, BT_TEST_NTOKENS); /* untouched */
+  return NULL;
+}
+
+static void *cw_sender(void *p) {
+  cw_arg *a = p;
+  atomic_store(&bt_test_token_holder[a->id], bt__thread_id());
+  atomic_store(&a->started, 1);
+  BT_CHECK_STATUS(bt_send(a->ch, &a->id), BT_ECLOSED);
+  BT_CHECK_EQ(atomic_load(&bt_test_token_holder[a->id]), bt__thread_id());
+  return NULL;
+}
+
+BT_TEST(rendezvous_close_while_waiting) {
+  bt_test_tokens_reset();
+  int rounds = SCALED(60);
+  for (int r = 0; r < rounds; r++) {
+    cw_arg ra = {.ch = mk(&bt_test_token_type, 0)};
+    cw_arg sa = {.ch = mk(&bt_test_token_type, 0), .id = (uint32_t)(r % 8)};
+    pthread_t tr, ts;
+    bt_test_spawn(&tr, cw_receiver, &ra);
+    bt_test_spawn(&ts, cw_sender, &sa);
+    while (!atomic_load(&ra.started) || !atomic_load(&sa.started))
+      sched_yield();
+    /* 0 to ~60 us of polling, or a few ms (asleep by then). */
+    if (r % 4 == 3)
+      bt_test_nap_ms(r % 8 == 7 ? 3 : 1);
+    else
+      for (int i = 0; i < (r % 4) * 2000; i++) bt__cpu_relax();
+    BT_CHECK_OK(bt_chan_close(ra.ch));
+    BT_CHECK_OK(bt_chan_close(sa.ch));
+    bt_test_join(tr);
+    bt_test_join(ts);
+    uint32_t id = BT_TEST_NTOKENS - 1; /* a token this thread holds */
+    BT_CHECK_STATUS(bt_send(sa.ch, &id), BT_ECLOSED);
+    BT_CHECK_STATUS(bt_recv(ra.ch, &id), BT_ECLOSED);
+    check_chan(ra.ch);
+    check_chan(sa.ch);
+    BT_CHECK_OK(bt_chan_release(ra.ch));
+    BT_CHECK_OK(bt_chan_release(sa.ch));
+    BT_CHECK_EQ(atomic_load(&bt_test_token_drops[sa.id]), 0);
+  }
+}
+
 /* ---- transfer-type hooks ------------------------------------------------- */
 
 /* The handle type: tests/common/token.h. */

@@ -558,6 +558,96 @@ BT_TEST(timeouts_race_completions) {
   BT_CHECK_OK(bt_chan_release(a.c[1]));
 }
 
+/* An unbuffered and a buffered channel, each with plain senders and
+ * receivers (which meet in the unbuffered channel's lock-free rendezvous
+ * cell) and selects over both, some with timeouts that race those
+ * meetings: every value arrives exactly once. */
+typedef struct mix_arg {
+  bt_chan *u, *b; /* capacity 0 and 3 */
+  int64_t n;
+  _Atomic unsigned char *seen; /* 3 n values */
+  _Atomic int64_t got;
+} mix_arg;
+
+typedef struct mix_thread {
+  mix_arg *a;
+  int role;
+} mix_thread;
+
+static void mix_take(mix_arg *a, int64_t v) {
+  BT_CHECK(v >= 0 && v < 3 * a->n);
+  atomic_fetch_add(&a->seen[v], 1);
+  atomic_fetch_add(&a->got, 1);
+}
+
+static void *mix_run(void *p) {
+  mix_thread *t = p;
+  mix_arg *a = t->a;
+  int64_t v;
+  int chosen, rc;
+  switch (t->role) {
+    case 0: /* plain sends on u: 0 .. n-1 */
+      for (v = 0; v < a->n; v++) BT_CHECK_OK(bt_send(a->u, &v));
+      break;
+    case 1: /* selects sending n .. 2n-1 on u or b, half with a timeout */
+      for (v = a->n; v < 2 * a->n;) {
+        bt_case c[] = {{a->u, BT_OP_SEND, &v}, {a->b, BT_OP_SEND, &v}};
+        rc = bt_select(c, 2, v % 2 ? 3000 : -1, &chosen);
+        if (rc == BT_ETIMEDOUT) continue;
+        BT_CHECK_OK(rc);
+        v++;
+      }
+      break;
+    case 2: /* plain sends on b: 2n .. 3n-1 */
+      for (v = 2 * a->n; v < 3 * a->n; v++) BT_CHECK_OK(bt_send(a->b, &v));
+      break;
+    case 3: /* plain receives on u */
+    case 4: /* plain receives on b */
+      while ((rc = bt_recv(t->role == 3 ? a->u : a->b, &v)) == BT_OK)
+        mix_take(a, v);
+      BT_CHECK_STATUS(rc, BT_ECLOSED);
+      break;
+    default: { /* selects receiving from both, half with a timeout */
+      bt_case c[] = {{a->u, BT_OP_RECV, &v}, {a->b, BT_OP_RECV, &v}};
+      for (int i = 0; c[0].chan || c[1].chan; i++) {
+        rc = bt_select(c, 2, i % 2 ? 2000 : -1, &chosen);
+        if (rc == BT_ETIMEDOUT) continue;
+        if (rc == BT_ECLOSED) {
+          c[chosen].chan = NULL;
+          continue;
+        }
+        BT_CHECK_OK(rc);
+        mix_take(a, v);
+      }
+    }
+  }
+  return NULL;
+}
+
+BT_TEST(rendezvous_and_buffered_mixed) {
+  mix_arg a = {.u = mk(0), .b = mk(3), .n = SCALED(6000)};
+  a.seen = calloc((size_t)(3 * a.n), 1);
+  BT_CHECK(a.seen != NULL);
+  enum { NT = 7 }; /* roles 0-2 send, 3-6 receive (two selects) */
+  mix_thread ts[NT];
+  pthread_t th[NT];
+  for (int i = NT - 1; i >= 0; i--) {
+    ts[i] = (mix_thread){&a, i < 6 ? i : 5};
+    bt_test_spawn(&th[i], mix_run, &ts[i]);
+  }
+  for (int i = 0; i < 3; i++) bt_test_join(th[i]);
+  BT_CHECK_OK(bt_chan_close(a.u));
+  BT_CHECK_OK(bt_chan_close(a.b));
+  for (int i = 3; i < NT; i++) bt_test_join(th[i]);
+  BT_CHECK_EQ(atomic_load(&a.got), 3 * a.n);
+  for (int64_t v = 0; v < 3 * a.n; v++) BT_CHECK_EQ(a.seen[v], 1);
+  BT_CHECK_OK(bt__chan_check(a.u));
+  BT_CHECK_OK(bt__chan_check(a.b));
+  BT_CHECK_OK(bt_chan_release(a.u));
+  BT_CHECK_OK(bt_chan_release(a.b));
+  free((void *)a.seen);
+}
+
 /* ---- handles through select ---------------------------------------------- */
 
 /* The handle type: tests/common/token.h. */

@@ -65,7 +65,8 @@ BT_API BT_NODISCARD int bt_worker_stats_get(const bt_runtime *rt, int worker,
  *        the header; each worker with its binding and counters; futures
  *        never waited; slices still held (array, region, holder); and the
  *        sections attached modules add (the MPI bridge: its remote channels
- *        with their message and byte counts and credit stalls).
+ *        with their message and byte counts, credit stalls and late
+ *        wake-ups).
  * @param rt the runtime.
  * @param out where to print (stderr, stdout, a file).
  * @return BT_OK, BT_EINVAL (rt or out NULL).

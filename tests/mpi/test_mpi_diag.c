@@ -64,6 +64,56 @@ BT_TEST_MPI(report_remote_channels, 2) {
   mt_both_modes(report_counts);
 }
 
+/* The late wake-ups of the remote channel to `peer` with `tag` in the
+ * report, or -1 if the line is missing. */
+static long late_wakeups_in(const char *text, int peer, int tag) {
+  char want[64];
+  snprintf(want, sizeof want, "remote channel to rank %d tag %d ", peer, tag);
+  const char *line = strstr(text, want);
+  if (!line) return -1;
+  const char *end = strchr(line, '\n');
+  const char *at = strstr(line, " late wake-up");
+  if (!at || (end && at > end)) return -1;
+  while (at > line && at[-1] >= '0' && at[-1] <= '9') at--;
+  return strtol(at, NULL, 10);
+}
+
+/* Rank 0 sends three values, each 30 ms after rank 1 blocked in bt_recv,
+ * long after its polling stopped (BATON_MPI_SPIN_US, 200 us): each reaches
+ * the receiver through the progress thread, a late wake-up. What rank 1
+ * finds waiting when it asks (sent before a barrier it then passed) was
+ * delivered with nobody blocked. */
+static void count_late(bt_runtime *rt, bt_mpi *m) {
+  bt_chan *ch;
+  int peer = 1 - mt_rank();
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 4, &bt_type_f64, 4, &ch));
+  double x = 1;
+  for (int i = 0; i < 3; i++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (mt_rank() == 0) {
+      mt_sleep_ms(30);
+      BT_CHECK_OK(bt_send(ch, &x));
+    } else {
+      BT_CHECK_OK(bt_recv(ch, &x));
+    }
+  }
+  char *text = report_of(rt);
+  long late = late_wakeups_in(text, peer, 4);
+  if (mt_rank() == 1) {
+    fputs(text, stderr);
+    BT_CHECK_CMP(late, >=, 1);
+    BT_CHECK_CMP(late, <=, 3);
+  } else {
+    BT_CHECK_EQ(late, 0); /* rank 0 received nothing */
+  }
+  free(text);
+  BT_CHECK_OK(bt_chan_release(ch));
+}
+
+BT_TEST_MPI(report_late_wakeups, 2) {
+  mt_both_modes(count_late);
+}
+
 /* ---- watchdog ------------------------------------------------------------ */
 
 static char capture_path[] = "/tmp/baton-mpitest-stderr-XXXXXX";
