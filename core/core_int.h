@@ -186,6 +186,30 @@ int bt__worker_unpost(bt_runtime *rt, int worker, bt__task *t);
 /* The longest an idle worker spins looking for its next task before it
  * parks on its futex (a quarter of it when workers outnumber cores). */
 #define BT__IDLE_SPIN_NS (100 * 1000)
+
+/* The team (core/team.c): a fork-join of `nparts` parts (1 .. workers)
+ * offered to every worker of rt at once. fn(ctx, p) runs part p, exactly
+ * once, on whichever thread claims it first: worker p (its home part, so
+ * NUMA-placed data is touched where it lives), an idle worker after its own
+ * part, or the caller. The caller runs `own` first (-1: none; claimed
+ * before the offer; its worker then parks at once and is not woken while
+ * the caller stands in for it), then claims the parts of parked workers
+ * at once and every part unclaimed 3 us after the offer, busy-waiting
+ * meanwhile (for a thread that shares a core with a worker, use it on
+ * small parts only: kernels/parallel.c). Then it waits until every part
+ * is finished; it never waits for a part no thread runs, so a call ends
+ * even if no worker comes. Returns 1 when the call ran (every part
+ * finished), 0 when the team is busy with another call (another thread's,
+ * or the caller's own, nested): nothing ran; post the parts with
+ * bt__worker_post instead. fn must not fail (it records its own status)
+ * and must not wait for other parts. */
+typedef void (*bt__team_fn)(void *ctx, int part);
+int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
+                 void *ctx);
+/* The worker bound to the PU the calling thread runs on now, whose core
+ * the caller takes while it runs (-1: none, or workers not bound): the
+ * part a caller that has no core of its own runs first. */
+int bt__team_mate(const bt_runtime *rt);
 /* Queue t where any worker of rt may run it: on the calling worker's own
  * deque when the caller is a worker of rt (it runs it next, LIFO, unless
  * an idle worker steals it first), else on the runtime's shared queue;

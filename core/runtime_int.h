@@ -156,10 +156,9 @@ typedef struct bt__worker {
   _Atomic int queued;      /* tasks in the list; changed under lock */
   _Atomic int running;     /* tasks running (nested: run_one); written by
                               the worker only, read as a load snapshot */
-  _Atomic int sleeping;    /* the worker may be in futex_wait on signal;
-                              a waker may clear it (claims the wake) */
-  _Atomic uint32_t signal; /* futex word: bumped by close and by posts
-                              that find the worker sleeping */
+  _Atomic int sleeping;    /* the worker may be in futex_wait on the
+                              runtime's bell; a waker may clear it (claims
+                              the wake) */
   /* Work-stealing deque (Chase-Lev) of the jobs this worker spawned with
    * BT_ANY_WORKER: the worker pushes and pops at bottom (LIFO), idle or
    * waiting workers steal at top (FIFO). Fixed capacity; a full deque
@@ -169,6 +168,9 @@ typedef struct bt__worker {
   BT_ALIGNED_CL _Atomic int64_t bottom;
   _Atomic(bt__task *) *deque; /* [BT__DEQUE_CAP], immutable pointer */
   /* Its counters (steals, wake-ups, times) are in rt->diag (stats.c). */
+  uint64_t team_seen;       /* owner only: the last team call it looked at */
+  int stand_down;           /* owner only: the caller stood in for it in
+                               that call: park without spinning */
   pthread_t thread;         /* creator and destroyer only */
   int id;                   /* immutable */
   int started;             /* creator only: the thread exists */
@@ -200,9 +202,61 @@ struct bt_runtime {
    * work wakes a sleeper only when no worker is spinning). */
   BT_ALIGNED_CL _Atomic int spinning;
   _Atomic uint32_t wake_next; /* where the next wake's scan starts (hint) */
+  /* The futex word every parked worker sleeps on, each with its own bit
+   * (FUTEX_WAIT_BITSET, bit id % 32): a waker bumps it (release) and wakes
+   * one worker's bit, or every bit with one call (a team offer). */
+  BT_ALIGNED_CL _Atomic uint32_t bell;
+  _Atomic int sleepers; /* workers announced asleep (seq_cst: the team's
+                           side of the handshake in sleep_idle()) */
+  _Atomic uint32_t sleeper_bits; /* their bell bits (exact up to 32
+                                    workers; same handshake) */
+  /* The team (core/team.c): the kernel call on offer to every worker. */
+  struct bt__team {
+    /* 1 while a call holds the team (CAS 0 -> 1, acquire; release store
+     * of 0 at its end): one call at a time, others post their parts. */
+    BT_ALIGNED_CL _Atomic int busy;
+    uint64_t gen; /* the holder's: the number of its call */
+    /* The call on offer: gen << BT__TEAM_PART_BITS | nparts, 0 before the
+     * first. Stored (seq_cst, a release) by the holder after fn, ctx and
+     * pending; loaded by every idle worker. */
+    BT_ALIGNED_CL _Atomic uint64_t offer;
+    bt__team_fn fn; /* written by the holder before the offer */
+    void *ctx;      /* same */
+    /* Parts not finished | BT__TEAM_WAITER (the caller sleeps on it). */
+    BT_ALIGNED_CL _Atomic uint32_t pending;
+    /* [nworkers]: claim[p] is the gen of the last call in which part p was
+     * claimed; a thread that saw call g claims p by a CAS from a value
+     * below g to g. Values only grow. */
+    _Atomic uint64_t *claim;
+    /* [nmates]: the worker bound to the PU of that OS index, -1: none
+     * (immutable; used only when the workers are bound). */
+    int *mate;
+    int nmates;
+  } team;
   bt__share share;          /* this rank's share of its node */
   struct bt__diag *diag;    /* counters, report, trace (core/stats.c) */
 };
+
+/* The team's offer word: the part count in its low bits (BT__MAX_WORKERS
+ * fits), the call's number above. */
+#define BT__TEAM_PART_BITS 20
+#define BT__TEAM_WAITER 0x80000000u
+
+/* The team's worker side (core/team.c). offered: whether a call w has not
+ * looked at is on offer (seq_cst: the sleeper's side of the handshake with
+ * bt__team_run()). help: claim and run parts of it (home part first, then
+ * its node's, then any); returns the number of parts it ran, and sets
+ * w->stand_down when the caller took w's part as its own. */
+int bt__team_init(bt_runtime *rt); /* BT_OK or BT_ENOMEM */
+void bt__team_fini(bt_runtime *rt);
+int bt__team_offered(const bt__worker *w);
+int bt__team_help(bt__worker *w);
+/* Tasks waiting for w: posted to its queue and on its deque (a snapshot,
+ * any thread; core/worker.c). */
+int64_t bt__worker_queue_len(const bt__worker *w);
+/* Wake every sleeping worker of rt but `except` (-1: none) with one
+ * system call, if any sleeps (core/worker.c). */
+void bt__workers_wake_all(bt_runtime *rt, int except);
 
 /* Capacity of a worker's deque (a power of two). */
 #define BT__DEQUE_CAP 4096

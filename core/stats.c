@@ -5,8 +5,9 @@
  * Counters live in one block per worker, on cache lines of their own, and
  * are written only by their worker with relaxed load-and-store (no locked
  * instruction): a reader on another thread sees each counter whole, maybe a
- * moment old. The queue high-water mark is the exception: posters raise it
- * under the worker's queue lock, on a line of its own. */
+ * moment old. The queue high-water mark is the exception: posters (under
+ * the worker's queue lock) and the worker (pushing on its deque) raise it
+ * with a CAS, on a line of its own. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -94,9 +95,15 @@ int64_t bt__stat_slept(int64_t t) {
 
 void bt__stat_queued(bt_runtime *rt, int worker, int len) {
   _Atomic uint64_t *m = &rt->diag->w[worker].queue_max;
-  /* relaxed: written under the worker's queue lock only. */
-  if ((uint64_t)len > atomic_load_explicit(m, memory_order_relaxed))
-    atomic_store_explicit(m, (uint64_t)len, memory_order_relaxed);
+  /* relaxed: a maximum; posters (under the queue lock) and the worker
+   * (pushing on its deque, without it) raise it, so a CAS keeps the
+   * higher of two racing values. */
+  uint64_t seen = atomic_load_explicit(m, memory_order_relaxed);
+  while ((uint64_t)len > seen &&
+         !atomic_compare_exchange_weak_explicit(m, &seen, (uint64_t)len,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed)) {
+  }
 }
 
 void bt__stat_future_waited(bt_runtime *rt) {
@@ -145,10 +152,9 @@ int bt_worker_stats_get(const bt_runtime *rt, int worker, bt_worker_stats *s) {
       .queue_max = LOAD(queue_max),
   };
 #undef LOAD
-  /* relaxed: a snapshot of the queue length (none once stopped). */
-  int q = rt->workers ? atomic_load_explicit(&rt->workers[worker].queued,
-                                             memory_order_relaxed)
-                      : 0;
+  /* A snapshot of the queue length (none once stopped): the tasks posted
+   * to it and the jobs on its work-stealing deque. */
+  int64_t q = rt->workers ? bt__worker_queue_len(&rt->workers[worker]) : 0;
   o.queue_len = q > 0 ? (uint64_t)q : 0;
   *s = o;
   return BT_OK;

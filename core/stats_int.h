@@ -62,7 +62,8 @@ void bt__stat_steal(void); /* a task was taken from another queue */
 int64_t bt__stat_idle_begin(void);
 int64_t bt__stat_spun(int64_t t);
 int64_t bt__stat_slept(int64_t t);
-/* Queue length after a post, under the worker's queue lock (any thread):
+/* Queue length (posted tasks and deque jobs) after a post to the worker
+ * (any thread, under its queue lock) or a push on its deque (the worker):
  * raises the high-water mark. */
 void bt__stat_queued(bt_runtime *rt, int worker, int len);
 /* Futures: one waited successfully (any thread), one freed never waited. */

@@ -15,8 +15,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "runtime_int.h"
 
@@ -40,6 +43,29 @@
 #ifdef BT__TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
+
+/* The bell (rt->bell): every worker parks on one futex word with its own
+ * bit, so that a post wakes its worker alone and a team offer wakes every
+ * parked worker with one system call. Workers whose ids are equal modulo
+ * 32 share a bit: a wake for one may wake the other, which finds nothing
+ * and parks again. */
+static uint32_t bell_bit(int id) {
+  return UINT32_C(1) << (id % 32);
+}
+
+static void bell_wait(bt_runtime *rt, uint32_t seen, int id) {
+  syscall(SYS_futex, (uint32_t *)&rt->bell, FUTEX_WAIT_BITSET_PRIVATE, seen,
+          NULL, NULL, bell_bit(id));
+}
+
+/* Rings for the workers of `bits`: all that sleep on them wake. */
+static void bell_ring(bt_runtime *rt, uint32_t bits) {
+  /* release: pairs with the acquire load of bell in sleep_idle(): a
+   * sleeper that read the bell before this bump does not sleep through. */
+  atomic_fetch_add_explicit(&rt->bell, 1, memory_order_release);
+  syscall(SYS_futex, (uint32_t *)&rt->bell, FUTEX_WAKE_BITSET_PRIVATE,
+          INT32_MAX, NULL, NULL, bits);
+}
 
 static _Thread_local int self_id = -1;
 static _Thread_local bt_runtime *self_rt;
@@ -157,6 +183,13 @@ static int64_t deque_size(const bt__worker *w) {
   return b > top ? b - top : 0;
 }
 
+int64_t bt__worker_queue_len(const bt__worker *w) {
+  /* relaxed: a snapshot for the counters. */
+  return atomic_load_explicit(&((bt__worker *)w)->queued,
+                              memory_order_relaxed) +
+         deque_size(w);
+}
+
 /* ---- the shared queue (jobs for any worker from other threads) -------- */
 
 static bt__task *inject_take(bt_runtime *rt) {
@@ -229,7 +262,7 @@ static int has_work(const bt__worker *w, int others) {
       atomic_load_explicit(&((bt__worker *)w)->closed, memory_order_seq_cst) ||
       atomic_load_explicit(&((bt_runtime *)rt)->injected,
                            memory_order_seq_cst) > 0 ||
-      deque_size(w) > 0)
+      deque_size(w) > 0 || bt__team_offered(w))
     return 1;
   if (others)
     for (int i = 0; i < rt->nworkers; i++)
@@ -252,12 +285,27 @@ static void wake_one(bt_runtime *rt) {
         atomic_compare_exchange_strong_explicit(&v->sleeping, &one, 0,
                                                 memory_order_seq_cst,
                                                 memory_order_relaxed)) {
-      /* release: pairs with the acquire in sleep_idle(). */
-      atomic_fetch_add_explicit(&v->signal, 1, memory_order_release);
-      bt__futex_wake(&v->signal, 1);
+      bell_ring(rt, bell_bit(v->id));
       return;
     }
   }
+}
+
+void bt__workers_wake_all(bt_runtime *rt, int except) {
+  /* seq_cst: the waker's side of the handshake in sleep_idle() (the offer
+   * was stored seq_cst before): a worker that counted itself a sleeper
+   * before the offer is seen here; one that counts itself after sees the
+   * offer in its last look. The sleepers' own flags stay set (each clears
+   * its own on waking): a post that reads one meanwhile rings once more. */
+  if (rt->nworkers > 32) { /* bits are shared: ring for all */
+    if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst) > 0)
+      bell_ring(rt, UINT32_MAX);
+    return;
+  }
+  /* The bits of the sleepers, but the one the caller stands in for. */
+  uint32_t bits = atomic_load_explicit(&rt->sleeper_bits, memory_order_seq_cst);
+  if (except >= 0) bits &= ~bell_bit(except);
+  if (bits) bell_ring(rt, bits);
 }
 
 /* After stealable work was published (seq_cst): wake a sleeper unless a
@@ -312,19 +360,29 @@ static void sleep_idle(bt__worker *w) {
   bt_runtime *rt = w->rt;
   atomic_fetch_add_explicit(&rt->spinning, 1, memory_order_seq_cst);
   int64_t t0 = bt__stat_idle_begin();
-  int found = spin_idle(w);
+  int found = w->stand_down ? has_work(w, 1) : spin_idle(w);
+  w->stand_down = 0;
   int64_t t1 = bt__stat_spun(t0);
-  /* acquire: pairs with the release increments by wakers and close_queue();
-   * read before announcing sleep, so a waker that sees the announcement
-   * changes the word and futex_wait returns at once. */
-  uint32_t seen = atomic_load_explicit(&w->signal, memory_order_acquire);
+  /* acquire: pairs with the release bumps in bell_ring(); read before
+   * announcing sleep, so a waker that sees the announcement changes the
+   * word and the futex wait returns at once. */
+  uint32_t seen = atomic_load_explicit(&rt->bell, memory_order_acquire);
   atomic_fetch_sub_explicit(&rt->spinning, 1, memory_order_seq_cst);
   if (found) return;
   atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+  /* seq_cst: pairs with the loads in bt__workers_wake_all(). */
+  atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_seq_cst);
+  atomic_fetch_or_explicit(&rt->sleeper_bits, bell_bit(w->id),
+                           memory_order_seq_cst);
   if (!has_work(w, 1)) {
-    bt__futex_wait(&w->signal, seen, -1);
+    bell_wait(rt, seen, w->id);
     (void)bt__stat_slept(t1);
   }
+  /* relaxed: hints for the team's wake; a stale one costs a wake call
+   * (with up to 32 workers each bit is one worker's alone). */
+  atomic_fetch_and_explicit(&rt->sleeper_bits, ~bell_bit(w->id),
+                            memory_order_relaxed);
+  atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
   /* relaxed: only a hint to posters; a stale 1 costs one wake call. */
   atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 }
@@ -521,6 +579,7 @@ static void *worker_main(void *arg) {
   bt__futex_wake(&rt->started, INT32_MAX);
 
   for (;;) {
+    if (bt__team_help(w)) continue;
     int closed;
     bt__task *t = pop(w, &closed);
     if (!t) t = find_more(w);
@@ -549,12 +608,10 @@ static void wait_started(bt_runtime *rt, uint32_t n) {
 static void close_queue(bt__worker *w) {
   bt__lock_acquire(&w->lock);
   /* seq_cst: read by the idle check in sleep_idle(), which also sees the
-   * release increment of signal below through its acquire load. */
+   * release bump of the bell below through its acquire load. */
   atomic_store_explicit(&w->closed, 1, memory_order_seq_cst);
   bt__lock_release(&w->lock);
-  /* release: pairs with the acquire in sleep_idle(). */
-  atomic_fetch_add_explicit(&w->signal, 1, memory_order_release);
-  bt__futex_wake(&w->signal, 1);
+  bell_ring(w->rt, bell_bit(w->id));
 }
 
 static void stop_started(bt_runtime *rt) {
@@ -579,6 +636,14 @@ int bt__workers_start(bt_runtime *rt) {
   atomic_init(&rt->inject_closed, 0);
   atomic_init(&rt->spinning, 0);
   atomic_init(&rt->wake_next, 0);
+  atomic_init(&rt->bell, 0);
+  atomic_init(&rt->sleepers, 0);
+  atomic_init(&rt->sleeper_bits, 0);
+  if ((rc = bt__team_init(rt)) != BT_OK) {
+    free(rt->workers);
+    rt->workers = NULL;
+    return rc;
+  }
   for (int i = 0; i < n; i++) {
     bt__worker *w = &rt->workers[i];
     w->id = i;
@@ -587,6 +652,7 @@ int bt__workers_start(bt_runtime *rt) {
     w->deque = aligned_alloc(BT_CACHELINE, sizeof *w->deque * BT__DEQUE_CAP);
     if (!w->deque) {
       while (i-- > 0) free(rt->workers[i].deque);
+      bt__team_fini(rt);
       free(rt->workers);
       rt->workers = NULL;
       return bt__fail(BT_ENOMEM, "cannot allocate the deques of %d workers",
@@ -631,6 +697,7 @@ int bt__workers_start(bt_runtime *rt) {
 err_stop:
   stop_started(rt);
   for (int i = 0; i < n; i++) free(rt->workers[i].deque);
+  bt__team_fini(rt);
   free(rt->workers);
   rt->workers = NULL;
   return rc;
@@ -651,6 +718,7 @@ void bt__workers_stop(bt_runtime *rt) {
               deque_size(&rt->workers[i]) == 0);
     free(rt->workers[i].deque);
   }
+  bt__team_fini(rt);
   free(rt->workers);
   rt->workers = NULL;
 }
@@ -682,17 +750,14 @@ int bt__worker_post(bt_runtime *rt, int worker, bt__task *t) {
   w->tail = t;
   /* seq_cst: pairs with the seq_cst load in sleep_idle() (see there). */
   int len = atomic_fetch_add_explicit(&w->queued, 1, memory_order_seq_cst) + 1;
-  bt__stat_queued(rt, worker, len);
+  bt__stat_queued(rt, worker, len + (int)deque_size(w));
   bt__lock_release(&w->lock);
   /* seq_cst: pairs with the seq_cst store in sleep_idle(). A worker that
    * has not announced sleep will see queued > 0 before it sleeps, so the
    * futex word changes only for a sleeper: it read the word before its
    * announcement, hence before this bump. */
-  if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst)) {
-    /* release: pairs with the acquire in sleep_idle(). */
-    atomic_fetch_add_explicit(&w->signal, 1, memory_order_release);
-    bt__futex_wake(&w->signal, 1);
-  }
+  if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst))
+    bell_ring(rt, bell_bit(worker));
   return BT_OK;
 }
 
@@ -713,6 +778,7 @@ int bt__worker_spawn(bt_runtime *rt, bt__task *t) {
                       "being destroyed",
                       self_id);
     if (!deque_push(w, t)) return bt__worker_post(rt, self_id, t); /* full */
+    bt__stat_queued(rt, self_id, (int)bt__worker_queue_len(w));
     notify(rt);
     return BT_OK;
   }

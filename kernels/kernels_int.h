@@ -6,14 +6,17 @@
  * locked with timeout 0 (own for the written one, borrow for the read ones),
  * cut into one part per worker along an axis with the balanced split rule
  * (bt__part_start, the rule BT_PLACE_BLOCKS used for first touch, so part i
- * runs on worker i, which touched it), each part's slices are handed to its
- * worker through bt_type_slice and one task per worker is posted with
- * bt__worker_post (none for the part the caller runs itself: its own part
- * when it is a worker, the last one when the runtime leaves it a core); the
- * caller takes back and runs parts no worker has started when it may run
- * parts, then waits on a countdown (bounded spin, then futex), takes the
- * slices back, releases them and returns the first part's error. Part tasks
- * live on the caller's stack (no allocation per call up to 16 workers).
+ * is worker i's home part), each part's slices are handed over through
+ * bt_type_slice, and the parts run through the runtime's team
+ * (bt__team_run, core/team.c: one offer to every worker, each part claimed
+ * once by whoever comes first, its home worker first; the caller runs its
+ * own part and the parts of late workers). When the team is busy (a kernel
+ * called from a part, or from another thread meanwhile) one task per
+ * worker is posted with bt__worker_post instead, and the caller takes back
+ * the parts no worker started when it may run parts, then waits on a
+ * countdown (bounded spin, then futex). Then the caller takes the slices
+ * back, releases them and returns the first part's error. Part tasks live
+ * on the caller's stack (no allocation per call up to 16 workers).
  */
 #ifndef BATON_KERNELS_INT_H
 #define BATON_KERNELS_INT_H
@@ -61,13 +64,15 @@ typedef struct bt__operand {
 /* What one worker receives: its index, its range of the cut extent, and
  * per operand the held slice and its view (taken on the worker). */
 typedef struct bt__part {
-  int index;           /* part i == worker i */
+  int index;           /* part i: worker i's home part (it may run
+                          elsewhere: the caller or a helping worker) */
   int64_t start, stop; /* [start, stop) of the cut extent */
   bt_slice slice[BT__MAX_OPERANDS];
   bt_view view[BT__MAX_OPERANDS];
 } bt__part;
 
-/* Runs on worker part->index. Returns BT_OK or a status (first wins). */
+/* Runs on whichever thread claimed the part (worker part->index, another
+ * worker, or the caller). Returns BT_OK or a status (first wins). */
 typedef int (*bt__part_fn)(const bt__part *part, void *ctx);
 
 /* The mechanism. Called from any thread, a worker of rt included (nested

@@ -184,11 +184,83 @@ BT_TEST(no_edeadlk_when_a_part_is_away) {
 /* ---- counters
  * ---------------------------------------------------------------- */
 
+typedef struct fill_ctx {
+  bt_runtime *rt;
+  bt_array *a;
+} fill_ctx;
+
+static int job_fill(void *arg, void *result, void *ctx) {
+  (void)arg, (void)result;
+  fill_ctx *fc = ctx;
+  return bt_fill(fc->rt, fc->a, 1.0);
+}
+
 static int job_noop(void *arg, void *result, void *ctx) {
   (void)arg;
   (void)result;
   (void)ctx;
   return BT_OK;
+}
+
+/* Holds worker 0 until opened, so it cannot steal. */
+typedef struct gate {
+  _Atomic int started, open;
+} gate;
+
+static int job_gate(void *arg, void *result, void *ctx) {
+  (void)arg, (void)result;
+  gate *g = ctx;
+  atomic_store(&g->started, 1);
+  while (!atomic_load(&g->open)) bt_test_nap_ms(1);
+  return BT_OK;
+}
+
+enum { SPAWNED = 8 };
+typedef struct spawner {
+  bt_runtime *rt;
+  bt_future *f[SPAWNED];
+  bt_worker_stats seen; /* its worker's stats after the spawns */
+} spawner;
+
+/* On a worker: jobs for any worker go to its own deque. */
+static int job_spawn(void *arg, void *result, void *ctx) {
+  (void)arg, (void)result;
+  spawner *sp = ctx;
+  bt_job job = {.fn = job_noop};
+  for (int i = 0; i < SPAWNED; i++) {
+    int rc = bt_schedule(sp->rt, BT_ANY_WORKER, &job, &sp->f[i]);
+    if (rc != BT_OK) return rc;
+  }
+  return bt_worker_stats_get(sp->rt, bt_self(), &sp->seen);
+}
+
+BT_TEST(counters_count_the_deque) {
+  bt_runtime *rt = runtime(2);
+  gate g = {0};
+  bt_job hold = {.fn = job_gate, .ctx = &g};
+  bt_future *fg, *fs;
+  BT_CHECK_OK(bt_schedule(rt, 0, &hold, &fg));
+  while (!atomic_load(&g.started)) bt_test_nap_ms(1);
+  spawner sp = {.rt = rt};
+  bt_job spawn = {.fn = job_spawn, .ctx = &sp};
+  BT_CHECK_OK(bt_schedule(rt, 1, &spawn, &fs));
+  BT_CHECK_OK(bt_future_wait(fs, -1, NULL));
+  BT_CHECK_OK(bt_future_release(fs));
+  /* worker 0 is held: nothing was stolen, all SPAWNED wait on the deque */
+  BT_CHECK_EQ(sp.seen.queue_len, SPAWNED);
+  BT_CHECK(sp.seen.queue_max >= SPAWNED);
+  atomic_store(&g.open, 1);
+  for (int i = 0; i < SPAWNED; i++) {
+    BT_CHECK_OK(bt_future_wait(sp.f[i], -1, NULL));
+    BT_CHECK_OK(bt_future_release(sp.f[i]));
+  }
+  BT_CHECK_OK(bt_future_wait(fg, -1, NULL));
+  BT_CHECK_OK(bt_future_release(fg));
+  bt_worker_stats s1;
+  BT_CHECK_OK(bt_worker_stats_get(rt, 1, &s1));
+  BT_CHECK_EQ(s1.queue_len, 0);
+  BT_CHECK(s1.queue_max >= SPAWNED);
+  BT_CHECK_OK(bt_runtime_destroy(rt));
 }
 
 BT_TEST(counters_count_jobs_and_parts) {
@@ -210,11 +282,16 @@ BT_TEST(counters_count_jobs_and_parts) {
   BT_CHECK_EQ(s1.queue_len, 0);
   BT_CHECK(s1.busy_s >= 0 && s1.spin_s >= 0 && s1.sleep_s >= 0);
 
+  /* A kernel called on worker 1 runs worker 1's part there (the calling
+   * thread runs its own part): at least one part is counted on it. */
   bt_array *a = array2d(rt, 64, 8);
-  BT_CHECK_OK(bt_fill(rt, a, 1.0));
-  BT_CHECK_OK(bt_worker_stats_get(rt, 0, &s0));
+  bt_job filler = {.fn = job_fill, .ctx = &(fill_ctx){rt, a}};
+  bt_future *ff;
+  BT_CHECK_OK(bt_schedule(rt, 1, &filler, &ff));
+  BT_CHECK_OK(bt_future_wait(ff, -1, NULL));
+  BT_CHECK_OK(bt_future_release(ff));
   BT_CHECK_OK(bt_worker_stats_get(rt, 1, &s1));
-  BT_CHECK(s0.parts + s1.parts >= 1);
+  BT_CHECK(s1.parts >= 1);
   BT_CHECK_OK(bt_array_release(a));
 
   BT_CHECK_STATUS(bt_worker_stats_get(rt, 2, &s0), BT_EINVAL);

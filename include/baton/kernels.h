@@ -15,11 +15,16 @@
  * be called from any thread, one of rt's workers included (a job or a part
  * body may call a kernel: nested). Arrays with no element are a no-op.
  * Part i of the cut along axis 0 is the block that BT_PLACE_BLOCKS had
- * worker i first touch, and runs on worker i, except that the calling
- * thread runs a part itself when it is a worker (its own part, and any part
- * whose worker has not started it), when the runtime has fewer workers
- * than the process has cores (the last part, and any not started), or when
- * the process has a single core (no part could run beside it).
+ * worker i first touch, and runs on worker i when that worker is idle and
+ * claims it first. The calling thread runs a part itself: its own when it
+ * is a worker, the last when the runtime has fewer workers than the
+ * process has cores or the process has a single core, or, when the workers fill the cores and the parts are
+ * small (at most 16384 elements), that of the worker bound to the PU it
+ * runs on (whose core it holds); and, like an idle worker that finished
+ * its own part, any part still unclaimed when its worker is parked or a
+ * few microseconds late (a big call from a thread with no core of its own
+ * leaves every part to the workers). A part runs exactly once;
+ * docs/runtime.md, "Kernels: the team", has the rules.
  *
  * SIMD: the inner loops are compiled for several SIMD levels (SSE2,
  * AVX2+FMA, AVX-512 on x86-64) and the highest level the CPU supports is
@@ -53,9 +58,9 @@ typedef int (*bt_slice_fn)(bt_slice part, int worker, void *ctx);
  * The parts are the balanced partition (the remainder to the first parts);
  * with fewer indices along axis than workers, only the first workers get a
  * part. `worker` is the part's index: the worker it was placed for, which
- * runs it unless the calling thread does (see above; bt_self() then tells
- * which). The caller waits (spins up to 100 us, then sleeps) until every
- * part is done, then releases them.
+ * runs it unless the calling thread or another worker claims it first
+ * (see above; bt_self() tells which thread runs it). The caller waits
+ * (spins, then sleeps) until every part is done, then releases them.
  * @return BT_OK, BT_EBUSY (timeout 0: a region of a is held), BT_EFROZEN,
  *         BT_EINVAL, or the error fn returned for the lowest-numbered part
  *         that failed.

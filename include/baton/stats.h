@@ -43,8 +43,9 @@ typedef struct bt_worker_stats {
   double busy_s;      /**< seconds running tasks */
   double spin_s;      /**< seconds spinning idle before sleeping */
   double sleep_s;     /**< seconds asleep, idle */
-  uint64_t queue_len; /**< tasks queued now */
-  uint64_t queue_max; /**< most tasks ever queued at once */
+  uint64_t queue_len; /**< tasks waiting now: posted to the worker and
+                           on its work-stealing deque */
+  uint64_t queue_max; /**< most tasks ever waiting at once (same count) */
 } bt_worker_stats;
 
 /**
