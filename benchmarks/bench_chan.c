@@ -8,7 +8,10 @@
  *       then over capacity-0 channels against Go's unbuffered channels
  *       (chan_pingpong.go, run when the build found `go`); each also as
  *       the 10th percentile of 32-trip batches (the exchange itself when
- *       the scheduler lets both threads run: see PP_BATCH)
+ *       the scheduler lets both threads run: see PP_BATCH); and against
+ *       the floor of any two-thread exchange on these two CPUs: the same
+ *       ping-pong through two spinning atomic words, no library
+
  *   (b) SPSC: one producer, one consumer, capacity 1024, messages/s
  *   (c) MPMC: 4 producers, 4 consumers, capacity 1024, messages/s
  *
@@ -21,6 +24,7 @@
 #endif
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -224,6 +228,76 @@ static double run_pingpong(int baton, long trips) {
   return (double)(t1 - t0) / (2.0 * (double)(trips - warm));
 }
 
+/* ---- the floor of a two-thread exchange ---- */
+
+/* Two threads pinned to the ping-pong's CPUs bounce a counter through two
+ * atomic words on their own cache lines, spinning, no library: the least a
+ * hand-over between these CPUs costs (a store and a load that cross
+ * cores), so no channel between two threads can beat it. Go's unbuffered
+ * ping-pong is not bound by it: its two goroutines hand over on one OS
+ * thread, with no cross-core traffic. */
+typedef struct floor_pp {
+  _Alignas(64) _Atomic long ab;
+  _Alignas(64) _Atomic long ba;
+  long trips;
+  int cpu;
+} floor_pp;
+
+static void floor_await(_Atomic long *w, long v) {
+  /* acquire: pairs with the partner's release store of v. */
+  for (int i = 1; atomic_load_explicit(w, memory_order_acquire) != v; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 1024 == 0) sched_yield(); /* one CPU: let the partner run */
+  }
+}
+
+static void *floor_pong(void *p) {
+  floor_pp *f = p;
+  pin_self(f->cpu);
+  for (long i = 1; i <= f->trips; i++) {
+    floor_await(&f->ab, i);
+    /* release: pairs with the acquire load in floor_await(). */
+    atomic_store_explicit(&f->ba, i, memory_order_release);
+  }
+  return NULL;
+}
+
+/* One-way ns of the whole timed run; last_p10 as run_pingpong() sets it. */
+static double run_floor(long trips) {
+  static floor_pp f;
+  atomic_store(&f.ab, 0);
+  atomic_store(&f.ba, 0);
+  f.trips = trips;
+  f.cpu = nth_cpu(1);
+  pthread_t t;
+  pin_self(nth_cpu(0));
+  if (pthread_create(&t, NULL, floor_pong, &f) != 0) abort();
+  long warm = trips / 10;
+  int64_t t0 = 0, tb = 0;
+  int nb = 0;
+  for (long i = 1; i <= trips; i++) {
+    if (i == warm + 1) t0 = tb = bench_now_ns();
+    atomic_store_explicit(&f.ab, i, memory_order_release);
+    floor_await(&f.ba, i);
+    if (i > warm && (i - warm) % PP_BATCH == 0 && nb < PP_BATCHES_MAX) {
+      int64_t now = bench_now_ns();
+      pp_batch[nb++] = (double)(now - tb) / (2.0 * PP_BATCH);
+      tb = now;
+    }
+  }
+  int64_t t1 = bench_now_ns();
+  if (nb > 0) {
+    bench_median(pp_batch, nb); /* sorts */
+    last_p10 = pp_batch[nb / 10];
+  } else {
+    last_p10 = 0;
+  }
+  pthread_join(t, NULL);
+  return (double)(t1 - t0) / (2.0 * (double)(trips - warm));
+}
+
 /* ---- (b), (c) throughput ---- */
 
 typedef struct flow {
@@ -338,6 +412,16 @@ int main(int argc, char **argv) {
   lat0_best = lat0_runs[0];
   p10_0 = bench_median(p10s, reps0);
   pingpong_cap = 1;
+  double fl_runs[32], fl_p10s[32];
+  for (int r = 0; r < reps0; r++) {
+    fl_runs[r] = run_floor(trips0);
+    fl_p10s[r] = last_p10;
+  }
+  double fl = bench_median(fl_runs, reps0), fl_p10 = bench_median(fl_p10s, reps0);
+  bench_result("chan_pingpong", "cap0_vs_floor", 2, 1, 8, "ns_one_way", lat0,
+               fl, 0);
+  bench_result("chan_pingpong", "cap0_vs_floor_p10_batch", 2, 1, 8,
+               "ns_one_way", p10_0, fl_p10, 0);
   double go_lat = 0, go_best = 0, go_p10 = 0;
 #ifdef BATON_GO_PINGPONG
   {
@@ -388,6 +472,8 @@ int main(int argc, char **argv) {
     bench_table_row("  best of the runs", "ns", lat0_best, go_best, 0);
     bench_table_row("  fast batches (10th pct)", "ns", p10_0, go_p10, 0);
   }
+  bench_table_row("ping-pong cap 0 vs spinning atomics", "ns", lat0, fl, 0);
+  bench_table_row("  fast batches (10th pct)", "ns", p10_0, fl_p10, 0);
   bench_table_row("SPSC throughput (cap 1024)", "Mmsg/s", spsc * 1e-6,
                   spsc_base * 1e-6, 1);
   bench_table_row("MPMC 4x4 throughput (cap 1024)", "Mmsg/s", mpmc * 1e-6,
