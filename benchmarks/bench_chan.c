@@ -191,6 +191,38 @@ enum { PP_BATCH = 32, PP_BATCHES_MAX = 1 << 16 };
 static double pp_batch[PP_BATCHES_MAX];
 static double last_p10; /* of the last run_pingpong(), ns one way */
 
+/* The timing of a ping-pong's timed trips: the whole run, and each batch
+ * of PP_BATCH round trips into pp_batch. */
+typedef struct pp_clock {
+  int64_t t0, tb;
+  int nb;
+} pp_clock;
+
+static void pp_clock_start(pp_clock *c) {
+  c->t0 = c->tb = bench_now_ns();
+  c->nb = 0;
+}
+
+/* After `done` timed round trips. */
+static void pp_clock_trip(pp_clock *c, long done) {
+  if (done % PP_BATCH != 0 || c->nb >= PP_BATCHES_MAX) return;
+  int64_t now = bench_now_ns();
+  pp_batch[c->nb++] = (double)(now - c->tb) / (2.0 * PP_BATCH);
+  c->tb = now;
+}
+
+/* One-way ns over the `trips` timed round trips; sets last_p10. */
+static double pp_clock_stop(pp_clock *c, long trips) {
+  int64_t t1 = bench_now_ns();
+  if (c->nb > 0) {
+    bench_median(pp_batch, c->nb); /* sorts */
+    last_p10 = pp_batch[c->nb / 10];
+  } else {
+    last_p10 = 0;
+  }
+  return (double)(t1 - c->t0) / (2.0 * (double)trips);
+}
+
 /* One-way latency in ns (the whole timed run). */
 static double run_pingpong(int baton, long trips) {
   pingpong pp = {queue_create(baton, pingpong_cap),
@@ -204,28 +236,18 @@ static double run_pingpong(int baton, long trips) {
     queue_send(&pp.ab, i);
     (void)queue_recv(&pp.ba);
   }
-  int64_t t0 = bench_now_ns(), tb = t0;
-  int nb = 0;
+  pp_clock c;
+  pp_clock_start(&c);
   for (long i = warm; i < trips; i++) {
     queue_send(&pp.ab, i);
     if (queue_recv(&pp.ba) != i) abort();
-    if ((i - warm + 1) % PP_BATCH == 0 && nb < PP_BATCHES_MAX) {
-      int64_t now = bench_now_ns();
-      pp_batch[nb++] = (double)(now - tb) / (2.0 * PP_BATCH);
-      tb = now;
-    }
+    pp_clock_trip(&c, i - warm + 1);
   }
-  int64_t t1 = bench_now_ns();
-  if (nb > 0) {
-    bench_median(pp_batch, nb); /* sorts */
-    last_p10 = pp_batch[nb / 10];
-  } else {
-    last_p10 = 0;
-  }
+  double ns = pp_clock_stop(&c, trips - warm);
   pthread_join(t, NULL);
   queue_destroy(&pp.ab);
   queue_destroy(&pp.ba);
-  return (double)(t1 - t0) / (2.0 * (double)(trips - warm));
+  return ns;
 }
 
 /* ---- the floor of a two-thread exchange ---- */
@@ -275,27 +297,17 @@ static double run_floor(long trips) {
   pin_self(nth_cpu(0));
   if (pthread_create(&t, NULL, floor_pong, &f) != 0) abort();
   long warm = trips / 10;
-  int64_t t0 = 0, tb = 0;
-  int nb = 0;
+  pp_clock c = {0, 0, 0};
   for (long i = 1; i <= trips; i++) {
-    if (i == warm + 1) t0 = tb = bench_now_ns();
+    if (i == warm + 1) pp_clock_start(&c);
+    /* release: pairs with the acquire load in floor_await(). */
     atomic_store_explicit(&f.ab, i, memory_order_release);
     floor_await(&f.ba, i);
-    if (i > warm && (i - warm) % PP_BATCH == 0 && nb < PP_BATCHES_MAX) {
-      int64_t now = bench_now_ns();
-      pp_batch[nb++] = (double)(now - tb) / (2.0 * PP_BATCH);
-      tb = now;
-    }
+    if (i > warm) pp_clock_trip(&c, i - warm);
   }
-  int64_t t1 = bench_now_ns();
-  if (nb > 0) {
-    bench_median(pp_batch, nb); /* sorts */
-    last_p10 = pp_batch[nb / 10];
-  } else {
-    last_p10 = 0;
-  }
+  double ns = pp_clock_stop(&c, trips - warm);
   pthread_join(t, NULL);
-  return (double)(t1 - t0) / (2.0 * (double)(trips - warm));
+  return ns;
 }
 
 /* ---- (b), (c) throughput ---- */
