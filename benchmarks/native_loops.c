@@ -49,6 +49,27 @@ double native_dot(const double *restrict x, const double *restrict y, long n) {
   return s;
 }
 
+double native_dot_unrolled(const double *restrict x, const double *restrict y,
+                           long n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+  long m = n - n % 8;
+#pragma omp parallel for schedule(static) \
+    reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
+  for (long i = 0; i < m; i += 8) {
+    s0 += x[i] * y[i];
+    s1 += x[i + 1] * y[i + 1];
+    s2 += x[i + 2] * y[i + 2];
+    s3 += x[i + 3] * y[i + 3];
+    s4 += x[i + 4] * y[i + 4];
+    s5 += x[i + 5] * y[i + 5];
+    s6 += x[i + 6] * y[i + 6];
+    s7 += x[i + 7] * y[i + 7];
+  }
+  double s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+  for (long i = m; i < n; i++) s += x[i] * y[i];
+  return s;
+}
+
 void native_stencil(double *restrict out, double *restrict in, long n, int r,
                     const double *w) {
 #pragma omp parallel

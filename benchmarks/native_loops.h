@@ -19,6 +19,10 @@ void native_nstream(double *a, const double *b, const double *c, double scalar,
 /* y[i] += alpha * x[i] */
 void native_axpy(double *y, const double *x, double alpha, long n);
 double native_dot(const double *x, const double *y, long n);
+/* The same dot with eight independent partial sums per thread: the most a
+ * read-only stream of two arrays reaches here (no chain of dependent adds),
+ * the roof of a read-only kernel. */
+double native_dot_unrolled(const double *x, const double *y, long n);
 /* PRK star stencil of radius r on the interior, out += S(in), then
  * in += 1 everywhere (the loops of PRK's stencil). w[k], k = 1..r. */
 void native_stencil(double *out, double *in, long n, int r, const double *w);
