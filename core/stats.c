@@ -70,18 +70,14 @@ void bt__stat_part(void) {
 void bt__stat_steal(void) {
   if (mine) bump(&mine->steals, 1);
 }
-int64_t bt__stat_idle_begin(void) {
-  int64_t now = bt__now_ns();
+void bt__stat_idle_begin(int64_t now) {
   if (mine) bump(&mine->busy_ns, (uint64_t)(now - mine->back));
-  return now;
 }
-int64_t bt__stat_spun(int64_t t) {
-  int64_t now = bt__now_ns();
+void bt__stat_spun(int64_t t, int64_t now) {
   if (mine) {
     bump(&mine->spin_ns, (uint64_t)(now - t));
     mine->back = now;
   }
-  return now;
 }
 int64_t bt__stat_slept(int64_t t) {
   int64_t now = bt__now_ns();

@@ -26,22 +26,25 @@
  * do nothing. A build with -DBATON_COUNTERS=OFF (BATON_NO_COUNTERS) makes
  * them empty, to measure what they cost (docs/performance.md). */
 /* For core/worker.c. bt__stat_attach() runs first on the worker's thread.
- * The clock is read only when the worker goes idle and when it comes back,
- * never per task (a clock read costs 20-100 ns): idle_begin() ends a busy
- * period (all the time since the worker last came back counts as busy) and
- * returns the time; spun(t) counts the idle spin since t, slept(t) a futex
- * sleep since t and a wake-up; each returns the time, which starts the next
- * busy period. */
+ * The counters read no clock of their own on the way to idle: the worker
+ * reads it once when it runs out of work (the spin's bound needs it) and
+ * passes it, never per task (a clock read costs 20-100 ns): idle_begin(now)
+ * ends a busy period (all the time since the worker last came back counts
+ * as busy); spun(t, now) counts the idle spin from t to now (the spin's
+ * last clock read), which starts the next busy period; slept(t) reads the
+ * clock after a futex sleep (a sleep costs far more), counts the sleep
+ * since t and a wake-up, and returns the time, which starts the next busy
+ * period. */
 void bt__stat_attach(bt_runtime *rt, int id);
 #ifdef BATON_NO_COUNTERS
 static inline void bt__stat_job(void) {}
 static inline void bt__stat_part(void) {}
 static inline void bt__stat_steal(void) {}
-static inline int64_t bt__stat_idle_begin(void) {
-  return 0;
+static inline void bt__stat_idle_begin(int64_t now) {
+  (void)now;
 }
-static inline int64_t bt__stat_spun(int64_t t) {
-  return t;
+static inline void bt__stat_spun(int64_t t, int64_t now) {
+  (void)t, (void)now;
 }
 static inline int64_t bt__stat_slept(int64_t t) {
   return t;
@@ -59,8 +62,8 @@ static inline void bt__stat_future_unwaited(bt_runtime *rt) {
 void bt__stat_job(void);   /* a job ran */
 void bt__stat_part(void);  /* a kernel part ran */
 void bt__stat_steal(void); /* a task was taken from another queue */
-int64_t bt__stat_idle_begin(void);
-int64_t bt__stat_spun(int64_t t);
+void bt__stat_idle_begin(int64_t now);
+void bt__stat_spun(int64_t t, int64_t now);
 int64_t bt__stat_slept(int64_t t);
 /* Queue length (posted tasks and deque jobs) after a post to the worker
  * (any thread, under its queue lock) or a push on its deque (the worker):
