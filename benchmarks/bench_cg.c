@@ -251,7 +251,7 @@ int main(int argc, char **argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-  int quick = (int)bench_opt(argc, argv, "quick", 0);
+  int quick = bench_quick(argc, argv);
   int iters = (int)bench_opt(argc, argv, "iters", quick ? 5 : 50);
   for (int i = 1; i < argc; i++)
     if (strncmp(argv[i], "--only=", 7) == 0) only = argv[i][7];

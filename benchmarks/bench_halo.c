@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-  int quick = (int)bench_opt(argc, argv, "quick", 0);
+  int quick = bench_quick(argc, argv);
   long reps = bench_opt(argc, argv, "reps", quick ? 20 : 200);
   bt_runtime *rt;
   BENCH_OK(bt_runtime_create(NULL, &rt));

@@ -57,8 +57,7 @@ typedef struct kbench {
 static inline void kbench_init(kbench *kb, int argc, char **argv,
                                int iterations, int quick_iterations) {
   memset(kb, 0, sizeof *kb);
-  const char *q = getenv("BATON_BENCH_QUICK");
-  kb->quick = (int)bench_opt(argc, argv, "quick", q && q[0] == '1');
+  kb->quick = bench_quick(argc, argv);
   kb->iterations = (int)bench_opt(argc, argv, "iterations",
                                   kb->quick ? quick_iterations : iterations);
   kb->block = (int)bench_opt(argc, argv, "block", 5);

@@ -182,8 +182,7 @@ static double mutex_ns(long reps) {
 }
 
 int main(int argc, char **argv) {
-  int quick = (int)bench_opt(argc, argv, "quick", 0);
-  if (getenv("BATON_BENCH_QUICK")) quick = 1;
+  int quick = bench_quick(argc, argv);
   long max = bench_opt(argc, argv, "max", quick ? 8L << 20 : 256L << 20);
   long reps = bench_opt(argc, argv, "reps", quick ? 2000 : 20000);
   if (reps < 2) reps = 2;

@@ -56,7 +56,8 @@ _Noreturn void bench_die(const char *expr, int rc, const char *file, int line);
 /* Integer option from argv ("--name=value") or environment, else dflt. */
 long bench_opt(int argc, char **argv, const char *name, long dflt);
 
-/* 1 for a smoke run: --quick=1, or BATON_BENCH_QUICK=1 in the environment.
+/* 1 for a smoke run: --quick or --quick=1, or BATON_BENCH_QUICK=1 in the
+ * environment (--quick=0 overrides the environment).
  * Every benchmark then uses sizes that finish in well under a few seconds
  * on a loaded machine; its figures are not meaningful. */
 int bench_quick(int argc, char **argv);
