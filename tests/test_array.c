@@ -75,6 +75,25 @@ BT_TEST(create_dtypes_and_shapes) {
   }
 }
 
+/* The dtype helpers answer an out-of-range dtype with 0 and a name that
+ * says so, never an out-of-bounds read. */
+BT_TEST(dtype_helpers) {
+  static const struct {
+    bt_dtype t;
+    size_t size;
+    const char *name;
+  } known[] = {{BT_F64, 8, "f64"}, {BT_F32, 4, "f32"}, {BT_I64, 8, "i64"},
+               {BT_I32, 4, "i32"}, {BT_U8, 1, "u8"}};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+    BT_CHECK_EQ(bt_dtype_size(known[i].t), known[i].size);
+    BT_CHECK_STR(bt_dtype_name(known[i].t), known[i].name);
+  }
+  BT_CHECK_EQ(bt_dtype_size((bt_dtype)42), 0);
+  BT_CHECK_EQ(bt_dtype_size((bt_dtype)-1), 0);
+  BT_CHECK_STR(bt_dtype_name((bt_dtype)42), "invalid dtype");
+  BT_CHECK_STR(bt_dtype_name((bt_dtype)-1), "invalid dtype");
+}
+
 BT_TEST(create_rejects_bad_arguments) {
   int64_t shape[BT_MAX_DIMS + 1] = {4, 4, 4, 4, 4, 4, 4, 4, 4};
   bt_array *a = (bt_array *)0x1;

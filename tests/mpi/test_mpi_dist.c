@@ -339,6 +339,7 @@ BT_TEST_MPI(bad_input, 2) {
   double r;
   int coords[2];
   bt_range owned[2];
+  bt_dist layout;
   struct {
     const char *what;
     int got, want;
@@ -371,6 +372,10 @@ BT_TEST_MPI(bad_input, 2) {
       {"dot NULL out", bt_darray_dot(da, da, NULL), BT_EINVAL},
       {"nrm2 forged", bt_darray_nrm2(forged, &r), BT_EINVAL},
       {"sum NULL", bt_darray_sum(NULL, &r), BT_EINVAL},
+      {"dist forged", bt_darray_dist(forged, &layout), BT_EINVAL},
+      {"dist NULL out", bt_darray_dist(da, NULL), BT_EINVAL},
+      {"halo_begin forged", bt_darray_halo_begin(forged), BT_EINVAL},
+      {"halo_begin NULL", bt_darray_halo_begin(NULL), BT_EINVAL},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (table[i].got != table[i].want)

@@ -78,6 +78,10 @@ ROW_FN(attach_forged_runtime, bt_mpi *m; expect_ptr(f, forged_mem);
 ROW_FN(attach_comm_null, bt_mpi *m; expect_str(f, "MPI_COMM_NULL");
        return bt_mpi_attach(f->rt, MPI_COMM_NULL, &m);)
 ROW_FN(attach_null_out, return bt_mpi_attach(f->rt, MPI_COMM_WORLD, NULL);)
+ROW_FN(attach_f_comm_null, bt_mpi *m; expect_str(f, "MPI_COMM_NULL");
+       return bt_mpi_attach_f(f->rt, MPI_Comm_c2f(MPI_COMM_NULL), &m);)
+ROW_FN(attach_f_null_runtime, bt_mpi *m; expect_ptr(f, NULL);
+       return bt_mpi_attach_f(NULL, MPI_Comm_c2f(MPI_COMM_WORLD), &m);)
 ROW_FN(detach_twice, bt_mpi *m = dead_bridge(f); expect_ptr(f, m);
        return bt_mpi_detach(m);)
 ROW_FN(detach_forged, expect_ptr(f, forged_mem);
@@ -114,6 +118,8 @@ static const misuse rows[] = {
     ROW(attach_forged_runtime, BT_EINVAL, 0),
     ROW(attach_comm_null, BT_EINVAL, 0),
     ROW(attach_null_out, BT_EINVAL, 0),
+    ROW(attach_f_comm_null, BT_EINVAL, 0),
+    ROW(attach_f_null_runtime, BT_EINVAL, 0),
     /* A detached bridge's memory goes to the bridge pool, never back to
      * malloc (mpi/bridge.c): these rows read no freed memory, even under
      * ASan; a second detach is a state error. */
