@@ -210,6 +210,16 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
  * the caller takes while it runs (-1: none, or workers not bound): the
  * part a caller that has no core of its own runs first. */
 int bt__team_mate(const bt_runtime *rt);
+/* The sleeping end of a fork-join's join, after the caller's spin: sets
+ * BT__JOIN_WAITER in *pending (a countdown of unfinished parts, whose last
+ * decrement wakes the futex when it sees the bit) and sleeps until the
+ * count is 0, the watchdog reporting a long wait. A caller that is worker
+ * `self` of rt (else -1) naps instead (20 us doubling to 1 ms) and runs its
+ * own queue's tasks between naps: a post to it does not wake this futex.
+ * nparts only names the call's size in the report. */
+#define BT__JOIN_WAITER 0x80000000u
+void bt__join_sleep(bt_runtime *rt, _Atomic uint32_t *pending, int nparts,
+                    int self);
 /* Queue t where any worker of rt may run it: on the calling worker's own
  * deque when the caller is a worker of rt (it runs it next, LIFO, unless
  * an idle worker steals it first), else on the runtime's shared queue;

@@ -222,7 +222,7 @@ struct bt_runtime {
     BT_ALIGNED_CL _Atomic uint64_t offer;
     bt__team_fn fn; /* written by the holder before the offer */
     void *ctx;      /* same */
-    /* Parts not finished | BT__TEAM_WAITER (the caller sleeps on it). */
+    /* Parts not finished | BT__JOIN_WAITER (the caller sleeps on it). */
     BT_ALIGNED_CL _Atomic uint32_t pending;
     /* [nworkers]: claim[p] is the gen of the last call in which part p was
      * claimed; a thread that saw call g claims p by a CAS from a value
@@ -240,7 +240,6 @@ struct bt_runtime {
 /* The team's offer word: the part count in its low bits (BT__MAX_WORKERS
  * fits), the call's number above. */
 #define BT__TEAM_PART_BITS 20
-#define BT__TEAM_WAITER 0x80000000u
 
 /* The team's worker side (core/team.c). offered: whether a call w has not
  * looked at is on offer (seq_cst: the sleeper's side of the handshake with

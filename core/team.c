@@ -36,6 +36,30 @@
  * yields: long enough for small parts running on other cores. */
 #define TEAM_PAUSE_NS (50 * 1000)
 
+void bt__join_sleep(bt_runtime *rt, _Atomic uint32_t *pending, int nparts,
+                    int self) {
+  bt__watch watch;
+  bt__watch_arm(&watch);
+  for (int64_t nap = 20 * 1000;;) {
+    /* acquire: pairs with the acq_rel decrements of the parts (claim_run()
+     * here, part_run() in kernels/parallel.c). */
+    uint32_t left = atomic_fetch_or_explicit(pending, BT__JOIN_WAITER,
+                                             memory_order_acquire) |
+                    BT__JOIN_WAITER;
+    if (left == BT__JOIN_WAITER) return;
+    if (bt__watch_due(&watch))
+      bt__watch_report(&watch, "a kernel's join: %u of %d parts not done",
+                       (unsigned)(left & ~BT__JOIN_WAITER), nparts);
+    if (self < 0) {
+      (void)bt__futex_wait(pending, left, bt__watch_deadline(&watch, -1));
+      continue;
+    }
+    (void)bt__futex_wait(pending, left, bt__now_ns() + nap);
+    while (bt__worker_run_one(rt, self)) nap = 20 * 1000;
+    if (nap < 1000 * 1000) nap *= 2;
+  }
+}
+
 int bt__team_init(bt_runtime *rt) {
   struct bt__team *team = &rt->team;
   int n = rt->nworkers;
@@ -94,7 +118,7 @@ static void run_part(struct bt__team *team, int p) {
    * the call may be over: only the runtime's own words are touched. */
   uint32_t before =
       atomic_fetch_sub_explicit(&team->pending, 1, memory_order_acq_rel);
-  if (before == (BT__TEAM_WAITER | 1u)) bt__futex_wake(&team->pending, 1);
+  if (before == (BT__JOIN_WAITER | 1u)) bt__futex_wake(&team->pending, 1);
 }
 
 /* Claim part p of call g and run it; 1 if this thread ran it. A claim
@@ -228,28 +252,7 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
       break;
     }
   }
-  bt__watch watch;
-  bt__watch_arm(&watch);
-  for (int64_t nap = 20 * 1000;;) {
-    /* acquire: pairs with the acq_rel decrements in claim_run(). */
-    uint32_t left = atomic_fetch_or_explicit(&team->pending, BT__TEAM_WAITER,
-                                             memory_order_acquire) |
-                    BT__TEAM_WAITER;
-    if (left == BT__TEAM_WAITER) break;
-    if (bt__watch_due(&watch))
-      bt__watch_report(&watch, "a kernel's join: %u of %d parts not done",
-                       (unsigned)(left & ~BT__TEAM_WAITER), nparts);
-    if (self < 0) {
-      (void)bt__futex_wait(&team->pending, left,
-                           bt__watch_deadline(&watch, -1));
-      continue;
-    }
-    /* A worker naps (20 us doubling to 1 ms) and looks at its queue
-     * between naps: a post to it does not wake this futex. */
-    (void)bt__futex_wait(&team->pending, left, bt__now_ns() + nap);
-    while (bt__worker_run_one(rt, self)) nap = 20 * 1000;
-    if (nap < 1000 * 1000) nap *= 2;
-  }
+  bt__join_sleep(rt, &team->pending, nparts, self);
   /* relaxed: clears the waiter bit of a finished count; the next call
    * stores pending again before its offer. */
   atomic_store_explicit(&team->pending, 0, memory_order_relaxed);

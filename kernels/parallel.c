@@ -24,13 +24,10 @@ typedef struct part_task {
   char msg[256];                     /* is the runner's bt_errmsg() */
 } part_task;
 
-/* The caller sleeps on group->pending with this bit set; the last part's
- * decrement then wakes it. Without the bit, no part makes a system call. */
-#define PENDING_WAITER 0x80000000u
 
 /* One kernel call, on the caller's stack. */
 typedef struct part_group {
-  _Atomic uint32_t pending; /* parts not finished yet | PENDING_WAITER */
+  _Atomic uint32_t pending; /* parts not finished yet | BT__JOIN_WAITER */
   int nops;
   bt__part_fn fn;
   void *ctx;
@@ -77,7 +74,7 @@ static void part_run(bt__task *t) {
    * After it the group and this task may be gone: only the address of
    * pending, computed before, is used (a futex wake on it is harmless). */
   uint32_t before = atomic_fetch_sub_explicit(pending, 1, memory_order_acq_rel);
-  if (before == (PENDING_WAITER | 1u)) bt__futex_wake(pending, 1);
+  if (before == (BT__JOIN_WAITER | 1u)) bt__futex_wake(pending, 1);
 }
 
 /* The caller's wait, after it ran its own part (if any): first it takes
@@ -111,30 +108,8 @@ static void wait_parts(bt_runtime *rt, part_task *tasks, int nparts,
       bt__cpu_relax();
     if (i % (yield ? 4 : 64) == 0 && bt__now_ns() >= until) break;
   }
-  int64_t nap = 20 * 1000;
-  bt__watch watch;
-  bt__watch_arm(&watch);
   int64_t t0 = bt__trace_begin();
-  for (;;) {
-    /* acquire: pairs with the acq_rel decrement in part_run(). relaxed on
-     * the or: the acquire loads that end the loop do the synchronizing. */
-    uint32_t left = atomic_fetch_or_explicit(pending, PENDING_WAITER,
-                                             memory_order_acquire) |
-                    PENDING_WAITER;
-    if (left == PENDING_WAITER) break;
-    if (bt__watch_due(&watch))
-      bt__watch_report(&watch, "a kernel's join: %u of %d parts not done",
-                       (unsigned)(left & ~PENDING_WAITER), nparts);
-    if (self < 0) {
-      (void)bt__futex_wait(pending, left, bt__watch_deadline(&watch, -1));
-      continue;
-    }
-    /* A worker naps (20 us doubling to 1 ms) and looks at its queue
-     * between naps: a post to it does not wake this futex. */
-    (void)bt__futex_wait(pending, left, bt__now_ns() + nap);
-    while (bt__worker_run_one(rt, self)) nap = 20 * 1000;
-    if (nap < 1000 * 1000) nap *= 2;
-  }
+  bt__join_sleep(rt, pending, nparts, self);
   bt__trace_end(t0, "wait", "join", 0, 0);
 }
 
