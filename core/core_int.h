@@ -127,7 +127,7 @@ int bt__job_adopt(const bt_job *in, bt_job *out, const char *op);
 int bt__type_size_check(const bt_type *t, const char *op);
 /* Whether type t has field (a field added after bt_type's first layout is
  * read only when this says so). */
-#define BT__TYPE_HAS(t, field)                                           \
+#define BT__TYPE_HAS(t, field) \
   ((t)->struct_size >= offsetof(bt_type, field) + sizeof((t)->field))
 
 /* Whether BATON_DEBUG_CHECK=1: invariant checkers then run on every
@@ -210,6 +210,9 @@ int bt__team_run(bt_runtime *rt, int nparts, int own, bt__team_fn fn,
  * the caller takes while it runs (-1: none, or workers not bound): the
  * part a caller that has no core of its own runs first. */
 int bt__team_mate(const bt_runtime *rt);
+/* "core", "pu", "numa" or "none", as BATON_BIND spells it ("?" for a
+ * value outside the enum). */
+const char *bt__bind_name(bt_bind b);
 /* The sleeping end of a fork-join's join, after the caller's spin: sets
  * BT__JOIN_WAITER in *pending (a countdown of unfinished parts, whose last
  * decrement wakes the futex when it sees the bit) and sleeps until the
@@ -271,12 +274,12 @@ int bt__runtime_is_this_machine(const bt_runtime *rt);
  * bt_select act on out/in respectively and call the hooks after success, so
  * select mixes local and remote channels with no special case. */
 typedef struct bt__chan_remote {
-  bt_chan *out;                     /* reference taken by the remote chan */
-  bt_chan *in;                      /* reference taken by the remote chan */
-  void (*after_send)(void *ctx);    /* an element was put into out */
-  void (*after_recv)(void *ctx);    /* an element was taken from in */
-  int (*close)(void *ctx);          /* bt_chan_close on the remote chan */
-  void (*destroy)(void *ctx);       /* last release of the remote chan */
+  bt_chan *out;                  /* reference taken by the remote chan */
+  bt_chan *in;                   /* reference taken by the remote chan */
+  void (*after_send)(void *ctx); /* an element was put into out */
+  void (*after_recv)(void *ctx); /* an element was taken from in */
+  int (*close)(void *ctx);       /* bt_chan_close on the remote chan */
+  void (*destroy)(void *ctx);    /* last release of the remote chan */
   void *ctx;
   /* Optional (NULL: BT_ECLOSED). When an operation on the remote chan finds
    * out (op BT_OP_SEND) or in (BT_OP_RECV) closed, the status it returns

@@ -20,17 +20,24 @@ static int env_workers(const char *v, int *out) {
   return BT_OK;
 }
 
+static const struct {
+  const char *name;
+  bt_bind bind;
+} bind_names[] = {{"core", BT_BIND_CORE},
+                  {"pu", BT_BIND_PU},
+                  {"numa", BT_BIND_NUMA},
+                  {"none", BT_BIND_NONE}};
+
+const char *bt__bind_name(bt_bind b) {
+  for (size_t i = 0; i < sizeof bind_names / sizeof bind_names[0]; i++)
+    if (bind_names[i].bind == b) return bind_names[i].name;
+  return "?";
+}
+
 static int env_bind(const char *v, bt_bind *out) {
-  static const struct {
-    const char *name;
-    bt_bind bind;
-  } names[] = {{"core", BT_BIND_CORE},
-               {"pu", BT_BIND_PU},
-               {"numa", BT_BIND_NUMA},
-               {"none", BT_BIND_NONE}};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (strcasecmp(v, names[i].name) == 0) {
-      *out = names[i].bind;
+  for (size_t i = 0; i < sizeof bind_names / sizeof bind_names[0]; i++)
+    if (strcasecmp(v, bind_names[i].name) == 0) {
+      *out = bind_names[i].bind;
       return BT_OK;
     }
   return bt__fail(BT_EINVAL,

@@ -259,19 +259,6 @@ static int report_held(bt__diag *d, FILE *out) {
 
 /* ---- the report ---------------------------------------------------------- */
 
-static const char *bind_name(bt_bind b) {
-  switch (b) {
-    case BT_BIND_CORE:
-      return "core";
-    case BT_BIND_PU:
-      return "pu";
-    case BT_BIND_NUMA:
-      return "numa";
-    default:
-      return "none";
-  }
-}
-
 static void header(const bt_runtime *rt, FILE *out, const char *what) {
   char host[256];
   host_name(host, sizeof host);
@@ -280,8 +267,8 @@ static void header(const bt_runtime *rt, FILE *out, const char *what) {
   if (rank >= 0) snprintf(rank_s, sizeof rank_s, " rank %d", rank);
   fprintf(out,
           "baton %s: host %s%s pid %ld, %d workers (bind %s%s), up %.3f s\n",
-          what, host, rank_s, (long)getpid(), rt->nworkers, bind_name(rt->bind),
-          rt->bound ? "" : ", not bound",
+          what, host, rank_s, (long)getpid(), rt->nworkers,
+          bt__bind_name(rt->bind), rt->bound ? "" : ", not bound",
           (double)(bt__now_ns() - rt->diag->created_ns) * 1e-9);
 }
 

@@ -24,7 +24,6 @@ typedef struct part_task {
   char msg[256];                     /* is the runner's bt_errmsg() */
 } part_task;
 
-
 /* One kernel call, on the caller's stack. */
 typedef struct part_group {
   _Atomic uint32_t pending; /* parts not finished yet | BT__JOIN_WAITER */
@@ -234,7 +233,8 @@ static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
   if ((may_run || small) && bt__team_run(rt, nparts, own, team_part, tasks))
     goto joined;
   /* relaxed: published to the workers by the queue lock in the post. */
-  atomic_store_explicit(&group->pending, (uint32_t)nparts, memory_order_relaxed);
+  atomic_store_explicit(&group->pending, (uint32_t)nparts,
+                        memory_order_relaxed);
   for (posted = 0; posted < nparts; posted++) {
     part_task *pt = &tasks[posted];
     if (posted == mine) continue; /* run below, by the caller */
@@ -304,7 +304,9 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
    * last part); DESIGN.md, "Sub-arrays and more kernels". */
   int self = bt__self_runtime() == rt ? bt_self() : -1;
   int may_run = caller_may_run(self, workers);
-  int mine = self >= 0 ? (self < nparts ? self : -1) : may_run ? nparts - 1 : -1;
+  int mine = self >= 0 ? (self < nparts ? self : -1)
+             : may_run ? nparts - 1
+                       : -1;
 
   int rc = BT_OK;
   part_task stack_tasks[STACK_PARTS];

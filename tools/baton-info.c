@@ -58,20 +58,6 @@ static void print_rank(const bt_runtime *rt) {
     printf("alone on the node\n");
 }
 
-static const char *bind_name(bt_bind b) {
-  switch (b) {
-    case BT_BIND_CORE:
-      return "core";
-    case BT_BIND_PU:
-      return "pu";
-    case BT_BIND_NUMA:
-      return "numa";
-    case BT_BIND_NONE:
-      return "none";
-  }
-  return "?";
-}
-
 int main(int argc, char **argv) {
   /* Command-line options go through the environment variables, so that
    * they win over an inherited environment and are checked the same way. */
@@ -125,7 +111,7 @@ int main(int argc, char **argv) {
 
   printf("Placement: %d workers on %d NUMA nodes, bind %s\n",
          bt_runtime_workers(rt), bt_runtime_numa_nodes(rt),
-         bind_name(rt->bind));
+         bt__bind_name(rt->bind));
   for (int n = 0; n < rt->place.numa_nodes; n++) {
     const bt__numa *numa = &rt->place.numa[n];
     printf("  numa %d (OS node %d): workers %d-%d\n", n, numa->os_index,
