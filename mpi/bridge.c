@@ -290,6 +290,7 @@ void bt__mpi_unref(bt_mpi *m) {
   free(m->heard);
   free(m->hb_sent);
   free(m->failed);
+  free(m->retired);
   op_cache_free(m);
   mpi_free(m);
 }
@@ -565,7 +566,9 @@ static void mark_orphans(bt_mpi *m) {
     bool found = false;
     for (int k = 0; k < x[n + c->peer] && !found; k++)
       found = theirs[k] == c->tag;
-    c->orphan = !found;
+    /* A channel whose peer closed had an end there: one that finished
+     * and left the peer's list (bt__rchan_finished()) is no orphan. */
+    c->orphan = !found && !c->peer_closed;
   }
   /* The other way round: their channels towards us that we never opened
    * (each is an orphan on their side). */
@@ -692,11 +695,75 @@ static int anyone_waits(const bt_mpi *m) {
   return 0;
 }
 
+/* ---- channels that finished ------------------------------------------- */
+
+static uint64_t retired_key(int peer, int tag) {
+  /* +1: 0 marks an empty slot. */
+  return ((uint64_t)(uint32_t)peer << 32 | (uint32_t)tag) + 1;
+}
+
+static size_t retired_slot(uint64_t key, size_t cap) {
+  return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
+}
+
+int bt__mpi_retired(const bt_mpi *m, int peer, int tag) {
+  if (m->nretired == 0) return 0;
+  uint64_t key = retired_key(peer, tag);
+  for (size_t i = retired_slot(key, m->capretired);;
+       i = (i + 1) & (m->capretired - 1)) {
+    if (m->retired[i] == key) return 1;
+    if (m->retired[i] == 0) return 0;
+  }
+}
+
+/* Lock held: remember (peer, tag); BT_ENOMEM leaves the set as it was. */
+static int retired_add(bt_mpi *m, int peer, int tag) {
+  if (2 * (m->nretired + 1) > m->capretired) {
+    size_t cap = m->capretired ? 2 * m->capretired : 64;
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    if (!keys) return BT_ENOMEM;
+    for (size_t i = 0; i < m->capretired; i++) {
+      uint64_t k = m->retired[i];
+      if (k == 0) continue;
+      size_t j = retired_slot(k, cap);
+      while (keys[j]) j = (j + 1) & (cap - 1);
+      keys[j] = k;
+    }
+    free(m->retired);
+    m->retired = keys;
+    m->capretired = cap;
+  }
+  uint64_t key = retired_key(peer, tag);
+  size_t j = retired_slot(key, m->capretired);
+  while (m->retired[j]) j = (j + 1) & (m->capretired - 1);
+  m->retired[j] = key;
+  m->nretired++;
+  return BT_OK;
+}
+
+/* Lock held, attached: take the channel at *link off the list and drop the
+ * bridge's reference (the user's is gone: the channel is freed). Its tag
+ * stays taken. 1 if it left. */
+static int retire(bt_mpi *m, bt__rchan **link) {
+  bt__rchan *c = *link;
+  if (retired_add(m, c->peer, c->tag) != BT_OK) return 0; /* stays listed */
+  *link = c->next;
+  bt__rchan_unref(c);
+  return 1;
+}
+
 /* Lock held: one round of everything the progress thread does. */
 static int poll_once(bt_mpi *m) {
   int work = 0;
-  for (bt__rchan *c = m->chans; c; c = c->next)
+  for (bt__rchan **link = &m->chans; *link;) {
+    bt__rchan *c = *link;
     if (bt__rchan_marked(c)) work |= bt__rchan_pump(c);
+    /* user_gone first: a plain flag, so a live channel costs one load. */
+    if (c->user_gone && !m->detaching && bt__rchan_finished(c) &&
+        retire(m, link))
+      continue;
+    link = &c->next;
+  }
   if (m->ctl_comm != MPI_COMM_NULL) work |= hb_poll(m, bt__now_ns());
   if (m->detaching) work |= detach_poll(m);
   work |= test_all(m);
