@@ -333,6 +333,11 @@ struct bt_mpi {
    * shares their core when a rank is bound to one, stays off it. */
   _Atomic int pollers;   /* atomic: user threads polling now */
   _Atomic int deferring; /* atomic: the progress thread naps for them */
+  /* atomic: bumped when a caller-driven wait got what it waited for (a
+   * hint): the progress thread that sees it move naps as it does for
+   * pollers, since the thread will soon wait, and poll, again. A waiter
+   * that parks unserved kicks instead (bt__mpi_wait_end()). */
+  _Atomic uint32_t wait_ends;
   /* collective.c: a collective of this bridge runs on this rank (atomic;
    * zero from calloc, claimed by exchange, released by store). */
   _Atomic int coll_busy;
