@@ -492,6 +492,22 @@ static int test_all(bt_mpi *m) {
   return work;
 }
 
+/* Lock held: test the request of op (in the table) alone and handle it if
+ * complete. Unlike MPI_Testsome, MPI_Test (Open MPI's) looks at the
+ * request again after the progress it makes, so a message that MPI
+ * matched during the call is seen by this call, not by the next poll: a
+ * waiter's own header receive (bt__mpi_wait_poll()). */
+static int test_one(bt_mpi *m, bt__mpi_op *op) {
+  if (op->index < 0) return 0;
+  int flag = 0;
+  MPI_Status st;
+  int rc = MPI_Test(&m->reqs[op->index], &flag, &st);
+  if (rc == MPI_SUCCESS && !flag) return 0;
+  untrack(m, op);
+  bt__rchan_complete(op->chan, op, rc, &st);
+  return 1;
+}
+
 /* ---- detach ------------------------------------------------------------ */
 
 static void coll_track(bt_mpi *m, int rc, MPI_Request req, const char *what) {
@@ -754,6 +770,11 @@ static int retire(bt_mpi *m, bt__rchan **link) {
 
 /* Lock held: one round of everything the progress thread does. */
 static int poll_once(bt_mpi *m) {
+  /* relaxed: a count the progress thread compares across its nap
+   * (progress_main(): owed); the lock orders what the round did. */
+  atomic_store_explicit(&m->rounds,
+                        atomic_load_explicit(&m->rounds, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
   int work = 0;
   for (bt__rchan **link = &m->chans; *link;) {
     bt__rchan *c = *link;
@@ -777,10 +798,12 @@ static int poll_once(bt_mpi *m) {
  * not free). */
 static _Thread_local unsigned wait_idle;
 static _Thread_local bool wait_long;
+static _Thread_local unsigned wait_polls; /* this wait's polls: poll_for() */
 
 int bt__mpi_wait_begin(bt_mpi *m) {
   if (!m->direct) return 0;
   wait_idle = 0;
+  wait_polls = 0;
   wait_long = false;
   /* seq_cst: ordered before the progress thread's later load of pollers,
    * so it naps instead of competing for the core. */
@@ -788,7 +811,22 @@ int bt__mpi_wait_begin(bt_mpi *m) {
   return 1;
 }
 
-int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
+/* Lock held: one poll of a thread waiting on channel c (NULL: on the
+ * bridge): c's own work (its mark, its header receive tested alone), and
+ * at the first poll of a wait, then one time in BT__MPI_WAIT_FULL_POLL, or
+ * whenever c has no header receive posted, a round of everything (other
+ * channels' requests and marks, heartbeats), so they advance while a
+ * thread waits on c. The progress thread polls too meanwhile, once per
+ * nap for the pollers (progress_main()). */
+static int poll_for(bt_mpi *m, bt__rchan *c) {
+  if (c == NULL || c->hdr_op.index < 0 ||
+      wait_polls++ % BT__MPI_WAIT_FULL_POLL == 0)
+    return poll_once(m);
+  int work = bt__rchan_marked(c) ? bt__rchan_pump(c) : 0;
+  return test_one(m, &c->hdr_op) | work;
+}
+
+int bt__mpi_wait_poll(bt_mpi *m, bt__rchan *c, int64_t since_ns) {
   if (wait_idle % 16 == 0) {
     int64_t waited = bt__now_ns() - since_ns;
     if (waited > m->spin_ns) return 0;
@@ -797,7 +835,7 @@ int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
   int work = 0;
   if (pthread_mutex_trylock(&m->lock) == 0) {
     int detaching = m->detaching;
-    if (!detaching) work = poll_once(m);
+    if (!detaching) work = poll_for(m, c);
     pthread_mutex_unlock(&m->lock);
     if (detaching) return 0; /* detach drains with the progress thread */
   }
@@ -863,6 +901,13 @@ static void *progress_main(void *arg) {
    * would preempt them between their waits on a shared core. */
   bool quiet = false;
   uint32_t ends_seen = 0; /* m->wait_ends when we last looked */
+  /* A poll of ours is due after a nap for pollers in which none of them
+   * made a round of everything (poll_once()): a poller may not do all we
+   * do (a collective's waiter polls nothing, a channel's waiter mostly its
+   * own channel: poll_for()), and what only a round does, such as sending
+   * an element that waits in out for credits already received, must not
+   * wait for as long as threads keep polling. */
+  bool owed = false;
   for (;;) {
     /* acquire: pairs with the seq_cst bump in bt__mpi_kick(). */
     uint32_t seen = atomic_load_explicit(&m->wake, memory_order_acquire);
@@ -873,14 +918,16 @@ static void *progress_main(void *arg) {
     /* seq_cst: pairs with the fetch_add in bt__mpi_wait_begin(). A user
      * thread polls for us, or got what it waited for since we last looked
      * (it is between two waits of a ping-pong, and comes back to poll):
-     * nap, unless kicked since our last poll. Polling then would take its
-     * core (a rank bound to one core shares it with us) and its messages
-     * (bench_mpi ping-pong: value 8 B 1.16-1.30 us with those polls,
-     * 1.00-1.03 without; 4 KiB 1.35-1.50x raw MPI's bandwidth, 1.68-1.83x
-     * without). Kicks still wake us (sleeping), the last poller leaving
-     * unserved does too. */
-    if (m->direct && polled && seen == polled_at &&
+     * nap, unless kicked since our last poll or a poll of ours is owed.
+     * Polling then would take its core (a rank bound to one core shares it
+     * with us) and its messages (bench_mpi ping-pong: value 8 B 1.16-1.30
+     * us with those polls, 1.00-1.03 without; 4 KiB 1.35-1.50x raw MPI's
+     * bandwidth, 1.68-1.83x without). Kicks still wake us (sleeping), the
+     * last poller leaving unserved does too. */
+    if (m->direct && polled && seen == polled_at && !owed &&
         (recent || atomic_load(&m->pollers) > 0)) {
+      /* relaxed: see poll_once(). */
+      unsigned rounds = atomic_load_explicit(&m->rounds, memory_order_relaxed);
       atomic_store(&m->deferring, 1); /* seq_cst: see bt__mpi_kick_lazy() */
       atomic_store(&m->sleeping, 1);  /* seq_cst: see bt__mpi_kick() */
       if (atomic_load(&m->wake) == seen &&
@@ -892,12 +939,24 @@ static void *progress_main(void *arg) {
       if (atomic_load_explicit(&m->stop, memory_order_relaxed)) break;
       quiet = true;
       nap_ns = 0;
+      /* relaxed: see poll_once(). */
+      owed = atomic_load_explicit(&m->rounds, memory_order_relaxed) == rounds;
       continue;
     }
     if (seen != polled_at) quiet = false;
     polled_at = seen;
     polled = true;
-    pthread_mutex_lock(&m->lock);
+    /* The owed poll while threads poll: only if the lock is free (a thread
+     * that holds it is polling or sending), so that they never wait for
+     * us nor pay a futex wake-up for us at their unlock. */
+    /* seq_cst: as the load above. */
+    if (owed && atomic_load(&m->pollers) > 0) {
+      owed = false;
+      if (pthread_mutex_trylock(&m->lock) != 0) continue;
+    } else {
+      owed = false;
+      pthread_mutex_lock(&m->lock);
+    }
     /* A transfer in progress needs MPI polled on both sides (rendezvous
      * protocols): no nap while one is outstanding. */
     int work = poll_once(m) || m->nactive > 0;
@@ -1087,6 +1146,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   atomic_init(&m->pollers, 0);
   atomic_init(&m->deferring, 0);
   atomic_init(&m->wait_ends, 0);
+  atomic_init(&m->rounds, 0);
   atomic_init(&m->waiters, 0);
   m->comm = m->hdr_comm = m->data_comm = m->ctl_comm = MPI_COMM_NULL;
   if (pthread_mutex_init(&m->lock, NULL) != 0) {

@@ -110,6 +110,10 @@ typedef struct bt__mpi_hdr {
 #define BT__MPI_DEFER_NS 200000
 /* A user thread polling on a shared core yields now and then after that. */
 #define BT__MPI_YIELD_AFTER_NS 20000
+/* A thread waiting on a remote channel polls that channel's own header
+ * receive (MPI_Test on one request), and everything of the bridge only
+ * once in this many polls (bt__mpi_wait_poll()). */
+#define BT__MPI_WAIT_FULL_POLL 8
 #define BT__MPI_HDR_BUF (sizeof(bt__mpi_hdr) + BT__MPI_INLINE_MAX)
 
 typedef enum {
@@ -338,6 +342,7 @@ struct bt_mpi {
    * pollers, since the thread will soon wait, and poll, again. A waiter
    * that parks unserved kicks instead (bt__mpi_wait_end()). */
   _Atomic uint32_t wait_ends;
+  _Atomic unsigned rounds; /* atomic: poll_once() rounds made, by anyone */
   /* collective.c: a collective of this bridge runs on this rank (atomic;
    * zero from calloc, claimed by exchange, released by store). */
   _Atomic int coll_busy;
@@ -387,12 +392,15 @@ void bt__mpi_unref(struct bt_mpi *m);
 void bt__mpi_kick_lazy(struct bt_mpi *m);
 /* Caller-driven progress, direct mode only: a user thread waiting on a
  * remote channel of m (core's wait_begin / wait_poll / wait_end hooks).
- * begin counts it among the pollers; poll runs one round of the progress
- * thread's work if the lock is free and returns 0 once the thread has
+ * begin counts it among the pollers; poll, if the lock is free, tests the
+ * header receive of c (the channel waited on, NULL: none) and runs a round
+ * of the progress thread's work now and then (poll_for()); it returns 0
+ * once the thread has
  * polled spin_ns since since_ns (it then parks); end uncounts it and wakes
  * the progress thread when it must take over. */
 int bt__mpi_wait_begin(struct bt_mpi *m);
-int bt__mpi_wait_poll(struct bt_mpi *m, int64_t since_ns);
+int bt__mpi_wait_poll(struct bt_mpi *m, struct bt__rchan *c,
+                      int64_t since_ns);
 void bt__mpi_wait_end(struct bt_mpi *m, int completed);
 
 /* ---- rchan.c ----------------------------------------------------------- */

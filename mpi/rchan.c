@@ -930,7 +930,8 @@ static int hook_wait_begin(void *ctx) {
 }
 
 static int hook_wait_poll(void *ctx, int64_t since_ns) {
-  return bt__mpi_wait_poll(((bt__rchan *)ctx)->m, since_ns);
+  bt__rchan *c = ctx;
+  return bt__mpi_wait_poll(c->m, c, since_ns);
 }
 
 static void hook_wait_end(void *ctx, int completed) {
