@@ -532,7 +532,7 @@ static void park_poll(bt__parker *p, int64_t deadline_ns) {
     left += polling[i];
   }
   if (left == 0) return;
-  int64_t since = bt__now_ns();
+  int64_t since = p->poll_since ? p->poll_since : bt__now_ns();
   /* relaxed: a hint; bt__park() decides with an acquire load. */
   while (left > 0 && atomic_load_explicit(&p->state, memory_order_relaxed) ==
                          BT__PARK_WAITING) {
@@ -906,12 +906,36 @@ static int cell_op(bt_chan *user, bt_chan *c, int op, void *elem,
   return cell_wait(user, c, op, elem, deadline);
 }
 
-/* Blocks in the locked path: queue a waiter and park. */
+/* Caller-driven progress before queueing, for a receive on the `in` of a
+ * remote channel whose transport polls on waiting threads: poll the
+ * transport and take the element from the ring as soon as it lands there.
+ * No waiter is queued and nobody parks, so the transport's delivery is a
+ * plain ring push, not the completion of a queued waiter under the lock
+ * (the common case of a ping-pong). BT_OK, SLOW, or BT_EAGAIN once the
+ * transport stops polling (its spin budget, counted from *since, which the
+ * park's own polling then continues) or the deadline passed. */
+static int poll_recv(bt_chan *c, void *elem, int64_t deadline,
+                     int64_t *since) {
+  const bt__chan_remote *r = c->polled;
+  if (!r->wait_begin(r->ctx)) return BT_EAGAIN;
+  *since = bt__now_ns();
+  int rc = BT_EAGAIN;
+  while (rc == BT_EAGAIN && r->wait_poll(r->ctx, *since)) {
+    rc = fast_recv(c, elem);
+    if (rc == BT_EAGAIN && deadline >= 0 && bt__now_ns() >= deadline) break;
+  }
+  r->wait_end(r->ctx, rc != BT_EAGAIN);
+  return rc;
+}
+
+/* Blocks in the locked path: queue a waiter and park. poll_since: when
+ * poll_recv() began polling the transport (0: it did not). */
 static int chan_wait(bt_chan *user, bt_chan *c, int op, void *elem,
-                     int64_t deadline) {
+                     int64_t deadline, int64_t poll_since) {
   chan_watch cw = {user, c, op};
   bt__parker p = {.chosen = 0,
                   .status = BT_OK,
+                  .poll_since = poll_since,
                   .watch = chan_watch_report,
                   .watch_ctx = &cw};
   atomic_init(&p.state, BT__PARK_WAITING);
@@ -951,7 +975,7 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
   }
   if (BT_UNLIKELY(bt__debug_checks())) BT_ASSERT(bt__chan_check(c) == BT_OK);
 
-  int64_t deadline = bt__deadline(timeout_ns);
+  int64_t deadline = bt__deadline(timeout_ns), poll_since = 0;
   rc = SLOW;
   if (c->cap == 0) {
     /* Not for a transport that polls on this thread (see below). */
@@ -968,6 +992,8 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
         while (rc == BT_EAGAIN && spin_next(&sp))
           rc = op == BT_OP_SEND ? fast_send(c, elem) : fast_recv(c, elem);
         spin_stop(&sp);
+      } else if (op == BT_OP_RECV) {
+        rc = poll_recv(c, elem, deadline, &poll_since);
       }
       if (rc == BT_EAGAIN) rc = SLOW;
     }
@@ -977,7 +1003,7 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
     rc = op == BT_OP_SEND ? bt__chan_send_locked(c, elem)
                           : bt__chan_recv_locked(c, elem);
     if (rc == BT_EAGAIN && timeout_ns != 0)
-      rc = chan_wait(user, c, op, elem, deadline); /* unlocks */
+      rc = chan_wait(user, c, op, elem, deadline, poll_since); /* unlocks */
     else
       bt__chan_unlock(c);
   }

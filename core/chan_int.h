@@ -84,6 +84,10 @@ typedef struct bt__parker {
    * before it spins and sleeps. Zero-initialised. */
   int npolls;
   const bt__chan_remote *polls[BT__POLL_MAX];
+  /* Owner only: when it began polling them before it queued (chan.c's
+   * poll_recv()), so the park's polling continues that spin instead of
+   * starting another; 0: at the park. */
+  int64_t poll_since;
   /* Owner only: BATON_WATCHDOG's report of what the wait waits on, called
    * once when it has lasted that long (NULL: a select's generic line). */
   void (*watch)(void *ctx, const bt__watch *w);

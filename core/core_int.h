@@ -299,7 +299,9 @@ typedef struct bt__chan_remote {
    * with no channel lock held and the caller's waiter queued on out (send)
    * or in (receive), so the transport may complete the operation itself
    * (take from out, deliver into in) instead of leaving it to its own
-   * thread. */
+   * thread. A receive first makes the same calls with no waiter queued,
+   * taking from in's ring between polls (chan.c's poll_recv()), and only
+   * then queues and parks, passing the since_ns of that first round. */
   int (*wait_begin)(void *ctx);
   int (*wait_poll)(void *ctx, int64_t since_ns);
   void (*wait_end)(void *ctx, int completed);

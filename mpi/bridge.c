@@ -137,7 +137,7 @@ static int env_seconds(const char *name, int64_t *ns) {
 /* Every BATON_MPI_* variable, validated before anything is allocated. */
 typedef struct mpi_env {
   int thread; /* BATON_MPI_PROGRESS=thread */
-  int64_t spin_ns, grace_ns, peer_timeout_ns;
+  int64_t spin_ns, grace_ns, peer_timeout_ns, wait_poll_ns;
   bool debug;
 } mpi_env;
 
@@ -152,16 +152,20 @@ static int env_read(mpi_env *e) {
                       "BATON_MPI_PROGRESS='%s' is not one of direct, thread",
                       mode);
   }
-  long spin_us, grace_ms, debug;
+  long spin_us, grace_ms, debug, wait_poll_ms;
   int rc = env_long("BATON_MPI_SPIN_US", 0, 1000000, 200, &spin_us);
   if (rc == BT_OK)
     rc = env_long("BATON_MPI_DETACH_GRACE_MS", 0, 3600000, 500, &grace_ms);
+  if (rc == BT_OK)
+    rc = env_long("BATON_MPI_WAIT_POLL_MS", 0, 3600000,
+                  BT__MPI_WAIT_POLL_MS, &wait_poll_ms);
   if (rc == BT_OK) rc = env_long("BATON_MPI_DEBUG", 0, 1, 0, &debug);
   if (rc == BT_OK)
     rc = env_seconds("BATON_MPI_PEER_TIMEOUT", &e->peer_timeout_ns);
   if (rc != BT_OK) return rc;
   e->spin_ns = (int64_t)spin_us * 1000;
   e->grace_ns = (int64_t)grace_ms * 1000000;
+  e->wait_poll_ns = (int64_t)wait_poll_ms * 1000000;
   e->debug = debug != 0;
   return BT_OK;
 }
@@ -286,6 +290,7 @@ void bt__mpi_unref(bt_mpi *m) {
   free(m->heard);
   free(m->hb_sent);
   free(m->failed);
+  free(m->retired);
   op_cache_free(m);
   mpi_free(m);
 }
@@ -487,6 +492,22 @@ static int test_all(bt_mpi *m) {
   return work;
 }
 
+/* Lock held: test the request of op (in the table) alone and handle it if
+ * complete. Unlike MPI_Testsome, MPI_Test (Open MPI's) looks at the
+ * request again after the progress it makes, so a message that MPI
+ * matched during the call is seen by this call, not by the next poll: a
+ * waiter's own header receive (bt__mpi_wait_poll()). */
+static int test_one(bt_mpi *m, bt__mpi_op *op) {
+  if (op->index < 0) return 0;
+  int flag = 0;
+  MPI_Status st;
+  int rc = MPI_Test(&m->reqs[op->index], &flag, &st);
+  if (rc == MPI_SUCCESS && !flag) return 0;
+  untrack(m, op);
+  bt__rchan_complete(op->chan, op, rc, &st);
+  return 1;
+}
+
 /* ---- detach ------------------------------------------------------------ */
 
 static void coll_track(bt_mpi *m, int rc, MPI_Request req, const char *what) {
@@ -561,7 +582,9 @@ static void mark_orphans(bt_mpi *m) {
     bool found = false;
     for (int k = 0; k < x[n + c->peer] && !found; k++)
       found = theirs[k] == c->tag;
-    c->orphan = !found;
+    /* A channel whose peer closed had an end there: one that finished
+     * and left the peer's list (bt__rchan_finished()) is no orphan. */
+    c->orphan = !found && !c->peer_closed;
   }
   /* The other way round: their channels towards us that we never opened
    * (each is an orphan on their side). */
@@ -688,11 +711,80 @@ static int anyone_waits(const bt_mpi *m) {
   return 0;
 }
 
+/* ---- channels that finished ------------------------------------------- */
+
+static uint64_t retired_key(int peer, int tag) {
+  /* +1: 0 marks an empty slot. */
+  return ((uint64_t)(uint32_t)peer << 32 | (uint32_t)tag) + 1;
+}
+
+static size_t retired_slot(uint64_t key, size_t cap) {
+  return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
+}
+
+int bt__mpi_retired(const bt_mpi *m, int peer, int tag) {
+  if (m->nretired == 0) return 0;
+  uint64_t key = retired_key(peer, tag);
+  for (size_t i = retired_slot(key, m->capretired);;
+       i = (i + 1) & (m->capretired - 1)) {
+    if (m->retired[i] == key) return 1;
+    if (m->retired[i] == 0) return 0;
+  }
+}
+
+/* Lock held: remember (peer, tag); BT_ENOMEM leaves the set as it was. */
+static int retired_add(bt_mpi *m, int peer, int tag) {
+  if (2 * (m->nretired + 1) > m->capretired) {
+    size_t cap = m->capretired ? 2 * m->capretired : 64;
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    if (!keys) return BT_ENOMEM;
+    for (size_t i = 0; i < m->capretired; i++) {
+      uint64_t k = m->retired[i];
+      if (k == 0) continue;
+      size_t j = retired_slot(k, cap);
+      while (keys[j]) j = (j + 1) & (cap - 1);
+      keys[j] = k;
+    }
+    free(m->retired);
+    m->retired = keys;
+    m->capretired = cap;
+  }
+  uint64_t key = retired_key(peer, tag);
+  size_t j = retired_slot(key, m->capretired);
+  while (m->retired[j]) j = (j + 1) & (m->capretired - 1);
+  m->retired[j] = key;
+  m->nretired++;
+  return BT_OK;
+}
+
+/* Lock held, attached: take the channel at *link off the list and drop the
+ * bridge's reference (the user's is gone: the channel is freed). Its tag
+ * stays taken. 1 if it left. */
+static int retire(bt_mpi *m, bt__rchan **link) {
+  bt__rchan *c = *link;
+  if (retired_add(m, c->peer, c->tag) != BT_OK) return 0; /* stays listed */
+  *link = c->next;
+  bt__rchan_unref(c);
+  return 1;
+}
+
 /* Lock held: one round of everything the progress thread does. */
 static int poll_once(bt_mpi *m) {
+  /* relaxed: a count the progress thread compares across its nap
+   * (progress_main(): owed); the lock orders what the round did. */
+  atomic_store_explicit(&m->rounds,
+                        atomic_load_explicit(&m->rounds, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
   int work = 0;
-  for (bt__rchan *c = m->chans; c; c = c->next)
+  for (bt__rchan **link = &m->chans; *link;) {
+    bt__rchan *c = *link;
     if (bt__rchan_marked(c)) work |= bt__rchan_pump(c);
+    /* user_gone first: a plain flag, so a live channel costs one load. */
+    if (c->user_gone && !m->detaching && bt__rchan_finished(c) &&
+        retire(m, link))
+      continue;
+    link = &c->next;
+  }
   if (m->ctl_comm != MPI_COMM_NULL) work |= hb_poll(m, bt__now_ns());
   if (m->detaching) work |= detach_poll(m);
   work |= test_all(m);
@@ -706,10 +798,12 @@ static int poll_once(bt_mpi *m) {
  * not free). */
 static _Thread_local unsigned wait_idle;
 static _Thread_local bool wait_long;
+static _Thread_local unsigned wait_polls; /* this wait's polls: poll_for() */
 
 int bt__mpi_wait_begin(bt_mpi *m) {
   if (!m->direct) return 0;
   wait_idle = 0;
+  wait_polls = 0;
   wait_long = false;
   /* seq_cst: ordered before the progress thread's later load of pollers,
    * so it naps instead of competing for the core. */
@@ -717,7 +811,22 @@ int bt__mpi_wait_begin(bt_mpi *m) {
   return 1;
 }
 
-int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
+/* Lock held: one poll of a thread waiting on channel c (NULL: on the
+ * bridge): c's own work (its mark, its header receive tested alone), and
+ * at the first poll of a wait, then one time in BT__MPI_WAIT_FULL_POLL, or
+ * whenever c has no header receive posted, a round of everything (other
+ * channels' requests and marks, heartbeats), so they advance while a
+ * thread waits on c. The progress thread polls too meanwhile, once per
+ * nap for the pollers (progress_main()). */
+static int poll_for(bt_mpi *m, bt__rchan *c) {
+  if (c == NULL || c->hdr_op.index < 0 ||
+      wait_polls++ % BT__MPI_WAIT_FULL_POLL == 0)
+    return poll_once(m);
+  int work = bt__rchan_marked(c) ? bt__rchan_pump(c) : 0;
+  return test_one(m, &c->hdr_op) | work;
+}
+
+int bt__mpi_wait_poll(bt_mpi *m, bt__rchan *c, int64_t since_ns) {
   if (wait_idle % 16 == 0) {
     int64_t waited = bt__now_ns() - since_ns;
     if (waited > m->spin_ns) return 0;
@@ -726,7 +835,7 @@ int bt__mpi_wait_poll(bt_mpi *m, int64_t since_ns) {
   int work = 0;
   if (pthread_mutex_trylock(&m->lock) == 0) {
     int detaching = m->detaching;
-    if (!detaching) work = poll_once(m);
+    if (!detaching) work = poll_for(m, c);
     pthread_mutex_unlock(&m->lock);
     if (detaching) return 0; /* detach drains with the progress thread */
   }
@@ -781,6 +890,9 @@ static void *progress_main(void *arg) {
   (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 #endif
   int64_t idle_since = bt__now_ns(), nap_ns = 0;
+  /* When we first saw a thread asleep on one of our channels with nothing
+   * coming since (-1: none now). */
+  int64_t waiting_since = -1;
   int few_cpus = bt__ncpu() <= 2;
   uint32_t polled_at = 0; /* the wake count when we last polled */
   bool polled = false;
@@ -789,6 +901,13 @@ static void *progress_main(void *arg) {
    * would preempt them between their waits on a shared core. */
   bool quiet = false;
   uint32_t ends_seen = 0; /* m->wait_ends when we last looked */
+  /* A poll of ours is due after a nap for pollers in which none of them
+   * made a round of everything (poll_once()): a poller may not do all we
+   * do (a collective's waiter polls nothing, a channel's waiter mostly its
+   * own channel: poll_for()), and what only a round does, such as sending
+   * an element that waits in out for credits already received, must not
+   * wait for as long as threads keep polling. */
+  bool owed = false;
   for (;;) {
     /* acquire: pairs with the seq_cst bump in bt__mpi_kick(). */
     uint32_t seen = atomic_load_explicit(&m->wake, memory_order_acquire);
@@ -799,14 +918,16 @@ static void *progress_main(void *arg) {
     /* seq_cst: pairs with the fetch_add in bt__mpi_wait_begin(). A user
      * thread polls for us, or got what it waited for since we last looked
      * (it is between two waits of a ping-pong, and comes back to poll):
-     * nap, unless kicked since our last poll. Polling then would take its
-     * core (a rank bound to one core shares it with us) and its messages
-     * (bench_mpi ping-pong: value 8 B 1.16-1.30 us with those polls,
-     * 1.00-1.03 without; 4 KiB 1.35-1.50x raw MPI's bandwidth, 1.68-1.83x
-     * without). Kicks still wake us (sleeping), the last poller leaving
-     * unserved does too. */
-    if (m->direct && polled && seen == polled_at &&
+     * nap, unless kicked since our last poll or a poll of ours is owed.
+     * Polling then would take its core (a rank bound to one core shares it
+     * with us) and its messages (bench_mpi ping-pong: value 8 B 1.16-1.30
+     * us with those polls, 1.00-1.03 without; 4 KiB 1.35-1.50x raw MPI's
+     * bandwidth, 1.68-1.83x without). Kicks still wake us (sleeping), the
+     * last poller leaving unserved does too. */
+    if (m->direct && polled && seen == polled_at && !owed &&
         (recent || atomic_load(&m->pollers) > 0)) {
+      /* relaxed: see poll_once(). */
+      unsigned rounds = atomic_load_explicit(&m->rounds, memory_order_relaxed);
       atomic_store(&m->deferring, 1); /* seq_cst: see bt__mpi_kick_lazy() */
       atomic_store(&m->sleeping, 1);  /* seq_cst: see bt__mpi_kick() */
       if (atomic_load(&m->wake) == seen &&
@@ -818,12 +939,24 @@ static void *progress_main(void *arg) {
       if (atomic_load_explicit(&m->stop, memory_order_relaxed)) break;
       quiet = true;
       nap_ns = 0;
+      /* relaxed: see poll_once(). */
+      owed = atomic_load_explicit(&m->rounds, memory_order_relaxed) == rounds;
       continue;
     }
     if (seen != polled_at) quiet = false;
     polled_at = seen;
     polled = true;
-    pthread_mutex_lock(&m->lock);
+    /* The owed poll while threads poll: only if the lock is free (a thread
+     * that holds it is polling or sending), so that they never wait for
+     * us nor pay a futex wake-up for us at their unlock. */
+    /* seq_cst: as the load above. */
+    if (owed && atomic_load(&m->pollers) > 0) {
+      owed = false;
+      if (pthread_mutex_trylock(&m->lock) != 0) continue;
+    } else {
+      owed = false;
+      pthread_mutex_lock(&m->lock);
+    }
     /* A transfer in progress needs MPI polled on both sides (rendezvous
      * protocols): no nap while one is outstanding. */
     int work = poll_once(m) || m->nactive > 0;
@@ -835,7 +968,25 @@ static void *progress_main(void *arg) {
     int64_t now = bt__now_ns();
     if (work) {
       idle_since = now;
+      waiting_since = -1;
       nap_ns = 0;
+      continue;
+    }
+    if (!waiting)
+      waiting_since = -1;
+    else if (waiting_since < 0)
+      waiting_since = now;
+    /* A thread sleeps on one of our channels (it stopped polling, or never
+     * polls: thread mode): poll MPI without sleeping, as MPI_Recv would
+     * for it, so that a message is handed over within a poll and the
+     * waiter's wake-up instead of a timed nap's overshoot (about 45 us on
+     * a VM even with 1 us of timer slack). A core for that long at most,
+     * after the last message (BATON_MPI_WAIT_POLL_MS); then naps. */
+    if (waiting && now - waiting_since < m->wait_poll_ns) {
+      if (few_cpus)
+        sched_yield();
+      else
+        bt__cpu_relax();
       continue;
     }
     if (!quiet && now - idle_since < m->spin_ns) {
@@ -847,9 +998,9 @@ static void *progress_main(void *arg) {
     }
     /* Idle: nap on the wake word; kicks end the nap at once, MPI arrivals
      * wait for the next poll. While a thread is blocked on one of our
-     * channels the nap stays BT__MPI_WAITER_NAP_NS, so a message that
-     * arrives for it is delivered within about that; else it grows to
-     * BT__MPI_IDLE_NAP_NS. */
+     * channels past BATON_MPI_WAIT_POLL_MS the nap stays
+     * BT__MPI_WAITER_NAP_NS, so a message that arrives for it is
+     * delivered within about that; else it grows to BT__MPI_IDLE_NAP_NS. */
     if (waiting) {
       nap_ns = BT__MPI_WAITER_NAP_NS;
     } else {
@@ -985,6 +1136,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   m->direct = level == MPI_THREAD_MULTIPLE && !e.thread;
   m->spin_ns = e.spin_ns;
   m->grace_ns = e.grace_ns;
+  m->wait_poll_ns = e.wait_poll_ns;
   m->peer_timeout_ns = e.peer_timeout_ns;
   m->debug = e.debug;
   atomic_init(&m->refs, 1);
@@ -994,6 +1146,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   atomic_init(&m->pollers, 0);
   atomic_init(&m->deferring, 0);
   atomic_init(&m->wait_ends, 0);
+  atomic_init(&m->rounds, 0);
   atomic_init(&m->waiters, 0);
   m->comm = m->hdr_comm = m->data_comm = m->ctl_comm = MPI_COMM_NULL;
   if (pthread_mutex_init(&m->lock, NULL) != 0) {
