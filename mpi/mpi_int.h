@@ -17,8 +17,8 @@
  * Messages. Between the two ends of a channel (peer, tag) travel, on the
  * header communicator with the user's tag, fixed-layout headers: DATA (one
  * element, its bytes inline when small), CREDIT (credits returned), CLOSE
- * (the last message of a direction). Every header also piggybacks the
- * credits its sender owes. An element that does not fit inline (a slice's
+ * (the last message of a direction); each end's very last message carries
+ * BT__MSG_FINAL. Every header also piggybacks the credits its sender owes. An element that does not fit inline (a slice's
  * data, a box tree, a large value) follows as one payload message on the
  * payload communicator with the same tag; payloads of one direction are
  * matched in the order of their headers (MPI's non-overtaking rule), so one
@@ -52,6 +52,11 @@ enum { BT__MSG_DATA = 1, BT__MSG_CREDIT = 2, BT__MSG_CLOSE = 3 };
 /* Or'ed into a DATA header's kind: its payload follows as pieces of
  * BT__MPI_FRAG bytes (the last one shorter), each its own message. */
 #define BT__MSG_FRAGS 0x100u
+/* Or'ed into a CLOSE or CREDIT header: its sender's last message on the
+ * channel (it sent its close and received ours): nothing more comes on
+ * the tag, so the receiver may stop listening and, its user gone, take
+ * the channel off the bridge's list (bt__rchan_finished()). */
+#define BT__MSG_FINAL 0x200u
 #define BT__MSG_KIND_MASK 0xffu
 
 /* The header of every message on the header communicator. */
@@ -80,11 +85,15 @@ typedef struct bt__mpi_hdr {
 /* A payload up to BT__MPI_FRAG_TOTAL bytes of a value or a dense slice
  * travels as eager pieces of BT__MPI_FRAG bytes copied out of it: on this
  * VM (Open MPI 4.1, vader with CMA), 2 eager 4000-byte messages took
- * 3.0 us one way where one 4096-byte rendezvous took 6.5 us, 4 pieces
- * 6.4 us against 7.4 us for a 32 KiB rendezvous. Larger payloads go as one
- * message (a rendezvous, MPI's single copy). */
+ * 3.0 us one way where one 4096-byte rendezvous took 6.5 us. A header and
+ * the pieces, received after the header as the bridge does (raw MPI,
+ * median one way): 32 KiB 6.2 us against 7.7-8.1 us for the header and
+ * one rendezvous, 64 KiB 10.3-11.1 against 13.2 us, 128 KiB 20.8 against
+ * 17.8 us: the pieces win up to 64 KiB. Larger payloads go as one message
+ * (a rendezvous, MPI's single copy). The receiver refuses a header that
+ * announces more in pieces (bt__mpi_frags_ok()). */
 #define BT__MPI_FRAG BT__MPI_EAGER
-#define BT__MPI_FRAG_TOTAL ((size_t)16 << 10)
+#define BT__MPI_FRAG_TOTAL ((size_t)64 << 10)
 /* The largest received array a slice channel keeps for the next slice of
  * the same shape (bt__rchan.recv_array): above it, the page recycling of
  * array/recycle.c already makes a new array cheap beside the transfer. */
@@ -93,6 +102,10 @@ typedef struct bt__mpi_hdr {
  * its channels: a message that arrives while nobody polls waits at most
  * this (plus the poll) before the progress thread delivers it. */
 #define BT__MPI_WAITER_NAP_NS 20000
+/* Default of BATON_MPI_WAIT_POLL_MS: how long the progress thread polls
+ * MPI without sleeping while a thread sleeps on one of its channels and
+ * nothing comes, before it falls back to naps of BT__MPI_WAITER_NAP_NS. */
+#define BT__MPI_WAIT_POLL_MS 100
 /* Longest nap of the progress thread when nobody waits on its channels. */
 #define BT__MPI_IDLE_NAP_NS 1000000
 /* Send records (op + header buffer) kept for reuse per bridge. */
@@ -123,6 +136,15 @@ typedef enum {
 struct bt__rchan;
 struct bt__rq_item;
 
+/* The pieces (BT__MSG_FRAGS) of one slice sent from its region where it
+ * lies: the slice, and with it the region's lock, lives until MPI is done
+ * with every piece (eager sends usually are at once: isend() in rchan.c).
+ * Lock held for all of it. */
+typedef struct bt__mpi_pieces {
+  int refs;       /* pieces outstanding, plus the sender's while posting */
+  bt_slice slice; /* dropped with the last reference */
+} bt__mpi_pieces;
+
 /* One outstanding MPI request and what to do when it completes. Send
  * records come from the bridge's cache (op_get() in rchan.c) with room for
  * a header and its inline bytes after them (`hdr`), so a message allocates
@@ -133,6 +155,7 @@ typedef struct bt__mpi_op {
   void *buf;      /* freed at completion (raw payloads) */
   bt_slice slice; /* sends: dropped at completion */
   bool has_slice;
+  bt__mpi_pieces *pieces; /* sends of a piece: released at completion */
   bool cached;                  /* from the cache: goes back to it */
   struct bt__rq_item *item;     /* payload receives */
   int index;                    /* position in the bridge's table, -1 if none */
@@ -188,6 +211,7 @@ typedef struct bt__rchan {
   bool out_closed; /* `out` closed by us (user close, peer close,
                       failure, detach) */
   bool close_sent;
+  bool final_sent; /* our last message went (BT__MSG_FINAL) */
   unsigned char *scratch; /* one element taken from `out` */
 
   /* receive direction */
@@ -210,6 +234,7 @@ typedef struct bt__rchan {
   int32_t recv_dtype, recv_ndim;
   int64_t recv_shape[BT_MAX_DIMS];
   bool peer_closed;
+  bool peer_final;  /* the peer's last message came (BT__MSG_FINAL) */
   bool discard;     /* deliver nothing more (no user left, detach) */
   bool user_closed; /* bt_chan_close called here */
   bool user_gone;   /* the user chan was released */
@@ -287,6 +312,11 @@ struct bt_mpi {
    * bridge.c), so their sends complete and free their buffers. */
   int *strays, nstrays;
   int64_t detach_start;
+  /* (peer, tag) keys of the channels that finished and left the list
+   * (bt__rchan_finished()): an open-addressing set, so their tags stay
+   * taken until detach as mpi.h says, at 8 bytes a channel and no poll. */
+  uint64_t *retired;
+  size_t nretired, capretired;
   bt__mpi_op *op_cache; /* free send records */
   /* Requests abandoned towards a dead peer or an orphan channel: MPI may
    * still read or write their buffers, so they are kept, linked here (by
@@ -298,6 +328,7 @@ struct bt_mpi {
 
   /* Configuration, read and validated at attach (bt__mpi_env). */
   int64_t grace_ns;        /* BATON_MPI_DETACH_GRACE_MS */
+  int64_t wait_poll_ns;    /* BATON_MPI_WAIT_POLL_MS */
   int64_t peer_timeout_ns; /* BATON_MPI_PEER_TIMEOUT, 0: off */
   bool debug;              /* BATON_MPI_DEBUG */
 
@@ -324,6 +355,11 @@ struct bt_mpi {
    * shares their core when a rank is bound to one, stays off it. */
   _Atomic int pollers;   /* atomic: user threads polling now */
   _Atomic int deferring; /* atomic: the progress thread naps for them */
+  /* atomic: bumped when a caller-driven wait got what it waited for (a
+   * hint): the progress thread that sees it move naps as it does for
+   * pollers, since the thread will soon wait, and poll, again. A waiter
+   * that parks unserved kicks instead (bt__mpi_wait_end()). */
+  _Atomic uint32_t wait_ends;
   _Atomic unsigned rounds; /* atomic: poll_once() rounds made, by anyone */
   /* collective.c: a collective of this bridge runs on this rank (atomic;
    * zero from calloc, claimed by exchange, released by store). */
@@ -363,6 +399,9 @@ int bt__mpi_abandoned_count(const struct bt_mpi *m);
 int bt__mpi_on_progress_thread(void);
 /* Wake the progress thread (after work was queued for it). */
 void bt__mpi_kick(struct bt_mpi *m);
+/* Lock held: 1 if (peer, tag) was a channel that finished and left the
+ * list (its tag stays taken until detach). */
+int bt__mpi_retired(const struct bt_mpi *m, int peer, int tag);
 /* Drop a bridge reference; the last frees it. */
 void bt__mpi_unref(struct bt_mpi *m);
 /* Wake the progress thread unless a user thread polls, or it naps for one
@@ -409,6 +448,9 @@ int bt__rchan_detach_step(bt__rchan *c, int64_t now);
 int bt__rchan_post(bt__rchan *c);
 /* Lock held: deliver what arrived complete (after a failure). */
 void bt__rchan_deliver(bt__rchan *c);
+/* Lock held: 1 once c may leave the bridge's list (its user released it
+ * and its traffic is over both ways: nothing more will come on its tag). */
+int bt__rchan_finished(const bt__rchan *c);
 /* Lock not held, bridge gone: close `in`, drop the bridge's reference. */
 void bt__rchan_detach_end(bt__rchan *c);
 /* Drop a reference; the last frees the channel. */
@@ -460,6 +502,11 @@ int bt__box_wire_unpack(const unsigned char *buf, size_t len, bt_box **b);
  * whose size in bytes (no overflow) is exactly what the message carries,
  * inline or as payload, not both. 1, or 0 with the reason in why. */
 int bt__mpi_slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len);
+/* header.c: whether a DATA header's payload in pieces (BT__MSG_FRAGS) is
+ * within BT__MPI_FRAG_TOTAL, so that a forged header cannot make the
+ * receiver post a receive per BT__MPI_FRAG bytes of any size. 1, or 0
+ * with the reason in why. */
+int bt__mpi_frags_ok(const bt__mpi_hdr *h, char *why, size_t len);
 
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
