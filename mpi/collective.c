@@ -3,19 +3,21 @@
  * barrier, bcast) and the internal ones the distributed arrays use.
  *
  * They run on m->comm, the bridge's duplicate of the user's communicator,
- * which carries no point-to-point traffic (remote channels use hdr_comm and
- * data_comm), so they never match the application's messages. With
- * MPI_THREAD_MULTIPLE the caller makes the blocking MPI call itself: no
- * thread hop, the latency of MPI's own collective; in direct mode it counts
- * among the bridge's pollers meanwhile, so the progress thread naps
- * (bt__mpi_wait_begin) instead of polling every request of the bridge
- * against the collective for MPI's locks and the core (one double's
- * allreduce after 60 channels had been made: 3.8-4.1 us against 0.9-1.5
- * for MPI_Allreduce, in 2 of 3 runs). With
- * MPI_THREAD_SERIALIZED the caller posts the non-blocking form and tests it
- * under the bridge's lock, the lock every MPI call of the bridge is made
- * under, so calls stay serialized; the progress thread keeps serving the
- * channels meanwhile. */
+ * which carries no point-to-point traffic of the channels (remote channels
+ * use hdr_comm and data_comm), so they never match the application's
+ * messages. With MPI_THREAD_MULTIPLE the caller makes the blocking MPI call
+ * itself: no thread hop, the latency of MPI's own collective; in direct
+ * mode, if the progress thread is awake, it counts among the bridge's
+ * pollers meanwhile, so the progress thread naps (coll_hush) instead of
+ * polling every request of the bridge against the collective for MPI's
+ * locks and the core (one double's allreduce after 60 channels had been
+ * made: 3.8-4.1 us against 0.9-1.5 for MPI_Allreduce, in 2 of 3 runs).
+ * With MPI_THREAD_SERIALIZED every MPI call goes under the bridge's lock,
+ * the lock every MPI call of the bridge is made under, so calls stay
+ * serialized; the progress thread keeps serving the channels meanwhile. A
+ * small allreduce is then recursive doubling over point-to-point messages
+ * on m->comm (coll_small_allreduce), anything else the non-blocking
+ * collective, tested under the lock until done (coll_waitall). */
 #define _POSIX_C_SOURCE 200809L
 #include <sched.h>
 #include <stdio.h>
