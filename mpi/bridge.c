@@ -137,7 +137,7 @@ static int env_seconds(const char *name, int64_t *ns) {
 /* Every BATON_MPI_* variable, validated before anything is allocated. */
 typedef struct mpi_env {
   int thread; /* BATON_MPI_PROGRESS=thread */
-  int64_t spin_ns, grace_ns, peer_timeout_ns;
+  int64_t spin_ns, grace_ns, peer_timeout_ns, wait_poll_ns;
   bool debug;
 } mpi_env;
 
@@ -152,16 +152,20 @@ static int env_read(mpi_env *e) {
                       "BATON_MPI_PROGRESS='%s' is not one of direct, thread",
                       mode);
   }
-  long spin_us, grace_ms, debug;
+  long spin_us, grace_ms, debug, wait_poll_ms;
   int rc = env_long("BATON_MPI_SPIN_US", 0, 1000000, 200, &spin_us);
   if (rc == BT_OK)
     rc = env_long("BATON_MPI_DETACH_GRACE_MS", 0, 3600000, 500, &grace_ms);
+  if (rc == BT_OK)
+    rc = env_long("BATON_MPI_WAIT_POLL_MS", 0, 3600000,
+                  BT__MPI_WAIT_POLL_MS, &wait_poll_ms);
   if (rc == BT_OK) rc = env_long("BATON_MPI_DEBUG", 0, 1, 0, &debug);
   if (rc == BT_OK)
     rc = env_seconds("BATON_MPI_PEER_TIMEOUT", &e->peer_timeout_ns);
   if (rc != BT_OK) return rc;
   e->spin_ns = (int64_t)spin_us * 1000;
   e->grace_ns = (int64_t)grace_ms * 1000000;
+  e->wait_poll_ns = (int64_t)wait_poll_ms * 1000000;
   e->debug = debug != 0;
   return BT_OK;
 }
@@ -772,6 +776,9 @@ static void *progress_main(void *arg) {
   (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 #endif
   int64_t idle_since = bt__now_ns(), nap_ns = 0;
+  /* When we first saw a thread asleep on one of our channels with nothing
+   * coming since (-1: none now). */
+  int64_t waiting_since = -1;
   int few_cpus = bt__ncpu() <= 2;
   uint32_t polled_at = 0; /* the wake count when we last polled */
   bool polled = false;
@@ -814,7 +821,25 @@ static void *progress_main(void *arg) {
     int64_t now = bt__now_ns();
     if (work) {
       idle_since = now;
+      waiting_since = -1;
       nap_ns = 0;
+      continue;
+    }
+    if (!waiting)
+      waiting_since = -1;
+    else if (waiting_since < 0)
+      waiting_since = now;
+    /* A thread sleeps on one of our channels (it stopped polling, or never
+     * polls: thread mode): poll MPI without sleeping, as MPI_Recv would
+     * for it, so that a message is handed over within a poll and the
+     * waiter's wake-up instead of a timed nap's overshoot (about 45 us on
+     * a VM even with 1 us of timer slack). A core for that long at most,
+     * after the last message (BATON_MPI_WAIT_POLL_MS); then naps. */
+    if (waiting && now - waiting_since < m->wait_poll_ns) {
+      if (few_cpus)
+        sched_yield();
+      else
+        bt__cpu_relax();
       continue;
     }
     if (!quiet && now - idle_since < m->spin_ns) {
@@ -826,9 +851,9 @@ static void *progress_main(void *arg) {
     }
     /* Idle: nap on the wake word; kicks end the nap at once, MPI arrivals
      * wait for the next poll. While a thread is blocked on one of our
-     * channels the nap stays BT__MPI_WAITER_NAP_NS, so a message that
-     * arrives for it is delivered within about that; else it grows to
-     * BT__MPI_IDLE_NAP_NS. */
+     * channels past BATON_MPI_WAIT_POLL_MS the nap stays
+     * BT__MPI_WAITER_NAP_NS, so a message that arrives for it is
+     * delivered within about that; else it grows to BT__MPI_IDLE_NAP_NS. */
     if (waiting) {
       nap_ns = BT__MPI_WAITER_NAP_NS;
     } else {
@@ -964,6 +989,7 @@ int bt_mpi_attach(bt_runtime *rt, MPI_Comm comm, bt_mpi **out) {
   m->direct = level == MPI_THREAD_MULTIPLE && !e.thread;
   m->spin_ns = e.spin_ns;
   m->grace_ns = e.grace_ns;
+  m->wait_poll_ns = e.wait_poll_ns;
   m->peer_timeout_ns = e.peer_timeout_ns;
   m->debug = e.debug;
   atomic_init(&m->refs, 1);

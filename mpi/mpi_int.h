@@ -93,6 +93,10 @@ typedef struct bt__mpi_hdr {
  * its channels: a message that arrives while nobody polls waits at most
  * this (plus the poll) before the progress thread delivers it. */
 #define BT__MPI_WAITER_NAP_NS 20000
+/* Default of BATON_MPI_WAIT_POLL_MS: how long the progress thread polls
+ * MPI without sleeping while a thread sleeps on one of its channels and
+ * nothing comes, before it falls back to naps of BT__MPI_WAITER_NAP_NS. */
+#define BT__MPI_WAIT_POLL_MS 100
 /* Longest nap of the progress thread when nobody waits on its channels. */
 #define BT__MPI_IDLE_NAP_NS 1000000
 /* Send records (op + header buffer) kept for reuse per bridge. */
@@ -290,6 +294,7 @@ struct bt_mpi {
 
   /* Configuration, read and validated at attach (bt__mpi_env). */
   int64_t grace_ns;        /* BATON_MPI_DETACH_GRACE_MS */
+  int64_t wait_poll_ns;    /* BATON_MPI_WAIT_POLL_MS */
   int64_t peer_timeout_ns; /* BATON_MPI_PEER_TIMEOUT, 0: off */
   bool debug;              /* BATON_MPI_DEBUG */
 

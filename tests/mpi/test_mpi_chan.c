@@ -621,6 +621,9 @@ BT_TEST_MPI(bad_environment, 2) {
       {"BATON_MPI_PEER_TIMEOUT", "1s"},
       {"BATON_MPI_PEER_TIMEOUT", "nan"},
       {"BATON_MPI_DETACH_GRACE_MS", "0.5"},
+      {"BATON_MPI_WAIT_POLL_MS", "-1"},
+      {"BATON_MPI_WAIT_POLL_MS", "3600001"},
+      {"BATON_MPI_WAIT_POLL_MS", "fast"},
   };
   bt_runtime *rt = mt_runtime();
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -635,12 +638,14 @@ BT_TEST_MPI(bad_environment, 2) {
   }
   /* Good values pass. */
   setenv("BATON_MPI_SPIN_US", "0", 1);
+  setenv("BATON_MPI_WAIT_POLL_MS", "0", 1);
   setenv("BATON_MPI_PEER_TIMEOUT", "30", 1);
   setenv("BATON_MPI_DEBUG", "1", 1);
   bt_mpi *m;
   BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
   BT_CHECK_OK(bt_mpi_detach(m));
   unsetenv("BATON_MPI_SPIN_US");
+  unsetenv("BATON_MPI_WAIT_POLL_MS");
   unsetenv("BATON_MPI_PEER_TIMEOUT");
   unsetenv("BATON_MPI_DEBUG");
   BT_CHECK_OK(bt_runtime_destroy(rt));
@@ -741,15 +746,17 @@ static long long wake_lateness(void) {
 }
 
 /* A message that arrives after the receiver stopped spinning (200 us) is
- * delivered by the progress thread within about BT__MPI_WAITER_NAP_NS
- * (20 us) plus a poll, not a 1 ms nap later. On an idle machine the median
- * is tens of microseconds. The bound asserted is 1 ms plus three times
- * what raw MPI_Recv showed in the same pattern just before, plus three
- * times the machine's own wake-up lateness (two sleeping threads wake on
- * the way in thread mode): generous for a loaded, oversubscribed CI
- * machine (2 ranks and their progress threads on 2 shared cores, where a
- * woken thread can wait milliseconds for a core) yet it fails the old
- * behaviour (2-3 ms late) wherever the machine is prompt. The load of a
+ * delivered by the progress thread, which polls MPI without sleeping
+ * while a thread sleeps on one of its channels, within a poll and a
+ * wake-up: on an idle machine the median is tens of microseconds
+ * (DESIGN.md's budget: 50 us). The bound asserted is the issue's lenient
+ * 200 us plus twice what raw MPI_Recv showed in the same pattern just
+ * before, plus twice the machine's own wake-up lateness (two sleeping
+ * threads wake on the way in thread mode): generous for a loaded,
+ * oversubscribed CI machine (2 ranks and their progress threads on 2
+ * shared cores, where a woken thread can wait milliseconds for a core) yet
+ * it fails a progress thread that naps (20 us naps: 100-150 us late on an
+ * idle VM; 1 ms naps: 2-3 ms) wherever the machine is prompt. The load of a
  * shared machine changes from second to second: a mode that misses the
  * bound is measured again, raw first, up to three times. */
 BT_TEST_MPI(late_wakeup, 2) {
@@ -770,7 +777,7 @@ BT_TEST_MPI(late_wakeup, 2) {
                 "woken thread %lld us)\n",
                 mode ? "thread" : "direct", med / 1000, raw / 1000,
                 wake / 1000);
-        bound = 1000000LL + 3 * raw + 3 * wake;
+        bound = 200000LL + 2 * raw + 2 * wake;
 #ifdef MPICH_VERSION
         /* Known defect under MPICH, direct mode only: in about half of the
          * runs on an idle machine the message arrives 1.1-2.9 ms late (the
