@@ -138,7 +138,10 @@ BT_API int bt_mpi_size(const bt_mpi *m);
  * either end closes both directions: later sends answer BT_ECLOSED, what
  * was sent before still arrives, then receivers see BT_ECLOSED. One
  * channel per (peer, tag) while attached; the tag is the user's MPI tag on
- * the bridge's own communicators.
+ * the bridge's own communicators. A released channel whose messages have
+ * all arrived both ways (after its close, the peer's, and each end's last
+ * word) leaves the bridge's polling, so making and releasing many
+ * channels costs no polling work; its tag stays taken until detach.
  * @param t the element type: must stay valid until bt_mpi_detach (the
  *        bridge's end of the channel, and its tag, live until then).
  * @return BT_OK, BT_EINVAL, BT_ENOMEM, BT_EMPI.
