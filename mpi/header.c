@@ -7,7 +7,17 @@
 
 #include "mpi_int.h"
 
+int bt__mpi_frags_ok(const bt__mpi_hdr *h, char *why, size_t len) {
+  if ((h->kind & BT__MSG_FRAGS) && h->payload_bytes > BT__MPI_FRAG_TOTAL) {
+    snprintf(why, len, "%llu bytes in pieces, more than the %zu allowed",
+             (unsigned long long)h->payload_bytes, BT__MPI_FRAG_TOTAL);
+    return 0;
+  }
+  return 1;
+}
+
 int bt__mpi_slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len) {
+  if (!bt__mpi_frags_ok(h, why, len)) return 0;
   size_t es = h->dtype >= 0 && h->dtype <= BT_U8
                   ? bt_dtype_size((bt_dtype)h->dtype)
                   : 0;

@@ -85,11 +85,15 @@ typedef struct bt__mpi_hdr {
 /* A payload up to BT__MPI_FRAG_TOTAL bytes of a value or a dense slice
  * travels as eager pieces of BT__MPI_FRAG bytes copied out of it: on this
  * VM (Open MPI 4.1, vader with CMA), 2 eager 4000-byte messages took
- * 3.0 us one way where one 4096-byte rendezvous took 6.5 us, 4 pieces
- * 6.4 us against 7.4 us for a 32 KiB rendezvous. Larger payloads go as one
- * message (a rendezvous, MPI's single copy). */
+ * 3.0 us one way where one 4096-byte rendezvous took 6.5 us. A header and
+ * the pieces, received after the header as the bridge does (raw MPI,
+ * median one way): 32 KiB 6.2 us against 7.7-8.1 us for the header and
+ * one rendezvous, 64 KiB 10.3-11.1 against 13.2 us, 128 KiB 20.8 against
+ * 17.8 us: the pieces win up to 64 KiB. Larger payloads go as one message
+ * (a rendezvous, MPI's single copy). The receiver refuses a header that
+ * announces more in pieces (bt__mpi_frags_ok()). */
 #define BT__MPI_FRAG BT__MPI_EAGER
-#define BT__MPI_FRAG_TOTAL ((size_t)16 << 10)
+#define BT__MPI_FRAG_TOTAL ((size_t)64 << 10)
 /* The largest received array a slice channel keeps for the next slice of
  * the same shape (bt__rchan.recv_array): above it, the page recycling of
  * array/recycle.c already makes a new array cheap beside the transfer. */
@@ -106,8 +110,12 @@ typedef struct bt__mpi_hdr {
 #define BT__MPI_IDLE_NAP_NS 1000000
 /* Send records (op + header buffer) kept for reuse per bridge. */
 #define BT__MPI_OP_CACHE 256
-/* Longest nap of the progress thread while user threads poll for it. */
-#define BT__MPI_DEFER_NS 200000
+/* Longest nap of the progress thread while user threads poll for it. Each
+ * of its wake-ups takes a core from a polling thread when every core
+ * polls (a ping-pong of 2 ranks on 2 cores): every 200 us, that cost 8 B
+ * ping-pongs 0.3-0.5 us per message on average (1.0-1.3 us one way,
+ * against 0.75-0.85 us at 1 ms). */
+#define BT__MPI_DEFER_NS 1000000
 /* A user thread polling on a shared core yields now and then after that. */
 #define BT__MPI_YIELD_AFTER_NS 20000
 /* A thread waiting on a remote channel polls that channel's own header
@@ -128,6 +136,15 @@ typedef enum {
 struct bt__rchan;
 struct bt__rq_item;
 
+/* The pieces (BT__MSG_FRAGS) of one slice sent from its region where it
+ * lies: the slice, and with it the region's lock, lives until MPI is done
+ * with every piece (eager sends usually are at once: isend() in rchan.c).
+ * Lock held for all of it. */
+typedef struct bt__mpi_pieces {
+  int refs;       /* pieces outstanding, plus the sender's while posting */
+  bt_slice slice; /* dropped with the last reference */
+} bt__mpi_pieces;
+
 /* One outstanding MPI request and what to do when it completes. Send
  * records come from the bridge's cache (op_get() in rchan.c) with room for
  * a header and its inline bytes after them (`hdr`), so a message allocates
@@ -138,6 +155,7 @@ typedef struct bt__mpi_op {
   void *buf;      /* freed at completion (raw payloads) */
   bt_slice slice; /* sends: dropped at completion */
   bool has_slice;
+  bt__mpi_pieces *pieces; /* sends of a piece: released at completion */
   bool cached;                  /* from the cache: goes back to it */
   struct bt__rq_item *item;     /* payload receives */
   int index;                    /* position in the bridge's table, -1 if none */
@@ -484,6 +502,11 @@ int bt__box_wire_unpack(const unsigned char *buf, size_t len, bt_box **b);
  * whose size in bytes (no overflow) is exactly what the message carries,
  * inline or as payload, not both. 1, or 0 with the reason in why. */
 int bt__mpi_slice_header_ok(const bt__mpi_hdr *h, char *why, size_t len);
+/* header.c: whether a DATA header's payload in pieces (BT__MSG_FRAGS) is
+ * within BT__MPI_FRAG_TOTAL, so that a forged header cannot make the
+ * receiver post a receive per BT__MPI_FRAG bytes of any size. 1, or 0
+ * with the reason in why. */
+int bt__mpi_frags_ok(const bt__mpi_hdr *h, char *why, size_t len);
 
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop

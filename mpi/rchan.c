@@ -104,8 +104,12 @@ void bt__rchan_dispose(bt__rchan *c, void *elem) {
 }
 
 static bt__rq_item *item_new(bt__rchan *c, bt__rq_state state) {
-  bt__rq_item *it = calloc(1, sizeof *it + c->type->size);
+  /* The element is left unset: a payload, the header's bytes or a slice
+   * handle fills it before it is read (a 32 KiB value's zeroing cost as
+   * much as a copy of it). */
+  bt__rq_item *it = malloc(sizeof *it + c->type->size);
   if (!it) return NULL;
+  memset(it, 0, sizeof *it);
   it->state = state;
   if (c->rq_tail)
     c->rq_tail->next = it;
@@ -148,6 +152,20 @@ static void fail_mpi(bt__rchan *c, int mpi_rc, const char *what) {
 
 /* ---- sending ----------------------------------------------------------- */
 
+static void pieces_put(bt__mpi_pieces *g) {
+  if (--g->refs > 0) return;
+  bt__slice_drop(g->slice); /* the region unlocks */
+  free(g);
+}
+
+/* A send is over (done, or failed to start): free what it held. */
+static void send_over(bt_mpi *m, bt__mpi_op *op) {
+  free(op->buf);
+  if (op->has_slice) bt__slice_drop(op->slice); /* the region unlocks */
+  if (op->pieces) pieces_put(op->pieces);
+  bt__mpi_op_put(m, op);
+}
+
 /* Post the send of op (from bt__mpi_op_get(), its buf and slice set: freed
  * and dropped when MPI is done). On failure they are freed at once. */
 static int isend(bt__rchan *c, MPI_Comm comm, const void *buf, int count,
@@ -171,9 +189,7 @@ static int isend(bt__rchan *c, MPI_Comm comm, const void *buf, int count,
     goto err_free;
   }
   if (done) {
-    free(op->buf);
-    if (op->has_slice) bt__slice_drop(op->slice); /* the region unlocks */
-    bt__mpi_op_put(c->m, op);
+    send_over(c->m, op);
     return BT_OK;
   }
   if (bt__mpi_track(c->m, op, req) != BT_OK) {
@@ -184,9 +200,7 @@ static int isend(bt__rchan *c, MPI_Comm comm, const void *buf, int count,
   return BT_OK;
 
 err_free:
-  free(op->buf);
-  if (op->has_slice) bt__slice_drop(op->slice);
-  bt__mpi_op_put(c->m, op);
+  send_over(c->m, op);
   return BT_EMPI;
 }
 
@@ -340,19 +354,37 @@ static void send_data(bt__rchan *c) {
     return;
   }
   if (frag_src) {
-    /* Each piece copied into its own send record: the element (the slice's
-     * region) is free once they are posted. */
+    /* A slice's pieces go from its region where it lies, the slice held
+     * until MPI is done with all of them (usually at once: eager sends);
+     * a value's are copied into their send records, since `scratch`
+     * takes the next element. */
+    bt__mpi_pieces *g = NULL;
+    if (c->kind == BT__RK_SLICE) {
+      g = malloc(sizeof *g);
+      if (!g) {
+        bt__slice_drop(*(bt_slice *)elem);
+        failf(c, BT_ENOMEM, "remote channel: out of memory");
+        return;
+      }
+      *g = (bt__mpi_pieces){.refs = 1, .slice = *(bt_slice *)elem};
+    }
     for (size_t off = 0; off < payload_bytes; off += BT__MPI_FRAG) {
       size_t len = payload_bytes - off < BT__MPI_FRAG ? payload_bytes - off
                                                       : BT__MPI_FRAG;
       bt__mpi_op *op = payload_op(c, NULL, NULL);
       if (!op) break;
-      memcpy(op->hdr, (const char *)frag_src + off, len);
-      if (isend(c, c->m->data_comm, op->hdr, (int)len, MPI_BYTE, op) !=
-          BT_OK)
+      const void *src = (const char *)frag_src + off;
+      if (g) {
+        op->pieces = g;
+        g->refs++;
+      } else {
+        memcpy(op->hdr, src, len);
+        src = op->hdr;
+      }
+      if (isend(c, c->m->data_comm, src, (int)len, MPI_BYTE, op) != BT_OK)
         break;
     }
-    if (c->kind == BT__RK_SLICE) bt__slice_drop(*(bt_slice *)elem);
+    if (g) pieces_put(g);
     return;
   }
   if (c->kind == BT__RK_SLICE) {
@@ -646,6 +678,13 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
   c->recv_seq = h->seq + 1;
   c->rx_frags = (h->kind & BT__MSG_FRAGS) != 0;
   size_t payload = (size_t)h->payload_bytes;
+  char why[128];
+  if (!bt__mpi_frags_ok(h, why, sizeof why)) {
+    /* Not worth a receive per piece: one message of the rest. */
+    c->rx_frags = false;
+    failf(c, BT_EMPI, "remote channel to rank %d, tag %d: malformed header: %s",
+          c->peer, c->tag, why);
+  }
   /* The common small value, complete in its header, with nothing queued
    * before it: straight to `in`, no queue item. */
   if (c->kind == BT__RK_VALUE && c->rq_head == NULL && c->error == BT_OK &&
@@ -673,7 +712,6 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
     discard_payload(c, it, payload);
     return;
   }
-  char why[128];
   switch (c->kind) {
     case BT__RK_VALUE:
       if (h->inline_bytes == t->size && payload == 0 &&
@@ -784,9 +822,7 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
   switch (op->kind) {
     case BT__OP_SEND:
       if (mpi_rc != MPI_SUCCESS) fail_mpi(c, mpi_rc, "MPI_Isend");
-      free(op->buf);
-      if (op->has_slice) bt__slice_drop(op->slice); /* the region unlocks */
-      bt__mpi_op_put(c->m, op);
+      send_over(c->m, op);
       return;
     case BT__OP_PAYLOAD_RECV: {
       bt__rq_item *it = op->item;

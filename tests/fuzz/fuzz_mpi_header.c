@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_mpi_header.c: the bridge's check of a received slice header
  * (mpi/header.c) on arbitrary bytes. Whatever it accepts, the receiver can
- * make: a real dtype, 1..BT_MAX_DIMS non-negative extents, and exactly as
+ * make: a real dtype, 1..BT_MAX_DIMS non-negative extents, a payload in
+ * pieces no larger than BT__MPI_FRAG_TOTAL, and exactly as
  * many bytes carried (inline or payload, not both) as the shape needs,
  * computed here without overflow; and bt__slice_new_array() then makes
  * such an array (or refuses it with BT_EINVAL / BT_ENOMEM, never a crash)
@@ -32,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(h.dtype >= 0 && h.dtype <= BT_U8);
   CHECK(h.ndim >= 1 && h.ndim <= BT_MAX_DIMS);
   CHECK(!(h.inline_bytes && h.payload_bytes));
+  CHECK(!(h.kind & BT__MSG_FRAGS) || h.payload_bytes <= BT__MPI_FRAG_TOTAL);
   unsigned __int128 bytes = bt_dtype_size((bt_dtype)h.dtype);
   for (int d = 0; d < h.ndim; d++) {
     CHECK(h.shape[d] >= 0);

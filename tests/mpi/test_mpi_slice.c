@@ -124,6 +124,46 @@ BT_TEST_MPI(slices_contiguous, 2) {
   mt_both_modes(slices_contiguous);
 }
 
+/* A stream of slices sent back to back (several in flight), whose sizes
+ * go from the eager pieces a payload of up to 64 KiB travels in to one
+ * message and back, the same shape repeated and then another: every one
+ * arrives whole, in order, with its contents. */
+static void slice_piece_stream(bt_runtime *rt, bt_mpi *m) {
+  bt_chan *ch;
+  BT_CHECK_OK(bt_mpi_chan_create(m, 1 - mt_rank(), 3, &bt_type_slice, 4, &ch));
+  /* f64 counts: 64 KiB (pieces) three times, 64 KiB + 8 B (one message),
+   * 32 KiB and 4032 B (pieces), 1 MiB (one message), 64 KiB again. */
+  static const int64_t counts[] = {8192, 8192, 8192, 8193,
+                                   4096, 504,  131072, 8192};
+  enum { N = sizeof counts / sizeof counts[0] };
+  int64_t origin[1] = {0};
+  for (int k = 0; k < N; k++) {
+    if (mt_rank() == 0) {
+      bt_array *a = filled_array(rt, 1, &counts[k], 10 + k);
+      bt_slice s;
+      BT_CHECK_OK(bt_array_own(a, NULL, 0, &s));
+      BT_CHECK_OK(bt_send(ch, &s));
+      BT_CHECK_OK(bt_array_release(a)); /* the slice in flight keeps it */
+    } else {
+      bt_slice s;
+      BT_CHECK_OK(bt_recv(ch, &s));
+      bt_view v;
+      BT_CHECK_OK(bt_slice_view(s, &v));
+      BT_CHECK_EQ(v.ndim, 1);
+      BT_CHECK_EQ(v.shape[0], counts[k]);
+      check_ctx c = {origin, 10 + k, 0};
+      for_each(&v, check_fn, &c);
+      BT_CHECK_EQ(c.bad, 0);
+      BT_CHECK_OK(bt_slice_release(s));
+    }
+  }
+  BT_CHECK_OK(bt_chan_release(ch));
+}
+
+BT_TEST_MPI(slice_piece_stream, 2) {
+  mt_both_modes(slice_piece_stream);
+}
+
 static void slices_strided(bt_runtime *rt, bt_mpi *m) {
   bt_chan *ch;
   BT_CHECK_OK(bt_mpi_chan_create(m, 1 - mt_rank(), 2, &bt_type_slice, 1, &ch));
