@@ -173,6 +173,8 @@ static void churn(bt_runtime *rt, bt_mpi *m) {
           BT_CHECK_OK(bt_send(ch, &x));
           BT_CHECK_OK(bt_send(ch, &x));
         }
+        /* Its release closes both ways: only after both sends. */
+        MPI_Barrier(MPI_COMM_WORLD);
         break;
       case 2: /* the sender closes first, then both release */
         if (mt_rank() == 0) {
