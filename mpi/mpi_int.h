@@ -18,11 +18,11 @@
  * header communicator with the user's tag, fixed-layout headers: DATA (one
  * element, its bytes inline when small), CREDIT (credits returned), CLOSE
  * (the last message of a direction); each end's very last message carries
- * BT__MSG_FINAL. Every header also piggybacks the credits its sender owes. An element that does not fit inline (a slice's
- * data, a box tree, a large value) follows as one payload message on the
- * payload communicator with the same tag; payloads of one direction are
- * matched in the order of their headers (MPI's non-overtaking rule), so one
- * pre-posted header receive per channel suffices.
+ * BT__MSG_FINAL. Every header also piggybacks the credits its sender owes. An
+ * element that does not fit inline (a slice's data, a box tree, a large value)
+ * follows as one payload message on the payload communicator with the same tag;
+ * payloads of one direction are matched in the order of their headers (MPI's
+ * non-overtaking rule), so one pre-posted header receive per channel suffices.
  */
 #ifndef BATON_MPI_INT_H
 #define BATON_MPI_INT_H
@@ -211,7 +211,7 @@ typedef struct bt__rchan {
   bool out_closed; /* `out` closed by us (user close, peer close,
                       failure, detach) */
   bool close_sent;
-  bool final_sent; /* our last message went (BT__MSG_FINAL) */
+  bool final_sent;        /* our last message went (BT__MSG_FINAL) */
   unsigned char *scratch; /* one element taken from `out` */
 
   /* receive direction */
