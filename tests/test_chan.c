@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "core_int.h"
 
@@ -972,6 +973,100 @@ BT_TEST(remote_hook) {
   BT_CHECK_OK(bt_chan_release(tr.to));
   BT_CHECK_OK(bt_chan_release(rc));
   BT_CHECK_EQ(atomic_load(&tr.destroys), 1);
+}
+
+/* Caller-driven progress: a transport with wait hooks that moves an
+ * element from out to in on the waiting thread, at its `deliver_at`-th
+ * poll of a wait, and ends its polling (spin budget spent) after
+ * `budget` polls. */
+typedef struct polled {
+  bt_chan *from, *to;
+  int deliver_at, budget, polls;
+  int begins, ends, ends_completed;
+  int64_t first_since, other_since; /* since_ns of the first call, and a
+                                       different one if any came */
+} polled;
+
+static int pl_begin(void *ctx) {
+  polled *pl = ctx;
+  pl->begins++;
+  pl->polls = 0;
+  return 1;
+}
+static int pl_poll(void *ctx, int64_t since_ns) {
+  polled *pl = ctx;
+  if (pl->first_since == 0)
+    pl->first_since = since_ns;
+  else if (since_ns != pl->first_since)
+    pl->other_since = since_ns;
+  if (++pl->polls == pl->deliver_at) {
+    int64_t v;
+    BT_CHECK_OK(bt_try_recv(pl->from, &v));
+    BT_CHECK_OK(bt_try_send(pl->to, &v));
+  }
+  return pl->polls < pl->budget;
+}
+static void pl_end(void *ctx, int completed) {
+  polled *pl = ctx;
+  pl->ends++;
+  pl->ends_completed += completed != 0;
+}
+
+static void *late_send(void *p) {
+  polled *pl = p;
+  int64_t v = 7;
+  struct timespec ts = {0, 20 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  BT_CHECK_OK(bt_send(pl->to, &v));
+  return NULL;
+}
+
+BT_TEST(remote_wait_poll) {
+  polled pl = {.from = mk(&bt_type_i64, 4),
+               .to = mk(&bt_type_i64, 4),
+               .deliver_at = 5,
+               .budget = 1000};
+  bt__chan_remote r = {.out = pl.from,
+                       .in = pl.to,
+                       .wait_begin = pl_begin,
+                       .wait_poll = pl_poll,
+                       .wait_end = pl_end,
+                       .ctx = &pl};
+  bt_chan *rc = NULL;
+  BT_CHECK_OK(bt__chan_create_remote(&bt_type_i64, &r, &rc));
+  /* A receive polls the transport before it queues: the element the 5th
+   * poll puts into in is taken there, one wait, completed. */
+  int64_t v = 42, got = 0;
+  BT_CHECK_OK(bt_send(rc, &v));
+  BT_CHECK_OK(bt_recv(rc, &got));
+  BT_CHECK_EQ(got, 42);
+  BT_CHECK_EQ(pl.polls, 5);
+  BT_CHECK_EQ(pl.begins, 1);
+  BT_CHECK_EQ(pl.ends, 1);
+  BT_CHECK_EQ(pl.ends_completed, 1);
+  /* Nothing comes within the transport's budget: the receive queues and
+   * parks; the park's polling continues the same wait (same since_ns,
+   * so the budget is not granted twice), and the element that another
+   * thread sends into in later completes it. */
+  pl.deliver_at = -1;
+  pl.budget = 3;
+  pl.first_since = pl.other_since = 0;
+  pthread_t t;
+  bt_test_spawn(&t, late_send, &pl);
+  BT_CHECK_OK(bt_recv(rc, &got));
+  bt_test_join(t);
+  BT_CHECK_EQ(got, 7);
+  BT_CHECK(pl.first_since != 0);
+  BT_CHECK_EQ(pl.other_since, 0);
+  BT_CHECK_EQ(pl.begins, 3);
+  BT_CHECK_EQ(pl.ends, 3);
+  BT_CHECK_EQ(pl.ends_completed, 1);
+  /* A try never polls. */
+  BT_CHECK_STATUS(bt_try_recv(rc, &got), BT_EAGAIN);
+  BT_CHECK_EQ(pl.begins, 3);
+  BT_CHECK_OK(bt_chan_release(rc));
+  BT_CHECK_OK(bt_chan_release(pl.from));
+  BT_CHECK_OK(bt_chan_release(pl.to));
 }
 
 /* A transport failure reaches the caller instead of a bare BT_ECLOSED. */
