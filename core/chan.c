@@ -914,8 +914,7 @@ static int cell_op(bt_chan *user, bt_chan *c, int op, void *elem,
  * (the common case of a ping-pong). BT_OK, SLOW, or BT_EAGAIN once the
  * transport stops polling (its spin budget, counted from *since, which the
  * park's own polling then continues) or the deadline passed. */
-static int poll_recv(bt_chan *c, void *elem, int64_t deadline,
-                     int64_t *since) {
+static int poll_recv(bt_chan *c, void *elem, int64_t deadline, int64_t *since) {
   const bt__chan_remote *r = c->polled;
   if (!r->wait_begin(r->ctx)) return BT_EAGAIN;
   *since = bt__now_ns();

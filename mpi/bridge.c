@@ -772,9 +772,9 @@ static int retire(bt_mpi *m, bt__rchan **link) {
 static int poll_once(bt_mpi *m) {
   /* relaxed: a count the progress thread compares across its nap
    * (progress_main(): owed); the lock orders what the round did. */
-  atomic_store_explicit(&m->rounds,
-                        atomic_load_explicit(&m->rounds, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
+  atomic_store_explicit(
+      &m->rounds, atomic_load_explicit(&m->rounds, memory_order_relaxed) + 1,
+      memory_order_relaxed);
   int work = 0;
   for (bt__rchan **link = &m->chans; *link;) {
     bt__rchan *c = *link;

@@ -417,8 +417,7 @@ void bt__mpi_kick_lazy(struct bt_mpi *m);
  * polled spin_ns since since_ns (it then parks); end uncounts it and wakes
  * the progress thread when it must take over. */
 int bt__mpi_wait_begin(struct bt_mpi *m);
-int bt__mpi_wait_poll(struct bt_mpi *m, struct bt__rchan *c,
-                      int64_t since_ns);
+int bt__mpi_wait_poll(struct bt_mpi *m, struct bt__rchan *c, int64_t since_ns);
 void bt__mpi_wait_end(struct bt_mpi *m, int completed);
 
 /* ---- rchan.c ----------------------------------------------------------- */
