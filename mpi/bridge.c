@@ -157,8 +157,8 @@ static int env_read(mpi_env *e) {
   if (rc == BT_OK)
     rc = env_long("BATON_MPI_DETACH_GRACE_MS", 0, 3600000, 500, &grace_ms);
   if (rc == BT_OK)
-    rc = env_long("BATON_MPI_WAIT_POLL_MS", 0, 3600000,
-                  BT__MPI_WAIT_POLL_MS, &wait_poll_ms);
+    rc = env_long("BATON_MPI_WAIT_POLL_MS", 0, 3600000, BT__MPI_WAIT_POLL_MS,
+                  &wait_poll_ms);
   if (rc == BT_OK) rc = env_long("BATON_MPI_DEBUG", 0, 1, 0, &debug);
   if (rc == BT_OK)
     rc = env_seconds("BATON_MPI_PEER_TIMEOUT", &e->peer_timeout_ns);

@@ -1175,12 +1175,14 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
   atomic_init(&c->returned, 0);
 
   pthread_mutex_lock(&m->lock);
-  int taken = m->detaching || bt__mpi_retired(m, peer, tag);
+  int retired = bt__mpi_retired(m, peer, tag);
+  int taken = m->detaching || retired;
   for (bt__rchan *o = m->chans; o && !taken; o = o->next)
     taken = o->peer == peer && o->tag == tag;
   if (taken) {
+    int detaching = m->detaching;
     pthread_mutex_unlock(&m->lock);
-    rc = m->detaching
+    rc = detaching
              ? bt__fail(BT_ESTATE,
                         "bt_mpi_chan_create: the bridge is "
                         "detaching")
@@ -1188,10 +1190,9 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
                         "bt_mpi_chan_create: tag %d with rank %d is already "
                         "a channel%s",
                         tag, peer,
-                        bt__mpi_retired(m, peer, tag)
-                            ? " (released, but its tag stays taken until "
-                              "detach)"
-                            : "");
+                        retired ? " (released, but its tag stays taken until "
+                                  "detach)"
+                                : "");
     goto err_release_in;
   }
   bt__chan_remote r = {.out = c->out,

@@ -118,8 +118,7 @@ BT_TEST_MPI(report_late_wakeups, 2) {
  * left the poll list. */
 static int listed_channels(const char *text) {
   int n = 0;
-  for (const char *at = text; (at = strstr(at, "remote channel to rank"));
-       at++)
+  for (const char *at = text; (at = strstr(at, "remote channel to rank")); at++)
     n++;
   return n;
 }
