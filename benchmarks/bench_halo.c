@@ -2,7 +2,14 @@
 /* bench_halo.c: the darray halo exchange and the bridge's allreduce beside
  * hand-written MPI, same run, same ranks.
  *
- *   mpirun -np 2 build/benchmarks/bench_halo [--quick=1] [--reps=N]
+ *   mpirun -np 2 build/benchmarks/bench_halo [--quick] [--reps=N]
+ *       [--only=1|2] [--serialized=1]
+ *
+ * --only=1 runs the allreduce alone, --only=2 the halo exchange alone.
+ * --serialized=1 asks MPI for MPI_THREAD_SERIALIZED (the bridge's locked
+ * path) and runs the allreduce alone: the application may then call no MPI
+ * while attached, so its MPI_Allreduce rounds run with the bridge
+ * detached, baton's with it attached (attach and detach between rounds).
  *
  * 1. Halo exchange of a 3-D f64 block of n x n x n cells per rank, ranks
  *    stacked along axis 1 (periodic, halo 1, faces only), so each face is n
@@ -12,7 +19,9 @@
  *    buffer, MPI_Irecv/MPI_Isend, MPI_Waitall, unpack into the ghosts).
  *    Metric: microseconds per exchange, and the face size in bytes.
  * 2. Allreduce of one double: bt_mpi_allreduce vs MPI_Allreduce on
- *    MPI_COMM_WORLD, microseconds per call. */
+ *    MPI_COMM_WORLD, microseconds per call: rounds of each in turn (A, B,
+ *    A, B: a slow patch of a loaded machine hits both), the median round
+ *    of each, the slowest rank's. */
 #define _POSIX_C_SOURCE 200809L
 #include <mpi.h>
 #include <stdlib.h>
@@ -119,29 +128,62 @@ static void halo_size(bt_runtime *rt, bt_mpi *m, int n, long reps) {
   BENCH_OK(bt_darray_destroy(da));
 }
 
-static void allreduce(bt_runtime *rt, bt_mpi *m, long reps) {
+/* Seconds per call over `reps` calls, the slowest rank's. */
+static double allreduce_round(bt_mpi *m, long reps) {
   double x = rank + 1.0, y = 0;
-  double t_bt, t_raw;
-  for (int i = 0; i < 100; i++) {
-    MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    BENCH_OK(bt_mpi_allreduce(m, BT_SUM, BT_F64, &x, &y, 1));
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = bench_now();
+  if (m)
+    for (long i = 0; i < reps; i++)
+      BENCH_OK(bt_mpi_allreduce(m, BT_SUM, BT_F64, &x, &y, 1));
+  else
+    for (long i = 0; i < reps; i++)
+      MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  double t = (bench_now() - t0) / (double)reps, slow;
+  if (y != nranks * (nranks + 1) / 2.0) {
+    fprintf(stderr, "bench_halo: allreduce gave %g\n", y);
+    exit(1);
   }
-  TIME_IT(t_raw, reps,
-          MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
-  TIME_IT(t_bt, reps, BENCH_OK(bt_mpi_allreduce(m, BT_SUM, BT_F64, &x, &y, 1)));
+  MPI_Allreduce(&t, &slow, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return slow;
+}
+
+/* serialized: the bridge is detached for MPI's rounds (*mp is NULL then). */
+static void allreduce(bt_runtime *rt, bt_mpi **mp, long reps, int rounds,
+                      int serialized) {
+  double t_raw[64], t_bt[64];
+  if (rounds > 64) rounds = 64;
+  for (int i = 0; i < 2; i++) allreduce_round(*mp, 100);
+  for (int r = 0; r < rounds; r++) {
+    if (serialized) BENCH_OK(bt_mpi_detach(*mp));
+    t_raw[r] = allreduce_round(NULL, reps);
+    if (serialized) {
+      BENCH_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, mp));
+      allreduce_round(*mp, 100);
+    }
+    t_bt[r] = allreduce_round(*mp, reps);
+  }
+  double raw = bench_median(t_raw, rounds), bt = bench_median(t_bt, rounds);
   if (rank == 0) {
-    bench_table_row("allreduce 1 double", "us", t_bt * 1e6, t_raw * 1e6, 0);
-    bench_result("allreduce", "baton", bt_runtime_workers(rt), nranks, 8,
-                 "us_per_call", t_bt * 1e6, t_raw * 1e6, 0);
+    bench_table_row(serialized ? "allreduce 1 double (serialized)"
+                               : "allreduce 1 double",
+                    "us", bt * 1e6, raw * 1e6, 0);
+    bench_result("allreduce", serialized ? "baton_serialized" : "baton",
+                 bt_runtime_workers(rt), nranks, 8, "us_per_call", bt * 1e6,
+                 raw * 1e6, 0);
   }
 }
 
 int main(int argc, char **argv) {
   int provided;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  int serialized = bench_opt(argc, argv, "serialized", 0) != 0;
+  MPI_Init_thread(&argc, &argv,
+                  serialized ? MPI_THREAD_SERIALIZED : MPI_THREAD_MULTIPLE,
+                  &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   int quick = bench_quick(argc, argv);
+  long only = serialized ? 1 : bench_opt(argc, argv, "only", 3);
   long reps = bench_opt(argc, argv, "reps", quick ? 20 : 200);
   bt_runtime *rt;
   BENCH_OK(bt_runtime_create(NULL, &rt));
@@ -150,9 +192,10 @@ int main(int argc, char **argv) {
   if (rank == 0)
     bench_table_header(
         "halo exchange and allreduce: baton vs hand-written MPI");
-  allreduce(rt, m, quick ? 200 : 5000);
+  if (only & 1)
+    allreduce(rt, &m, quick ? 200 : 2000, quick ? 3 : 31, serialized);
   static const int sizes[] = {16, 32, 64, 91, 128, 181};
-  int nsizes = quick ? 2 : 6;
+  int nsizes = only & 2 ? quick ? 2 : 6 : 0;
   for (int i = 0; i < nsizes; i++)
     halo_size(rt, m, sizes[i], sizes[i] >= 128 ? reps / 4 + 1 : reps);
   BENCH_OK(bt_mpi_detach(m));

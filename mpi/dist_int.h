@@ -38,6 +38,10 @@ int bt__coll_allgather(bt_mpi *m, const void *in, void *all, int bytes);
 /* A duplicate of the bridge's communicator (collective; inside enter/leave),
  * MPI_ERRORS_RETURN set on it. */
 int bt__coll_dup(bt_mpi *m, MPI_Comm *out);
+/* MPI_Waitall / MPI_Testall without statuses (behind a pragma: GCC 12
+ * misreads MPICH's MPI_STATUSES_IGNORE sentinel). No lock taken. */
+int bt__coll_waitall_ignore(int n, MPI_Request *reqs);
+int bt__coll_testall_ignore(int n, MPI_Request *reqs, int *done);
 /* The MPI datatype of a baton dtype. */
 MPI_Datatype bt__mpi_dtype(bt_dtype t);
 

@@ -242,24 +242,6 @@ int bt_darray_halo_begin(bt_darray *dain) {
   return BT_OK;
 }
 
-/* MPICH defines MPI_STATUSES_IGNORE as the sentinel (MPI_Status *)1 and
- * gives MPI_Waitall/MPI_Testall access attributes, so GCC 12 reports a
- * write of n statuses into "a region of size 0": a false positive. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#endif
-static int wait_all(int n, MPI_Request *reqs) {
-  return MPI_Waitall(n, reqs, MPI_STATUSES_IGNORE);
-}
-
-static int test_all(int n, MPI_Request *reqs, int *done) {
-  return MPI_Testall(n, reqs, done, MPI_STATUSES_IGNORE);
-}
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 int bt_darray_halo_end(bt_darray *dain, int64_t timeout_ns) {
   static const char who[] = "bt_darray_halo_end";
   bt_darray *da = bt__darray_valid(dain);
@@ -272,14 +254,14 @@ int bt_darray_halo_end(bt_darray *dain, int64_t timeout_ns) {
   bt_mpi *m = da->lay->m;
   int n = 2 * da->nmsg, rc = MPI_SUCCESS;
   if (n > 0 && bt__mpi_free_calls(m) && timeout_ns < 0) {
-    rc = wait_all(n, da->reqs);
+    rc = bt__coll_waitall_ignore(n, da->reqs);
   } else if (n > 0) {
     int64_t deadline = bt__deadline(timeout_ns);
     bool lock = !bt__mpi_free_calls(m), few_cpus = bt__ncpu() <= 2;
     for (unsigned polls = 0;; polls++) {
       int done = 0;
       if (lock) pthread_mutex_lock(&m->lock);
-      rc = test_all(n, da->reqs, &done);
+      rc = bt__coll_testall_ignore(n, da->reqs, &done);
       if (lock) pthread_mutex_unlock(&m->lock);
       if (rc != MPI_SUCCESS || done) break;
       if (deadline == 0 || (deadline > 0 && bt__now_ns() >= deadline))

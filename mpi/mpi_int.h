@@ -17,8 +17,8 @@
  * Messages. Between the two ends of a channel (peer, tag) travel, on the
  * header communicator with the user's tag, fixed-layout headers: DATA (one
  * element, its bytes inline when small), CREDIT (credits returned), CLOSE
- * (the last message of a direction). Every header also piggybacks the
- * credits its sender owes. An element that does not fit inline (a slice's
+ * (the last message of a direction); each end's very last message carries
+ * BT__MSG_FINAL. Every header also piggybacks the credits its sender owes. An element that does not fit inline (a slice's
  * data, a box tree, a large value) follows as one payload message on the
  * payload communicator with the same tag; payloads of one direction are
  * matched in the order of their headers (MPI's non-overtaking rule), so one
@@ -52,6 +52,11 @@ enum { BT__MSG_DATA = 1, BT__MSG_CREDIT = 2, BT__MSG_CLOSE = 3 };
 /* Or'ed into a DATA header's kind: its payload follows as pieces of
  * BT__MPI_FRAG bytes (the last one shorter), each its own message. */
 #define BT__MSG_FRAGS 0x100u
+/* Or'ed into a CLOSE or CREDIT header: its sender's last message on the
+ * channel (it sent its close and received ours): nothing more comes on
+ * the tag, so the receiver may stop listening and, its user gone, take
+ * the channel off the bridge's list (bt__rchan_finished()). */
+#define BT__MSG_FINAL 0x200u
 #define BT__MSG_KIND_MASK 0xffu
 
 /* The header of every message on the header communicator. */
@@ -93,6 +98,10 @@ typedef struct bt__mpi_hdr {
  * its channels: a message that arrives while nobody polls waits at most
  * this (plus the poll) before the progress thread delivers it. */
 #define BT__MPI_WAITER_NAP_NS 20000
+/* Default of BATON_MPI_WAIT_POLL_MS: how long the progress thread polls
+ * MPI without sleeping while a thread sleeps on one of its channels and
+ * nothing comes, before it falls back to naps of BT__MPI_WAITER_NAP_NS. */
+#define BT__MPI_WAIT_POLL_MS 100
 /* Longest nap of the progress thread when nobody waits on its channels. */
 #define BT__MPI_IDLE_NAP_NS 1000000
 /* Send records (op + header buffer) kept for reuse per bridge. */
@@ -180,6 +189,7 @@ typedef struct bt__rchan {
   bool out_closed; /* `out` closed by us (user close, peer close,
                       failure, detach) */
   bool close_sent;
+  bool final_sent; /* our last message went (BT__MSG_FINAL) */
   unsigned char *scratch; /* one element taken from `out` */
 
   /* receive direction */
@@ -202,6 +212,7 @@ typedef struct bt__rchan {
   int32_t recv_dtype, recv_ndim;
   int64_t recv_shape[BT_MAX_DIMS];
   bool peer_closed;
+  bool peer_final;  /* the peer's last message came (BT__MSG_FINAL) */
   bool discard;     /* deliver nothing more (no user left, detach) */
   bool user_closed; /* bt_chan_close called here */
   bool user_gone;   /* the user chan was released */
@@ -279,6 +290,11 @@ struct bt_mpi {
    * bridge.c), so their sends complete and free their buffers. */
   int *strays, nstrays;
   int64_t detach_start;
+  /* (peer, tag) keys of the channels that finished and left the list
+   * (bt__rchan_finished()): an open-addressing set, so their tags stay
+   * taken until detach as mpi.h says, at 8 bytes a channel and no poll. */
+  uint64_t *retired;
+  size_t nretired, capretired;
   bt__mpi_op *op_cache; /* free send records */
   /* Requests abandoned towards a dead peer or an orphan channel: MPI may
    * still read or write their buffers, so they are kept, linked here (by
@@ -290,6 +306,7 @@ struct bt_mpi {
 
   /* Configuration, read and validated at attach (bt__mpi_env). */
   int64_t grace_ns;        /* BATON_MPI_DETACH_GRACE_MS */
+  int64_t wait_poll_ns;    /* BATON_MPI_WAIT_POLL_MS */
   int64_t peer_timeout_ns; /* BATON_MPI_PEER_TIMEOUT, 0: off */
   bool debug;              /* BATON_MPI_DEBUG */
 
@@ -316,6 +333,11 @@ struct bt_mpi {
    * shares their core when a rank is bound to one, stays off it. */
   _Atomic int pollers;   /* atomic: user threads polling now */
   _Atomic int deferring; /* atomic: the progress thread naps for them */
+  /* atomic: bumped when a caller-driven wait got what it waited for (a
+   * hint): the progress thread that sees it move naps as it does for
+   * pollers, since the thread will soon wait, and poll, again. A waiter
+   * that parks unserved kicks instead (bt__mpi_wait_end()). */
+  _Atomic uint32_t wait_ends;
   /* collective.c: a collective of this bridge runs on this rank (atomic;
    * zero from calloc, claimed by exchange, released by store). */
   _Atomic int coll_busy;
@@ -354,6 +376,9 @@ int bt__mpi_abandoned_count(const struct bt_mpi *m);
 int bt__mpi_on_progress_thread(void);
 /* Wake the progress thread (after work was queued for it). */
 void bt__mpi_kick(struct bt_mpi *m);
+/* Lock held: 1 if (peer, tag) was a channel that finished and left the
+ * list (its tag stays taken until detach). */
+int bt__mpi_retired(const struct bt_mpi *m, int peer, int tag);
 /* Drop a bridge reference; the last frees it. */
 void bt__mpi_unref(struct bt_mpi *m);
 /* Wake the progress thread unless a user thread polls, or it naps for one
@@ -397,6 +422,9 @@ int bt__rchan_detach_step(bt__rchan *c, int64_t now);
 int bt__rchan_post(bt__rchan *c);
 /* Lock held: deliver what arrived complete (after a failure). */
 void bt__rchan_deliver(bt__rchan *c);
+/* Lock held: 1 once c may leave the bridge's list (its user released it
+ * and its traffic is over both ways: nothing more will come on its tag). */
+int bt__rchan_finished(const bt__rchan *c);
 /* Lock not held, bridge gone: close `in`, drop the bridge's reference. */
 void bt__rchan_detach_end(bt__rchan *c);
 /* Drop a reference; the last frees the channel. */

@@ -408,7 +408,9 @@ static int credit_due(bt__rchan *c) {
 }
 
 int bt__rchan_post(bt__rchan *c) {
-  if (c->hdr_posted) return 0;
+  /* After the peer's last message nothing comes: no receive is left
+   * posted on a tag that is done with. */
+  if (c->hdr_posted || c->peer_final) return 0;
   MPI_Request req;
   int rc = MPI_Irecv(c->hdr_buf, (int)c->hdr_cap, MPI_BYTE, c->peer, c->tag,
                      c->m->hdr_comm, &req);
@@ -468,9 +470,18 @@ int bt__rchan_pump(bt__rchan *c) {
     c->credit_stalls++;
   }
   if (c->out_closed && !c->close_sent && bt_chan_len(c->out) == 0) {
-    /* Nothing can enter a closed out: its last element has left. */
-    send_ctrl(c, BT__MSG_CLOSE);
+    /* Nothing can enter a closed out: its last element has left. After
+     * the peer's close we send nothing more: this is our last message. */
+    send_ctrl(c, BT__MSG_CLOSE | (c->peer_closed ? BT__MSG_FINAL : 0));
     c->close_sent = true;
+    c->final_sent = c->peer_closed;
+    work = 1;
+  }
+  /* Our close went before the peer's came: until now we returned credits
+   * for what it still sent; say that nothing more comes. */
+  if (c->close_sent && c->peer_closed && !c->final_sent) {
+    send_ctrl(c, BT__MSG_CREDIT | BT__MSG_FINAL);
+    c->final_sent = true;
     work = 1;
   }
   /* After the peer's close it sends nothing more: it needs no credits. */
@@ -824,6 +835,7 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
       }
       c->credits += h.credits;
       if (h.credits && c->m->detaching) c->credit_at = bt__now_ns();
+      if (h.kind & BT__MSG_FINAL) c->peer_final = true;
       switch (h.kind & BT__MSG_KIND_MASK) {
         case BT__MSG_CREDIT:
           break;
@@ -1010,6 +1022,15 @@ void bt__rchan_unref(bt__rchan *c) {
   bt__mpi_unref(m);
 }
 
+/* Nothing more can happen on a channel whose user released it once each
+ * end's last message (BT__MSG_FINAL) went and came, every send of ours
+ * completed and everything received was delivered (or dropped). */
+int bt__rchan_finished(const bt__rchan *c) {
+  return c->user_gone && c->final_sent && c->peer_final && !c->hdr_posted &&
+         c->nsends == 0 && c->npayloads == 0 && c->rq_head == NULL &&
+         c->error == BT_OK && !c->orphan && !peer_dead(c);
+}
+
 void bt__rchan_detach_begin(bt__rchan *c) {
   close_out(c);
 }
@@ -1117,7 +1138,7 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
   atomic_init(&c->returned, 0);
 
   pthread_mutex_lock(&m->lock);
-  int taken = m->detaching;
+  int taken = m->detaching || bt__mpi_retired(m, peer, tag);
   for (bt__rchan *o = m->chans; o && !taken; o = o->next)
     taken = o->peer == peer && o->tag == tag;
   if (taken) {
@@ -1128,8 +1149,12 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
                         "detaching")
              : bt__fail(BT_EINVAL,
                         "bt_mpi_chan_create: tag %d with rank %d is already "
-                        "a channel",
-                        tag, peer);
+                        "a channel%s",
+                        tag, peer,
+                        bt__mpi_retired(m, peer, tag)
+                            ? " (released, but its tag stays taken until "
+                              "detach)"
+                            : "");
     goto err_release_in;
   }
   bt__chan_remote r = {.out = c->out,

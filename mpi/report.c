@@ -44,6 +44,9 @@ static void report(void *ctx, FILE *out) {
               c->undelivered);
   }
   if (n == 0) fprintf(out, "    no remote channels\n");
+  if (m->nretired > 0)
+    fprintf(out, "    %zu remote channel%s finished and left the poll list\n",
+            m->nretired, m->nretired == 1 ? "" : "s");
   pthread_mutex_unlock(&m->lock);
 }
 

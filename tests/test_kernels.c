@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kernels_int.h"
+#include "arrays.h"
 #include "test.h"
 
 /* ---- helpers --------------------------------------------------------------
@@ -13,15 +14,6 @@
 
 static const int worker_counts[] = {1, 2, 5};
 enum { NCOUNTS = sizeof worker_counts / sizeof worker_counts[0] };
-
-static bt_runtime *make_runtime(int workers) {
-  bt_options opt = BT_OPTIONS_DEFAULT;
-  opt.workers = workers;
-  bt_runtime *rt = NULL;
-  BT_CHECK_OK(bt_runtime_create(&opt, &rt));
-  BT_CHECK_EQ(bt_runtime_workers(rt), workers);
-  return rt;
-}
 
 static bt_array *make_array(bt_runtime *rt, bt_dtype t, int ndim,
                             const int64_t *shape) {
@@ -35,74 +27,12 @@ static bt_array *make2(bt_runtime *rt, int64_t rows, int64_t cols) {
   return make_array(rt, BT_F64, 2, shape);
 }
 
-static int64_t elements(const bt_array *a) {
-  int64_t shape[BT_MAX_DIMS], n = 1;
-  bt_array_shape(a, shape);
-  for (int d = 0; d < bt_array_ndim(a); d++) n *= shape[d];
-  return n;
-}
-
-/* Visit the view's elements in row-major order: copy to or from buf. */
-static void copy_view(const bt_view *v, double *buf, int to_view) {
-  int64_t index[BT_MAX_DIMS] = {0}, total = 1;
-  for (int d = 0; d < v->ndim; d++) total *= v->shape[d];
-  double *base = v->data;
-  for (int64_t e = 0; e < total; e++) {
-    int64_t off = 0;
-    for (int d = 0; d < v->ndim; d++) off += index[d] * v->strides[d];
-    if (to_view)
-      base[off] = buf[e];
-    else
-      buf[e] = base[off];
-    for (int d = v->ndim - 1; d >= 0; d--) {
-      if (++index[d] < v->shape[d]) break;
-      index[d] = 0;
-    }
-  }
-}
-
-static int64_t elements(const bt_array *a);
-
-/* An empty array has no region to own: nothing to copy. */
-static void put(bt_array *a, const double *src) {
-  if (elements(a) == 0) return;
-  bt_slice s;
-  bt_view v;
-  BT_CHECK_OK(bt_array_own(a, NULL, 0, &s));
-  BT_CHECK_OK(bt_slice_view(s, &v));
-  copy_view(&v, (double *)src, 1);
-  BT_CHECK_OK(bt_slice_release(s));
-}
-
-static void get(bt_array *a, double *dst) {
-  if (elements(a) == 0) return;
-  bt_slice s;
-  bt_view v;
-  BT_CHECK_OK(bt_array_borrow(a, NULL, 0, &s));
-  BT_CHECK_OK(bt_slice_view(s, &v));
-  copy_view(&v, dst, 0);
-  BT_CHECK_OK(bt_slice_release(s));
-}
-
-static uint64_t rng_state;
-static double uniform(void) { /* in [-1, 1) */
-  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-  return (double)(rng_state >> 11) * 0x1p-52 - 1.0;
-}
-
-static double *random_values(int64_t n) {
-  double *v = malloc(sizeof *v * (size_t)(n ? n : 1));
-  BT_CHECK(v != NULL);
-  for (int64_t i = 0; i < n; i++) v[i] = uniform();
-  return v;
-}
-
 /* An array of the shape filled with random values; its values in *vals. */
 static bt_array *random_array(bt_runtime *rt, int ndim, const int64_t *shape,
                               double **vals) {
   bt_array *a = make_array(rt, BT_F64, ndim, shape);
-  *vals = random_values(elements(a));
-  put(a, *vals);
+  *vals = bt_test_random_values(bt_test_elements(a));
+  bt_test_put(a, *vals);
   return a;
 }
 
@@ -118,23 +48,19 @@ static void check_equal(const double *got, const double *want, int64_t n,
 }
 
 /* The array's elements in row-major order against want. The copy starts
- * as NaNs, so an element get() missed fails too. */
+ * as NaNs, so an element bt_test_get() missed fails too. */
 static void check_array(bt_array *a, const double *want, double rel_tol) {
-  int64_t n = elements(a);
+  int64_t n = bt_test_elements(a);
   double *got = malloc(sizeof *got * (size_t)(n ? n : 1));
   BT_CHECK(got != NULL);
   for (int64_t i = 0; i < n; i++) got[i] = NAN;
-  get(a, got);
+  bt_test_get(a, got);
   check_equal(got, want, n, rel_tol);
   free(got);
 }
 
 static int same_bits(double a, double b) {
   return memcmp(&a, &b, sizeof a) == 0;
-}
-
-static void seed(void) {
-  rng_state = bt_test_seed() * 2654435761ull + 1;
 }
 
 /* ---- bt_parallel_slices ----------------------------------------------------
@@ -145,8 +71,8 @@ typedef struct visit_ctx {
   _Atomic int calls;
   int64_t origin[16], extent[16]; /* per worker */
   int self_ok[16];   /* run on a worker, or on the calling thread */
-  int by_caller[16];  /* run on the calling thread (bt_self() == -1) */
-  int ran_self[16];   /* bt_self() of the thread that ran it */
+  int by_caller[16]; /* run on the calling thread (bt_self() == -1) */
+  int ran_self[16];  /* bt_self() of the thread that ran it */
   pthread_t thread[16];
 } visit_ctx;
 
@@ -161,16 +87,16 @@ static int visit(bt_slice part, int worker, void *ctx) {
   vc->by_caller[worker] = bt_self() == -1;
   vc->ran_self[worker] = bt_self();
   vc->thread[worker] = pthread_self();
-  vc->self_ok[worker] = bt_self() >= -1 && bt_self() < 16 &&
-                        v.writable == vc->writable;
+  vc->self_ok[worker] =
+      bt_self() >= -1 && bt_self() < 16 && v.writable == vc->writable;
   if (vc->writable) {
     int64_t total = 1;
     for (int d = 0; d < v.ndim; d++) total *= v.shape[d];
     double *marks = malloc(sizeof *marks * (size_t)(total ? total : 1));
     if (!marks) return BT_ENOMEM;
-    copy_view(&v, marks, 0);
+    bt_test_copy_view(&v, marks, 0);
     for (int64_t e = 0; e < total; e++) marks[e] += worker + 1;
-    copy_view(&v, marks, 1);
+    bt_test_copy_view(&v, marks, 1);
     free(marks);
   }
   return BT_OK;
@@ -179,7 +105,7 @@ static int visit(bt_slice part, int worker, void *ctx) {
 BT_TEST(parallel_slices_partition) {
   for (int c = 0; c < NCOUNTS; c++) {
     int w = worker_counts[c];
-    bt_runtime *rt = make_runtime(w);
+    bt_runtime *rt = bt_test_runtime(w);
     for (int axis = 0; axis < 2; axis++) {
       bt_array *a = make2(rt, 37, 53);
       int64_t extent = axis == 0 ? 37 : 53;
@@ -187,7 +113,7 @@ BT_TEST(parallel_slices_partition) {
       BT_CHECK_OK(bt_parallel_slices(rt, a, axis, 1, visit, &vc));
       BT_CHECK_EQ(atomic_load(&vc.calls), w);
       double *vals = malloc(sizeof *vals * 37 * 53);
-      get(a, vals);
+      bt_test_get(a, vals);
       for (int i = 0; i < w; i++) {
         /* part i is the balanced block i, run once: on worker i, or on
          * whichever thread claimed it when worker i was late (another
@@ -227,13 +153,13 @@ BT_TEST(parallel_slices_partition) {
 }
 
 BT_TEST(parallel_slices_more_workers_than_rows) {
-  bt_runtime *rt = make_runtime(5);
+  bt_runtime *rt = bt_test_runtime(5);
   bt_array *a = make2(rt, 3, 4);
   visit_ctx vc = {.axis = 0, .writable = 1};
   BT_CHECK_OK(bt_parallel_slices(rt, a, 0, 1, visit, &vc));
   BT_CHECK_EQ(atomic_load(&vc.calls), 3);
   double vals[12];
-  get(a, vals);
+  bt_test_get(a, vals);
   for (int r = 0; r < 3; r++)
     for (int c = 0; c < 4; c++) BT_CHECK_EQ(vals[r * 4 + c], r + 1);
   /* an extent of zero runs nothing and succeeds */
@@ -260,7 +186,7 @@ static int fail_bare(bt_slice part, int worker, void *ctx) {
 }
 
 BT_TEST(parallel_slices_first_error) {
-  bt_runtime *rt = make_runtime(5);
+  bt_runtime *rt = bt_test_runtime(5);
   bt_array *a = make2(rt, 37, 53);
   for (int rep = 0; rep < 10; rep++) {
     BT_CHECK_STATUS(bt_parallel_slices(rt, a, 0, 1, fail_some, NULL),
@@ -287,7 +213,7 @@ static int release_part(bt_slice part, int worker, void *ctx) {
 }
 
 BT_TEST(parallel_slices_body_releases_its_part) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   bt_array *a = make2(rt, 8, 8);
   BT_CHECK_STATUS(bt_parallel_slices(rt, a, 0, 1, release_part, NULL),
                   BT_EMOVED);
@@ -300,7 +226,7 @@ BT_TEST(parallel_slices_body_releases_its_part) {
 }
 
 BT_TEST(parallel_slices_busy) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   bt_array *a = make2(rt, 37, 53);
   bt_range rows[2] = {{3, 4}, {0, 53}};
   bt_slice held;
@@ -347,7 +273,7 @@ static int nested(bt_slice part, int worker, void *ctx) {
 BT_TEST(parallel_slices_from_a_worker) {
   for (int c = 0; c < NCOUNTS; c++) {
     int w = worker_counts[c];
-    bt_runtime *rt = make_runtime(w);
+    bt_runtime *rt = bt_test_runtime(w);
     bt_array *a = make2(rt, w, 4);
     nested_ctx nc = {.rt = rt};
     for (int i = 0; i < w; i++) nc.other[i] = make2(rt, 7, 3);
@@ -365,7 +291,8 @@ BT_TEST(parallel_slices_from_a_worker) {
           BT_CHECK(nc.vc[i].ran_self[j] == j ||
                    nc.vc[i].ran_self[j] == nc.self[i]);
         /* the worker that called ran its own inner part itself */
-        if (nc.self[i] >= 0) BT_CHECK_EQ(nc.vc[i].ran_self[nc.self[i]], nc.self[i]);
+        if (nc.self[i] >= 0)
+          BT_CHECK_EQ(nc.vc[i].ran_self[nc.self[i]], nc.self[i]);
       }
     }
     /* nothing stays locked */
@@ -380,7 +307,7 @@ BT_TEST(parallel_slices_from_a_worker) {
 }
 
 BT_TEST(parallel_slices_bad_arguments) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   bt_array *a = make2(rt, 4, 4);
   visit_ctx vc = {.axis = 0, .writable = 1};
   BT_CHECK_STATUS(bt_parallel_slices(NULL, a, 0, 1, visit, &vc), BT_EINVAL);
@@ -409,7 +336,7 @@ typedef void (*shape_case)(bt_runtime *rt, int ndim, const int64_t *shape);
 /* The case on every worker count (a fresh runtime each) and every shape. */
 static void on_every_shape(shape_case body) {
   for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[c]);
     for (int s = 0; s < NSHAPES; s++) body(rt, shape_ndims[s], shapes[s]);
     bt_runtime_destroy(rt);
   }
@@ -417,10 +344,10 @@ static void on_every_shape(shape_case body) {
 
 static void fill_case(bt_runtime *rt, int ndim, const int64_t *shape) {
   bt_array *a = make_array(rt, BT_F64, ndim, shape);
-  int64_t n = elements(a);
+  int64_t n = bt_test_elements(a);
   BT_CHECK_OK(bt_fill(rt, a, 2.5));
-  double *got = random_values(n);
-  get(a, got);
+  double *got = bt_test_random_values(n);
+  bt_test_get(a, got);
   for (int64_t i = 0; i < n; i++) BT_CHECK(got[i] == 2.5);
   free(got);
   bt_array_release(a);
@@ -435,7 +362,7 @@ static void nstream_case(bt_runtime *rt, int ndim, const int64_t *shape) {
   bt_array *a = random_array(rt, ndim, shape, &va);
   bt_array *b = random_array(rt, ndim, shape, &vb);
   bt_array *cc = random_array(rt, ndim, shape, &vc);
-  int64_t n = elements(a);
+  int64_t n = bt_test_elements(a);
   for (int it = 0; it < 3; it++) {
     BT_CHECK_OK(bt_nstream(rt, a, b, cc, 3.0));
     for (int64_t i = 0; i < n; i++) va[i] += vb[i] + 3.0 * vc[i];
@@ -446,7 +373,7 @@ static void nstream_case(bt_runtime *rt, int ndim, const int64_t *shape) {
 }
 
 BT_TEST(nstream_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   on_every_shape(nstream_case);
 }
 
@@ -454,7 +381,7 @@ static void axpy_case(bt_runtime *rt, int ndim, const int64_t *shape) {
   double *vx, *vy;
   bt_array *x = random_array(rt, ndim, shape, &vx);
   bt_array *y = random_array(rt, ndim, shape, &vy);
-  int64_t n = elements(x);
+  int64_t n = bt_test_elements(x);
   BT_CHECK_OK(bt_axpy(rt, -0.75, x, y));
   for (int64_t i = 0; i < n; i++) vy[i] += -0.75 * vx[i];
   check_array(y, vy, 0);
@@ -463,17 +390,17 @@ static void axpy_case(bt_runtime *rt, int ndim, const int64_t *shape) {
 }
 
 BT_TEST(axpy_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   on_every_shape(axpy_case);
 }
 
 /* A strided operand: y wraps a buffer as the transpose of a row-major
  * matrix, so parts are not contiguous and the walk goes run by run. */
 BT_TEST(elementwise_strided_operands) {
-  seed();
-  bt_runtime *rt = make_runtime(5);
+  bt_test_rng_seed();
+  bt_runtime *rt = bt_test_runtime(5);
   int64_t shape[2] = {37, 53}, strides[2] = {1, 37};
-  double *buf = random_values(37 * 53), *vx;
+  double *buf = bt_test_random_values(37 * 53), *vx;
   double *want = malloc(sizeof *want * 37 * 53);
   bt_array *y;
   BT_CHECK_OK(bt_array_wrap(rt, buf, BT_F64, 2, shape, strides, &y));
@@ -506,7 +433,7 @@ static void reductions_case(bt_runtime *rt, int ndim, const int64_t *shape) {
   double *vx, *vy;
   bt_array *x = random_array(rt, ndim, shape, &vx);
   bt_array *y = random_array(rt, ndim, shape, &vy);
-  int64_t n = elements(x);
+  int64_t n = bt_test_elements(x);
   double ones_sum = 0, abs_sum = 0;
   for (int64_t i = 0; i < n; i++) {
     ones_sum += vx[i];
@@ -533,14 +460,14 @@ static void reductions_case(bt_runtime *rt, int ndim, const int64_t *shape) {
 }
 
 BT_TEST(reductions_match_reference) {
-  seed();
+  bt_test_rng_seed();
   on_every_shape(reductions_case);
 }
 
 static double nrm2_of(bt_runtime *rt, const double *vals, int64_t n) {
   int64_t shape[1] = {n};
   bt_array *x = make_array(rt, BT_F64, 1, shape);
-  put(x, vals);
+  bt_test_put(x, vals);
   double out = -1;
   BT_CHECK_OK(bt_nrm2(rt, x, &out));
   bt_array_release(x);
@@ -548,7 +475,7 @@ static double nrm2_of(bt_runtime *rt, const double *vals, int64_t n) {
 }
 
 BT_TEST(nrm2_huge_and_tiny) {
-  bt_runtime *rt = make_runtime(5);
+  bt_runtime *rt = bt_test_runtime(5);
   enum { N = 1000 };
   double v[N];
   for (int i = 0; i < N; i++) v[i] = 1e300;
@@ -580,7 +507,7 @@ BT_TEST(nrm2_huge_and_tiny) {
 }
 
 BT_TEST(reductions_of_empty_arrays) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   int64_t shape[2] = {0, 5};
   bt_array *x = make_array(rt, BT_F64, 2, shape);
   double out = -1;
@@ -601,9 +528,9 @@ BT_TEST(reductions_of_empty_arrays) {
  * --------------------------------------------------------------- */
 
 BT_TEST(transpose_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[c]);
     /* 100 x 67: full 32 x 32 tiles (the unrolled path) in every band up
      * to 2 workers, beside partial ones. */
     static const int64_t dims[][2] = {
@@ -646,9 +573,9 @@ static void ref_stencil(int r, const double *in, double *out, int64_t m,
 }
 
 BT_TEST(stencil_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[c]);
     static const int64_t dims[][2] = {{37, 53}, {53, 37}, {9, 9}, {5, 40}};
     for (int s = 0; s < 4; s++)
       for (int r = 1; r <= 3; r++) {
@@ -669,18 +596,18 @@ BT_TEST(stencil_matches_reference) {
 /* A linear field: the stencil of in(i, j) = i + 2j is 1 + 2 everywhere in
  * the interior (PRK's validation), whatever the radius. */
 BT_TEST(stencil_of_a_linear_field) {
-  bt_runtime *rt = make_runtime(5);
+  bt_runtime *rt = bt_test_runtime(5);
   int64_t m = 41, n = 29, shape[2] = {m, n};
   double *vin = malloc(sizeof *vin * (size_t)(m * n));
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) vin[i * n + j] = (double)i + 2.0 * j;
   bt_array *in = make_array(rt, BT_F64, 2, shape);
-  put(in, vin);
+  bt_test_put(in, vin);
   for (int r = 1; r <= 3; r++) {
     bt_array *out = make_array(rt, BT_F64, 2, shape);
     BT_CHECK_OK(bt_stencil(rt, r, in, out));
     double *got = malloc(sizeof *got * (size_t)(m * n));
-    get(out, got);
+    bt_test_get(out, got);
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < n; j++) {
         int inside = i >= r && i < m - r && j >= r && j < n - r;
@@ -710,9 +637,9 @@ static void ref_gemm(double alpha, const double *a, const double *b,
 #define HAVE_BLAS bt__have_blas()
 
 BT_TEST(gemm_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[c]);
     static const int64_t dims[][3] = {
         {37, 53, 29}, {3, 40, 7}, {64, 1, 5}, {11, 13, 0}};
     for (int s = 0; s < 4; s++) {
@@ -741,11 +668,11 @@ BT_TEST(gemm_matches_reference) {
  * transposed, c column-major is computed in BLAS's column-major layout. */
 BT_TEST(gemm_column_major_operands) {
   if (!HAVE_BLAS) return;
-  seed();
-  bt_runtime *rt = make_runtime(5);
+  bt_test_rng_seed();
+  bt_runtime *rt = bt_test_runtime(5);
   int64_t m = 37, n = 23, k = 19;
-  double *ca = random_values(m * k), *cb = random_values(k * n),
-         *ccm = random_values(m * n);
+  double *ca = bt_test_random_values(m * k), *cb = bt_test_random_values(k * n),
+         *ccm = bt_test_random_values(m * n);
   double *ra = malloc(sizeof *ra * (size_t)(m * k)),
          *rb = malloc(sizeof *rb * (size_t)(k * n)),
          *rc_ = malloc(sizeof *rc_ * (size_t)(m * n));
@@ -767,7 +694,7 @@ BT_TEST(gemm_column_major_operands) {
   /* a row-major a with a column-major b into a row-major c */
   bt_array *ar = make_array(rt, BT_F64, 2, sa),
            *cr = make_array(rt, BT_F64, 2, sc);
-  put(ar, ra);
+  bt_test_put(ar, ra);
   BT_CHECK_OK(bt_gemm(rt, 1.0, ar, b, 0.0, cr));
   for (int64_t i = 0; i < m * n; i++) rc_[i] = 0;
   ref_gemm(1.0, ra, rb, 0.0, rc_, m, n, k);
@@ -781,7 +708,7 @@ BT_TEST(gemm_column_major_operands) {
 /* The kernel runs OpenBLAS at one thread and gives the user's count back. */
 BT_TEST(gemm_restores_blas_threads) {
   if (!HAVE_BLAS) return;
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   int before = bt__blas_threads();
   bt_array *a = make2(rt, 64, 64), *b = make2(rt, 64, 64),
            *c = make2(rt, 64, 64);
@@ -790,7 +717,7 @@ BT_TEST(gemm_restores_blas_threads) {
   BT_CHECK_OK(bt_gemm(rt, 1.0, a, b, 0.0, c));
   BT_CHECK_EQ(bt__blas_threads(), before);
   double got[64 * 64];
-  get(c, got);
+  bt_test_get(c, got);
   for (int i = 0; i < 64 * 64; i++) BT_CHECK(got[i] == 128.0);
   bt_array_release(a), bt_array_release(b), bt_array_release(c);
   bt_runtime_destroy(rt);
@@ -800,7 +727,7 @@ BT_TEST(gemm_restores_blas_threads) {
  */
 
 BT_TEST(kernels_reject_wrong_dtype) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   bt_array *f = make2(rt, 4, 4), *f2 = make2(rt, 4, 4), *f3 = make2(rt, 4, 4);
   int64_t shape[2] = {4, 4};
   bt_array *i32 = make_array(rt, BT_I32, 2, shape);
@@ -823,7 +750,7 @@ BT_TEST(kernels_reject_wrong_dtype) {
 }
 
 BT_TEST(kernels_reject_wrong_shape) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   bt_array *a = make2(rt, 4, 5), *b = make2(rt, 5, 4), *c = make2(rt, 4, 5),
            *sq = make2(rt, 4, 4);
   int64_t flat[1] = {20};
@@ -865,7 +792,7 @@ BT_TEST(kernels_reject_wrong_shape) {
 /* Every kernel answers BT_EBUSY while an operand is held, touches nothing,
  * and works on the same arrays once the holder lets go. */
 BT_TEST(kernels_busy_then_usable) {
-  bt_runtime *rt = make_runtime(5);
+  bt_runtime *rt = bt_test_runtime(5);
   bt_array *x = make2(rt, 37, 53), *y = make2(rt, 37, 53),
            *z = make2(rt, 37, 53), *t = make2(rt, 53, 37),
            *sq = make2(rt, 37, 37);
@@ -914,7 +841,7 @@ BT_TEST(kernels_busy_then_usable) {
 
 /* A frozen array is read by every kernel and written by none. */
 BT_TEST(kernels_frozen_operands) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   bt_array *x = make2(rt, 9, 7), *y = make2(rt, 9, 7);
   BT_CHECK_OK(bt_fill(rt, x, 2.0));
   BT_CHECK_OK(bt_array_freeze(x));
@@ -966,7 +893,7 @@ static void *caller_main(void *arg) {
 /* Three threads run kernels on one runtime at once, on their own arrays and
  * on one they all read; gemm's BLAS bracket is shared. */
 BT_TEST_STRESS(kernels_concurrent_callers) {
-  bt_runtime *rt = make_runtime(3);
+  bt_runtime *rt = bt_test_runtime(3);
   bt_array *shared = make2(rt, 37, 53);
   BT_CHECK_OK(bt_fill(rt, shared, 1.0));
   int before = bt__blas_threads();

@@ -8,69 +8,16 @@
 
 #include "kernels_int.h"
 #include "simd.h"
+#include "arrays.h"
 #include "test.h"
 
 static const int worker_counts[] = {1, 2, 3, 5};
 enum { NCOUNTS = sizeof worker_counts / sizeof worker_counts[0] };
 
-static bt_runtime *make_runtime(int workers) {
-  bt_options opt = BT_OPTIONS_DEFAULT;
-  opt.workers = workers;
-  bt_runtime *rt = NULL;
-  BT_CHECK_OK(bt_runtime_create(&opt, &rt));
-  return rt;
-}
-
 static int64_t count(int ndim, const int64_t *shape) {
   int64_t n = 1;
   for (int d = 0; d < ndim; d++) n *= shape[d];
   return n;
-}
-
-/* Visit the view's elements in row-major order: copy to or from buf. */
-static void copy_view(const bt_view *v, double *buf, int to_view) {
-  int64_t index[BT_MAX_DIMS] = {0}, total = count(v->ndim, v->shape);
-  double *base = v->data;
-  for (int64_t e = 0; e < total; e++) {
-    int64_t off = 0;
-    for (int d = 0; d < v->ndim; d++) off += index[d] * v->strides[d];
-    if (to_view)
-      base[off] = buf[e];
-    else
-      buf[e] = base[off];
-    for (int d = v->ndim - 1; d >= 0; d--) {
-      if (++index[d] < v->shape[d]) break;
-      index[d] = 0;
-    }
-  }
-}
-
-static void put(bt_array *a, const double *src) {
-  bt_slice s;
-  bt_view v;
-  BT_CHECK_OK(bt_array_own(a, NULL, 0, &s));
-  BT_CHECK_OK(bt_slice_view(s, &v));
-  copy_view(&v, (double *)src, 1);
-  BT_CHECK_OK(bt_slice_release(s));
-}
-
-static void get(bt_array *a, double *dst) {
-  bt_slice s;
-  bt_view v;
-  BT_CHECK_OK(bt_array_borrow(a, NULL, 0, &s));
-  BT_CHECK_OK(bt_slice_view(s, &v));
-  copy_view(&v, dst, 0);
-  BT_CHECK_OK(bt_slice_release(s));
-}
-
-static uint64_t rng_state;
-static double uniform(void) { /* in [-1, 1) */
-  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-  return (double)(rng_state >> 11) * 0x1p-52 - 1.0;
-}
-
-static void seed(void) {
-  rng_state = bt_test_seed() * 2654435761ull + 1;
 }
 
 static double *alloc_values(int64_t n) {
@@ -122,14 +69,14 @@ static operand make_operand(bt_runtime *rt, int ndim, const int64_t *shape,
                                 &o.parent));
     int64_t pn = count(ndim, o.pshape);
     o.pbefore = alloc_values(pn);
-    for (int64_t i = 0; i < pn; i++) o.pbefore[i] = uniform();
-    put(o.parent, o.pbefore);
+    for (int64_t i = 0; i < pn; i++) o.pbefore[i] = bt_test_uniform();
+    bt_test_put(o.parent, o.pbefore);
     BT_CHECK_OK(bt_array_sub(o.parent, region, &o.a));
   }
   int64_t n = count(ndim, shape);
   o.vals = alloc_values(n);
-  for (int64_t i = 0; i < n; i++) o.vals[i] = uniform();
-  put(o.a, o.vals);
+  for (int64_t i = 0; i < n; i++) o.vals[i] = bt_test_uniform();
+  bt_test_put(o.a, o.vals);
   return o;
 }
 
@@ -140,13 +87,13 @@ static void check_operand(const operand *o, const double *want, double tol,
   int64_t n = count(o->ndim, o->shape);
   double *got = alloc_values(n);
   for (int64_t i = 0; i < n; i++) got[i] = NAN;
-  get(o->a, got);
+  bt_test_get(o->a, got);
   check_equal(got, want, n, tol, what);
   free(got);
   if (!o->parent) return;
   int64_t pn = count(o->ndim, o->pshape);
   double *pgot = alloc_values(pn);
-  get(o->parent, pgot);
+  bt_test_get(o->parent, pgot);
   int64_t idx[BT_MAX_DIMS] = {0};
   for (int64_t e = 0; e < pn; e++) {
     int inside = 1;
@@ -190,7 +137,7 @@ static const char *const kernel_names[] = {"copy", "scal", "axpby", "waxpby"};
 
 static void run_blas1(int kernel, int workers, int sub) {
   const double alpha = 1.25, beta = -0.75;
-  bt_runtime *rt = make_runtime(workers);
+  bt_runtime *rt = bt_test_runtime(workers);
   for (int s = 0; s < NSHAPES; s++) {
     int nd = shapes[s].ndim;
     const int64_t *shape = shapes[s].shape;
@@ -237,25 +184,25 @@ static void run_blas1(int kernel, int workers, int sub) {
 }
 
 BT_TEST(copy_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++)
     for (int sub = 0; sub < 2; sub++) run_blas1(K_COPY, worker_counts[c], sub);
 }
 
 BT_TEST(scal_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++)
     for (int sub = 0; sub < 2; sub++) run_blas1(K_SCAL, worker_counts[c], sub);
 }
 
 BT_TEST(axpby_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++)
     for (int sub = 0; sub < 2; sub++) run_blas1(K_AXPBY, worker_counts[c], sub);
 }
 
 BT_TEST(waxpby_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++)
     for (int sub = 0; sub < 2; sub++)
       run_blas1(K_WAXPBY, worker_counts[c], sub);
@@ -264,10 +211,10 @@ BT_TEST(waxpby_matches_reference) {
 /* BLAS's aliasing: w may be x or y, as the same array or as a sub-array
  * over the same region; a partial overlap is refused and changes nothing. */
 BT_TEST(waxpby_aliasing) {
-  seed();
+  bt_test_rng_seed();
   const double alpha = 0.5, beta = 3.0;
   for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[c]);
     int64_t shape[2] = {9, 6}, n = 54;
     operand x = make_operand(rt, 2, shape, 1);
     operand y = make_operand(rt, 2, shape, 0);
@@ -329,7 +276,7 @@ BT_TEST(waxpby_aliasing) {
     /* x and y may overlap in part: both are only read. */
     for (int64_t i = 0; i < n; i++) want[i] = y.vals[i];
     double *sh = alloc_values(n);
-    get(shifted, sh);
+    bt_test_get(shifted, sh);
     for (int64_t i = 0; i < n; i++) want[i] = alpha * x.vals[i] + beta * sh[i];
     BT_CHECK_OK(bt_waxpby(rt, alpha, x.a, beta, shifted, y.a));
     check_operand(&y, want, 0, "x and y overlap in part");
@@ -344,7 +291,7 @@ BT_TEST(waxpby_aliasing) {
 }
 
 BT_TEST(blas1_bad_input) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   int64_t s4[1] = {4}, s5[1] = {5}, s22[2] = {2, 2};
   bt_array *a = NULL, *b = NULL, *c = NULL, *d = NULL, *i32 = NULL;
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 1, s4, BT_PLACE_LOCAL, &a));
@@ -490,7 +437,7 @@ static void run_stencil(bt_runtime *rt, const stencil_case *sc,
   int nd = sc->ndim;
   int64_t n = count(nd, shape);
   double weights[64];
-  for (int k = 0; k < sc->npoints; k++) weights[k] = uniform();
+  for (int k = 0; k < sc->npoints; k++) weights[k] = bt_test_uniform();
   operand in = make_operand(rt, nd, shape, sub);
   operand out = make_operand(rt, nd, shape, sub);
   double *want = alloc_values(n);
@@ -510,9 +457,9 @@ static void run_stencil(bt_runtime *rt, const stencil_case *sc,
 }
 
 BT_TEST(stencil_apply_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[c]);
     for (int sub = 0; sub < 2; sub++) {
       stencil_case s1 = make_star(1, 1), b1 = make_box(1, 2);
       run_stencil(rt, &s1, (int64_t[]){13}, sub, "1-d");
@@ -539,25 +486,26 @@ BT_TEST(stencil_apply_matches_reference) {
 /* The 27-point box on arrays whose last axis is not unit-stride (wrapped
  * memory): the generic path, same answer. */
 BT_TEST(stencil_apply_strided_box) {
-  seed();
-  bt_runtime *rt = make_runtime(3);
+  bt_test_rng_seed();
+  bt_runtime *rt = bt_test_runtime(3);
   int64_t shape[3] = {5, 4, 6}, strides[3] = {4 * 6 * 2, 6 * 2, 2};
   int64_t n = 120;
   double *inmem = alloc_values(2 * n), *outmem = alloc_values(2 * n);
-  for (int64_t i = 0; i < 2 * n; i++) inmem[i] = uniform(), outmem[i] = 7;
+  for (int64_t i = 0; i < 2 * n; i++)
+    inmem[i] = bt_test_uniform(), outmem[i] = 7;
   bt_array *in = NULL, *out = NULL;
   BT_CHECK_OK(bt_array_wrap(rt, inmem, BT_F64, 3, shape, strides, &in));
   BT_CHECK_OK(bt_array_wrap(rt, outmem, BT_F64, 3, shape, strides, &out));
   double *inv = alloc_values(n), *want = alloc_values(n),
          *got = alloc_values(n);
-  get(in, inv);
+  bt_test_get(in, inv);
   for (int64_t i = 0; i < n; i++) want[i] = 7;
   stencil_case b = make_box(3, 1);
   double weights[27];
-  for (int k = 0; k < 27; k++) weights[k] = uniform();
+  for (int k = 0; k < 27; k++) weights[k] = bt_test_uniform();
   stencil_reference(3, shape, 27, b.offsets, weights, inv, want);
   BT_CHECK_OK(bt_stencil_apply(rt, 27, b.offsets, weights, in, out));
-  get(out, got);
+  bt_test_get(out, got);
   check_equal(got, want, n, 1e-13, "strided box27");
   for (int64_t i = 1; i < 2 * n; i += 2) BT_CHECK_EQ(outmem[i], 7); /* gaps */
   BT_CHECK_OK(bt_array_release(in));
@@ -567,7 +515,7 @@ BT_TEST(stencil_apply_strided_box) {
 }
 
 BT_TEST(stencil_apply_bad_input) {
-  bt_runtime *rt = make_runtime(2);
+  bt_runtime *rt = bt_test_runtime(2);
   int64_t s2[2] = {6, 6}, s3[2] = {6, 5};
   bt_array *a = NULL, *b = NULL, *c = NULL, *i32 = NULL, *sa = NULL, *sb = NULL;
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 2, s2, BT_PLACE_LOCAL, &a));
@@ -630,12 +578,13 @@ static csr_data random_csr(int64_t rows, int64_t cols) {
   BT_CHECK(m.rowptr && m.colidx);
   m.rowptr[0] = 0;
   for (int64_t r = 0; r < rows; r++) {
-    int64_t k = cols ? (int64_t)((uniform() + 1) * 3.5) : 0; /* 0..6 */
+    int64_t k = cols ? (int64_t)((bt_test_uniform() + 1) * 3.5) : 0; /* 0..6 */
     if (r % 5 == 3) k = 0;
     int64_t q = m.rowptr[r];
     for (int64_t j = 0; j < k; j++, q++) {
-      m.colidx[q] = (int64_t)((uniform() + 1) * 0.5 * (double)cols) % cols;
-      m.values[q] = uniform();
+      m.colidx[q] =
+          (int64_t)((bt_test_uniform() + 1) * 0.5 * (double)cols) % cols;
+      m.values[q] = bt_test_uniform();
     }
     m.rowptr[r + 1] = q;
   }
@@ -647,10 +596,10 @@ static void free_csr(csr_data *m) {
 }
 
 BT_TEST(spmv_matches_reference) {
-  seed();
+  bt_test_rng_seed();
   const int64_t sizes[][2] = {{1, 1}, {3, 7}, {17, 5}, {200, 150}, {4, 0}};
   for (int c = 0; c < NCOUNTS; c++) {
-    bt_runtime *rt = make_runtime(worker_counts[c]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[c]);
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
       for (int sub = 0; sub < 2; sub++) {
         int64_t rows = sizes[s][0], cols = sizes[s][1];
@@ -697,7 +646,7 @@ BT_TEST(spmv_matches_reference) {
 }
 
 BT_TEST(csr_bad_input) {
-  bt_runtime *rt = make_runtime(2), *other = make_runtime(1);
+  bt_runtime *rt = bt_test_runtime(2), *other = bt_test_runtime(1);
   const int64_t rowptr[] = {0, 2, 3, 3}, colidx[] = {0, 2, 1};
   const double values[] = {1, 2, 3};
   const int64_t down[] = {0, 2, 1, 3}, late[] = {1, 2, 3, 3};
@@ -803,7 +752,7 @@ static int on_worker(bt_slice part, int worker, void *ctx) {
 }
 
 BT_TEST(solver_kernels_from_a_worker) {
-  bt_runtime *rt = make_runtime(1);
+  bt_runtime *rt = bt_test_runtime(1);
   int64_t s = 4;
   from_worker f = {rt, NULL, NULL, {0}};
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 1, &s, BT_PLACE_LOCAL, &f.a));
@@ -815,8 +764,8 @@ BT_TEST(solver_kernels_from_a_worker) {
   for (int i = 0; i < 4; i++) BT_CHECK_STATUS(f.rc[i], BT_OK);
   /* copy: b = 3; scal: a = 6; waxpby: b = a + a = 12; stencil: b = a. */
   double va[4], vb[4];
-  get(f.a, va);
-  get(f.b, vb);
+  bt_test_get(f.a, va);
+  bt_test_get(f.b, vb);
   for (int i = 0; i < 4; i++) {
     BT_CHECK_NEAR(va[i], 6.0, 0.0);
     BT_CHECK_NEAR(vb[i], 6.0, 0.0);
@@ -830,14 +779,14 @@ BT_TEST(solver_kernels_from_a_worker) {
 /* The solver kernels' dense loops (waxpby, the 27-point row, the generic
  * groups) give the same bits at every SIMD level this CPU runs. */
 BT_TEST(solver_kernels_same_bits_at_every_simd_level) {
-  seed();
-  bt_runtime *rt = make_runtime(2);
+  bt_test_rng_seed();
+  bt_runtime *rt = bt_test_runtime(2);
   int64_t shape[3] = {6, 7, 37}, n = 6 * 7 * 37;
   operand x = make_operand(rt, 3, shape, 0), y = make_operand(rt, 3, shape, 0);
   stencil_case box = make_box(3, 1), star = make_star(3, 2);
   double wbox[27], wstar[13];
-  for (int k = 0; k < 27; k++) wbox[k] = uniform();
-  for (int k = 0; k < 13; k++) wstar[k] = uniform();
+  for (int k = 0; k < 27; k++) wbox[k] = bt_test_uniform();
+  for (int k = 0; k < 13; k++) wstar[k] = bt_test_uniform();
   double *first[3], *got = alloc_values(n);
   bt_array *out = NULL;
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 3, shape, BT_PLACE_LOCAL, &out));
@@ -853,7 +802,7 @@ BT_TEST(solver_kernels_same_bits_at_every_simd_level) {
       else
         BT_CHECK_OK(
             bt_stencil_apply(rt, star.npoints, star.offsets, wstar, x.a, out));
-      get(out, got);
+      bt_test_get(out, got);
       if (!ran) {
         first[which] = alloc_values(n);
         memcpy(first[which], got, sizeof *got * (size_t)n);

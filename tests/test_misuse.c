@@ -18,38 +18,16 @@
 
 #include "core_int.h"    /* bt__fail, to clear the message between rows */
 #include "runtime_int.h" /* bt__cpuset_parse, for the fuzzers' finds */
+#include "misuse.h"
 #include "test.h"
 
-/* AddressSanitizer and ThreadSanitizer both report a read of freed memory,
- * rightly: the rows that make one are skipped under them. */
-#define MISUSE_SKIP_FREED BT_TEST_SANITIZED
-
-/* ---- the table machinery ------------------------------------------------ */
+/* ---- the table machinery (tests/common/misuse.h) ------------------------ */
 
 /* What a row's call may use, and what bt_errmsg() must name. */
-typedef struct fixture {
+struct fixture {
   bt_runtime *rt; /* live, synthetic topology, 2 workers, never binds */
-  char expect[128];
-} fixture;
-
-typedef struct misuse {
-  const char *what;
-  int (*call)(fixture *f);
-  int want;  /* the status, or the value a query answers */
-  int freed; /* the row reads a released object's memory */
-} misuse;
-
-/* The message must name this pointer ("%p"), or say NULL. */
-static void expect_ptr(fixture *f, const void *p) {
-  if (p == NULL)
-    snprintf(f->expect, sizeof f->expect, "NULL");
-  else
-    snprintf(f->expect, sizeof f->expect, "%p", p);
-}
-
-static void expect_str(fixture *f, const char *s) {
-  snprintf(f->expect, sizeof f->expect, "%s", s);
-}
+  char expect[MISUSE_EXPECT_LEN];
+};
 
 static void run_table(const misuse *rows, size_t n) {
   fixture f = {0};
@@ -57,30 +35,9 @@ static void run_table(const misuse *rows, size_t n) {
   o.workers = 2;
   o.topology = "pack:1 core:2 pu:1";
   BT_CHECK_OK(bt_runtime_create(&o, &f.rt));
-  for (size_t i = 0; i < n; i++) {
-    if (rows[i].freed && MISUSE_SKIP_FREED) continue;
-    f.expect[0] = '\0';
-    (void)bt__fail(BT_OK, "%s", ""); /* a row must set its own message */
-    int got = rows[i].call(&f);
-    if (got != rows[i].want)
-      bt_test_fail(__FILE__, __LINE__,
-                   "%s: got %d (%s), want %d (%s); errmsg: %s", rows[i].what,
-                   got, bt_status_name(got), rows[i].want,
-                   bt_status_name(rows[i].want), bt_errmsg());
-    if (f.expect[0] && !strstr(bt_errmsg(), f.expect))
-      bt_test_fail(__FILE__, __LINE__, "%s: errmsg '%s' does not name '%s'",
-                   rows[i].what, bt_errmsg(), f.expect);
-  }
+  misuse_run(rows, n, &f, f.expect);
   BT_CHECK_OK(bt_runtime_destroy(f.rt));
 }
-
-#define ROW_FN(name, ...)             \
-  static int row_##name(fixture *f) { \
-    (void)f;                          \
-    __VA_ARGS__                       \
-  }
-#define ROW(name, want, freed) \
-  { #name, row_##name, want, freed }
 
 /* A forged handle: memory that never held a baton object. */
 static _Alignas(64) unsigned char forged_mem[4096];
@@ -129,16 +86,6 @@ static bt_array *dead_array(void) {
   return a;
 }
 
-static bt_runtime *dead_runtime(void) {
-  bt_options o = BT_OPTIONS_DEFAULT;
-  o.workers = 1;
-  o.topology = "pack:1 core:1 pu:1";
-  bt_runtime *rt;
-  BT_CHECK_OK(bt_runtime_create(&o, &rt));
-  BT_CHECK_OK(bt_runtime_destroy(rt));
-  return rt;
-}
-
 static int job_ok(void *arg, void *result, void *ctx) {
   (void)arg, (void)result, (void)ctx;
   return BT_OK;
@@ -163,24 +110,25 @@ static bt_future *dead_future(void) {
 
 /* ---- runtime and jobs ---------------------------------------------------- */
 
-ROW_FN(runtime_destroy_twice, bt_runtime *rt = dead_runtime();
+ROW_FN(runtime_destroy_twice, bt_runtime *rt = misuse_dead_runtime();
        expect_ptr(f, rt); return bt_runtime_destroy(rt);)
 ROW_FN(runtime_destroy_forged, expect_ptr(f, forged_mem);
        return bt_runtime_destroy(FORGED(bt_runtime));)
-ROW_FN(runtime_workers_dead, return bt_runtime_workers(dead_runtime());)
+ROW_FN(runtime_workers_dead, return bt_runtime_workers(misuse_dead_runtime());)
 ROW_FN(runtime_workers_null, return bt_runtime_workers(NULL);)
 ROW_FN(runtime_numa_nodes_forged,
        return bt_runtime_numa_nodes(FORGED(bt_runtime));)
-ROW_FN(worker_numa_dead, return bt_worker_numa(dead_runtime(), 0);)
+ROW_FN(worker_numa_dead, return bt_worker_numa(misuse_dead_runtime(), 0);)
 ROW_FN(worker_cpu_null, return bt_worker_cpu(NULL, 0);)
 ROW_FN(worker_cpu_out_of_range, return bt_worker_cpu(f->rt, 2);)
-ROW_FN(worker_describe_dead, char buf[64]; bt_runtime *rt = dead_runtime();
-       expect_ptr(f, rt); return bt_worker_describe(rt, 0, buf, sizeof buf);)
+ROW_FN(worker_describe_dead, char buf[64];
+       bt_runtime *rt = misuse_dead_runtime(); expect_ptr(f, rt);
+       return bt_worker_describe(rt, 0, buf, sizeof buf);)
 ROW_FN(worker_describe_out_of_range, char buf[64]; expect_str(f, "worker 7");
        return bt_worker_describe(f->rt, 7, buf, sizeof buf);)
 ROW_FN(runtime_bound_forged, return bt_runtime_bound(FORGED(bt_runtime));)
 ROW_FN(runtime_oversubscribed_dead,
-       return bt_runtime_oversubscribed(dead_runtime());)
+       return bt_runtime_oversubscribed(misuse_dead_runtime());)
 ROW_FN(runtime_create_workers_negative, bt_runtime *rt;
        bt_options o = BT_OPTIONS_DEFAULT; o.workers = -1; expect_str(f, "-1");
        return bt_runtime_create(&o, &rt);)
@@ -207,8 +155,8 @@ ROW_FN(schedule_null_runtime,
        return bt_schedule(NULL, 0, &job, &fu);)
 ROW_FN(schedule_dead_runtime,
        bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
-       bt_future * fu; bt_runtime *rt = dead_runtime(); expect_ptr(f, rt);
-       return bt_schedule(rt, BT_ANY_WORKER, &job, &fu);)
+       bt_future * fu; bt_runtime *rt = misuse_dead_runtime();
+       expect_ptr(f, rt); return bt_schedule(rt, BT_ANY_WORKER, &job, &fu);)
 ROW_FN(schedule_forged_runtime,
        bt_job job = {.struct_size = sizeof(bt_job), .fn = job_ok};
        bt_future * fu; expect_ptr(f, forged_mem);
@@ -670,7 +618,7 @@ ROW_FN(array_retain_released, bt_array_retain(dead_array()); return BT_OK;)
 ROW_FN(array_freeze_released, bt_array *a = dead_array(); expect_ptr(f, a);
        return bt_array_freeze(a);)
 ROW_FN(array_create_dead_runtime, bt_array *a; int64_t n = 4;
-       bt_runtime *rt = dead_runtime(); expect_ptr(f, rt);
+       bt_runtime *rt = misuse_dead_runtime(); expect_ptr(f, rt);
        return bt_array_create(rt, BT_F64, 1, &n, BT_PLACE_BLOCKS, &a);)
 ROW_FN(array_create_negative_extent, bt_array *a; int64_t shape[2] = {4, -3};
        expect_str(f, "-3");
@@ -710,7 +658,7 @@ ROW_FN(array_wrap_min_stride, static double buf[4]; bt_array * a;
        int64_t shape[2] = {2, 2}, strides[2] = {INT64_MIN, 1};
        return bt_array_wrap(NULL, buf, BT_F64, 2, shape, strides, &a);)
 ROW_FN(array_wrap_dead_runtime, static double buf[4]; bt_array * a;
-       int64_t n = 4; bt_runtime *rt = dead_runtime(); expect_ptr(f, rt);
+       int64_t n = 4; bt_runtime *rt = misuse_dead_runtime(); expect_ptr(f, rt);
        return bt_array_wrap(rt, buf, BT_F64, 1, &n, NULL, &a);)
 ROW_FN(own_region_out_of_range, bt_array *a; bt_slice s; int64_t n = 4;
        BT_CHECK_OK(bt_array_create(NULL, BT_F64, 1, &n, BT_PLACE_LOCAL, &a));
@@ -833,7 +781,7 @@ ROW_FN(stencil_radius_zero, bt_array *in = square(f, 10), *out = square(f, 10);
        expect_str(f, "radius 0"); int rc = bt_stencil(f->rt, 0, in, out);
        bt_array_release(in); bt_array_release(out); return rc;)
 ROW_FN(fill_dead_runtime, bt_array *a = square(f, 4);
-       bt_runtime *rt = dead_runtime(); expect_ptr(f, rt);
+       bt_runtime *rt = misuse_dead_runtime(); expect_ptr(f, rt);
        int rc = bt_fill(rt, a, 1.0); bt_array_release(a); return rc;)
 ROW_FN(fill_released_array, bt_array *a = dead_array(); expect_ptr(f, a);
        return bt_fill(f->rt, a, 1.0);)

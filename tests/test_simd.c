@@ -11,23 +11,10 @@
 
 #include "kernels_int.h"
 #include "simd.h"
+#include "arrays.h"
 #include "test.h"
 
 enum { SKIP = 77, LANES = BT__SIMD_LANES };
-
-static uint64_t rng_state = 12345;
-static double uniform(void) { /* in [-1, 1) */
-  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-  return (double)(rng_state >> 11) * 0x1p-52 - 1.0;
-}
-
-static bt_runtime *make_runtime(int workers) {
-  bt_options opt = BT_OPTIONS_DEFAULT;
-  opt.workers = workers;
-  bt_runtime *rt = NULL;
-  BT_CHECK_OK(bt_runtime_create(&opt, &rt));
-  return rt;
-}
 
 static bt_array *vector(bt_runtime *rt, int64_t n, const double *vals) {
   bt_array *a = NULL;
@@ -63,13 +50,6 @@ static void values(bt_array *a, double *out, int64_t count) {
   BT_CHECK_OK(bt_slice_view(s, &v));
   memcpy(out, v.data, sizeof *out * (size_t)count);
   BT_CHECK_OK(bt_slice_release(s));
-}
-
-static double *random_values(int64_t n) {
-  double *v = malloc(sizeof *v * (size_t)(n ? n : 1));
-  BT_CHECK(v != NULL);
-  for (int64_t i = 0; i < n; i++) v[i] = uniform();
-  return v;
 }
 
 static int same_bits(double a, double b) {
@@ -126,8 +106,8 @@ static const int worker_counts[] = {1, 3};
 static void check_vectors(bt_runtime *rt, int workers) {
   for (int l = 0; l < NLENGTHS; l++) {
     int64_t n = lengths[l];
-    double *va = random_values(n), *vb = random_values(n),
-           *vc = random_values(n), *got = random_values(n);
+    double *va = bt_test_random_values(n), *vb = bt_test_random_values(n),
+           *vc = bt_test_random_values(n), *got = bt_test_random_values(n);
     bt_array *a = vector(rt, n, va), *b = vector(rt, n, vb),
              *c = vector(rt, n, vc);
     /* elementwise: the same operations as the serial loops, exactly */
@@ -203,8 +183,9 @@ static void check_matrices(bt_runtime *rt) {
     int64_t m = dims[s][0], n = dims[s][1];
     for (int r = 1; r <= 5; r++) { /* 1-4 unrolled, 5 the general loop */
       if (2 * r + 1 > m || 2 * r + 1 > n) continue;
-      double *vin = random_values(m * n), *vout = random_values(m * n),
-             *got = random_values(m * n);
+      double *vin = bt_test_random_values(m * n),
+             *vout = bt_test_random_values(m * n),
+             *got = bt_test_random_values(m * n);
       bt_array *in = matrix(rt, m, n, vin), *out = matrix(rt, m, n, vout);
       BT_CHECK_OK(bt_stencil(rt, r, in, out));
       ref_stencil(r, vin, vout, m, n);
@@ -218,8 +199,9 @@ static void check_matrices(bt_runtime *rt) {
   static const int64_t tdims[][2] = {{100, 67}, {64, 96}, {5, 130}};
   for (int s = 0; s < 3; s++) {
     int64_t m = tdims[s][0], n = tdims[s][1];
-    double *va = random_values(m * n), *vb = random_values(m * n),
-           *got = random_values(m * n);
+    double *va = bt_test_random_values(m * n),
+           *vb = bt_test_random_values(m * n),
+           *got = bt_test_random_values(m * n);
     bt_array *a = matrix(rt, m, n, va), *b = matrix(rt, n, m, vb);
     BT_CHECK_OK(bt_transpose(rt, a, b));
     for (int64_t i = 0; i < n; i++)
@@ -238,8 +220,9 @@ static void check_stencil_apply(bt_runtime *rt) {
   int64_t m = 37, n = 53;
   static const int star[5][2] = {{0, 0}, {-1, 0}, {1, 0}, {0, -1}, {0, 1}};
   static const double sw[5] = {-4.0, 1.5, 0.75, 1.25, 0.5};
-  double *vin = random_values(m * n), *vout = random_values(m * n),
-         *got = random_values(m * n);
+  double *vin = bt_test_random_values(m * n),
+         *vout = bt_test_random_values(m * n),
+         *got = bt_test_random_values(m * n);
   bt_array *in = matrix(rt, m, n, vin), *out = matrix(rt, m, n, vout);
   BT_CHECK_OK(bt_stencil_apply(rt, 5, &star[0][0], sw, in, out));
   for (int64_t i = 1; i < m - 1; i++)
@@ -261,10 +244,10 @@ static void check_stencil_apply(bt_runtime *rt) {
   double bw[27];
   for (int q = 0; q < 27; q++) {
     box[q][0] = q / 9 - 1, box[q][1] = q / 3 % 3 - 1, box[q][2] = q % 3 - 1;
-    bw[q] = uniform();
+    bw[q] = bt_test_uniform();
   }
-  vin = random_values(cells), vout = random_values(cells);
-  got = random_values(cells);
+  vin = bt_test_random_values(cells), vout = bt_test_random_values(cells);
+  got = bt_test_random_values(cells);
   bt_array *in3 = NULL, *out3 = NULL;
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 3, shape, BT_PLACE_BLOCKS, &in3));
   BT_CHECK_OK(bt_array_create(rt, BT_F64, 3, shape, BT_PLACE_BLOCKS, &out3));
@@ -300,8 +283,10 @@ static void check_stencil_apply(bt_runtime *rt) {
 /* A strided operand: the walk's element loops beside the SIMD runs. */
 static void check_strided(bt_runtime *rt) {
   int64_t shape[2] = {37, 53}, strides[2] = {1, 37};
-  double *buf = random_values(37 * 53), *vx = random_values(37 * 53);
-  double *want = malloc(sizeof *want * 37 * 53), *got = random_values(37 * 53);
+  double *buf = bt_test_random_values(37 * 53),
+         *vx = bt_test_random_values(37 * 53);
+  double *want = malloc(sizeof *want * 37 * 53),
+         *got = bt_test_random_values(37 * 53);
   bt_array *y, *x = matrix(rt, 37, 53, vx);
   BT_CHECK_OK(bt_array_wrap(rt, buf, BT_F64, 2, shape, strides, &y));
   for (int64_t i = 0; i < 37; i++)
@@ -341,7 +326,7 @@ static void run_level(int level, const char *name) {
   BT_CHECK_OK(bt__simd_force(level));
   BT_CHECK_EQ(bt__simd_level(), level);
   for (size_t w = 0; w < sizeof worker_counts / sizeof worker_counts[0]; w++) {
-    bt_runtime *rt = make_runtime(worker_counts[w]);
+    bt_runtime *rt = bt_test_runtime(worker_counts[w]);
     check_vectors(rt, worker_counts[w]);
     check_matrices(rt);
     check_stencil_apply(rt);
@@ -365,14 +350,14 @@ BT_TEST(avx512_matches_reference) {
 
 /* Every level this CPU runs gives the bits of level 0. */
 BT_TEST(levels_agree_bitwise) {
-  bt_runtime *rt = make_runtime(3);
+  bt_runtime *rt = bt_test_runtime(3);
   int64_t n = 10007, m = 61, k = 45;
-  double *vx = random_values(n), *vy = random_values(n);
-  double *vin = random_values(m * k);
+  double *vx = bt_test_random_values(n), *vy = bt_test_random_values(n);
+  double *vin = bt_test_random_values(m * k);
   bt_array *x = vector(rt, n, vx), *y = vector(rt, n, vy);
   bt_array *in = matrix(rt, m, k, vin);
-  double first[3] = {0}, *out0 = random_values(m * k),
-         *out = random_values(m * k);
+  double first[3] = {0}, *out0 = bt_test_random_values(m * k),
+         *out = bt_test_random_values(m * k);
   int ran = 0;
   for (int l = 0; l < bt__simd_levels(); l++) {
     if (!bt__simd_level_supported(l, NULL)) continue;

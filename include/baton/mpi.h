@@ -30,9 +30,11 @@
  * under MULTIPLE too (but a sender still hands its element to MPI
  * itself); BATON_MPI_SPIN_US (default 200) is how long a waiting
  * thread, or the idle progress thread, polls before it sleeps. While a
- * thread sleeps on one of its channels the progress thread polls MPI every
- * 20 us, so a late message reaches it within tens of microseconds; with
- * nobody waiting it naps up to 1 ms. BATON_MPI_DEBUG=1 prints each channel
+ * thread sleeps on one of its channels the progress thread polls MPI
+ * without sleeping (a core, as MPI_Recv spends), so a late message reaches
+ * it within tens of microseconds, for up to BATON_MPI_WAIT_POLL_MS
+ * (default 100) after the last message, then every 20 us; with nobody
+ * waiting it naps up to 1 ms. BATON_MPI_DEBUG=1 prints each channel
  * failure.
  *
  * Peer failure: where MPI reports an error on a request, the channel fails
@@ -43,7 +45,8 @@
  * or not, then answers BT_EMPI ("rank P sent nothing, not even a heartbeat,
  * for S s"). Every BATON_MPI_* variable is validated at attach (BT_EINVAL
  * naming variable and value): BATON_MPI_PROGRESS direct|thread,
- * BATON_MPI_SPIN_US 0..1000000, BATON_MPI_DETACH_GRACE_MS 0..3600000
+ * BATON_MPI_SPIN_US 0..1000000, BATON_MPI_WAIT_POLL_MS 0..3600000
+ * (default 100), BATON_MPI_DETACH_GRACE_MS 0..3600000
  * (default 500), BATON_MPI_PEER_TIMEOUT 0..86400 (0: off), BATON_MPI_DEBUG
  * 0|1.
  *
@@ -135,7 +138,10 @@ BT_API int bt_mpi_size(const bt_mpi *m);
  * either end closes both directions: later sends answer BT_ECLOSED, what
  * was sent before still arrives, then receivers see BT_ECLOSED. One
  * channel per (peer, tag) while attached; the tag is the user's MPI tag on
- * the bridge's own communicators.
+ * the bridge's own communicators. A released channel whose messages have
+ * all arrived both ways (after its close, the peer's, and each end's last
+ * word) leaves the bridge's polling, so making and releasing many
+ * channels costs no polling work; its tag stays taken until detach.
  * @param t the element type: must stay valid until bt_mpi_detach (the
  *        bridge's end of the channel, and its tag, live until then).
  * @return BT_OK, BT_EINVAL, BT_ENOMEM, BT_EMPI.

@@ -621,6 +621,9 @@ BT_TEST_MPI(bad_environment, 2) {
       {"BATON_MPI_PEER_TIMEOUT", "1s"},
       {"BATON_MPI_PEER_TIMEOUT", "nan"},
       {"BATON_MPI_DETACH_GRACE_MS", "0.5"},
+      {"BATON_MPI_WAIT_POLL_MS", "-1"},
+      {"BATON_MPI_WAIT_POLL_MS", "3600001"},
+      {"BATON_MPI_WAIT_POLL_MS", "fast"},
   };
   bt_runtime *rt = mt_runtime();
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -635,12 +638,14 @@ BT_TEST_MPI(bad_environment, 2) {
   }
   /* Good values pass. */
   setenv("BATON_MPI_SPIN_US", "0", 1);
+  setenv("BATON_MPI_WAIT_POLL_MS", "0", 1);
   setenv("BATON_MPI_PEER_TIMEOUT", "30", 1);
   setenv("BATON_MPI_DEBUG", "1", 1);
   bt_mpi *m;
   BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
   BT_CHECK_OK(bt_mpi_detach(m));
   unsetenv("BATON_MPI_SPIN_US");
+  unsetenv("BATON_MPI_WAIT_POLL_MS");
   unsetenv("BATON_MPI_PEER_TIMEOUT");
   unsetenv("BATON_MPI_DEBUG");
   BT_CHECK_OK(bt_runtime_destroy(rt));
@@ -654,40 +659,47 @@ static int cmp_ll(const void *a, const void *b) {
 enum { LATE_REPS = 5 };
 
 /* Lateness of messages sent 1, 5 and 20 ms after the receiver began to
- * wait (long after it stopped spinning): its median, in ns. Rank 0 sends
- * its clock; rank 1 (same node, same CLOCK_MONOTONIC) measures. raw: MPI
- * itself (MPI_Recv), for comparison. */
-static long long lateness(bt_chan *ch, int raw) {
+ * wait (long after it stopped spinning): the medians, in ns, through the
+ * bridge (*bt) and through MPI itself (*raw: MPI_Recv), for comparison.
+ * The two alternate message by message, so that a burst of load on a
+ * shared machine hits both. Rank 0 sends its clock; rank 1 (same node,
+ * same CLOCK_MONOTONIC) measures. */
+static void lateness(bt_chan *ch, long long *bt, long long *raw) {
   static const int delays[] = {1, 5, 20};
-  long long late[3 * LATE_REPS];
+  long long late[2][3 * LATE_REPS];
   int n = 0;
   for (int d = 0; d < 3; d++) {
-    for (int r = 0; r < LATE_REPS; r++) {
-      long long t = 0;
-      MPI_Barrier(MPI_COMM_WORLD);
-      if (mt_rank() == 0) {
-        mt_sleep_ms(delays[d]);
-        t = mt_now_ns();
-        if (raw)
-          MPI_Send(&t, 1, MPI_LONG_LONG, 1, 5, MPI_COMM_WORLD);
-        else
-          BT_CHECK_OK(bt_send(ch, &t));
-      } else {
-        int64_t got;
-        if (raw)
-          MPI_Recv(&t, 1, MPI_LONG_LONG, 0, 5, MPI_COMM_WORLD,
-                   MPI_STATUS_IGNORE);
-        else {
-          BT_CHECK_OK(bt_recv(ch, &got));
-          t = got;
+    for (int r = 0; r < LATE_REPS; r++, n++) {
+      for (int via_mpi = 0; via_mpi < 2; via_mpi++) {
+        long long t = 0;
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (mt_rank() == 0) {
+          mt_sleep_ms(delays[d]);
+          t = mt_now_ns();
+          if (via_mpi)
+            MPI_Send(&t, 1, MPI_LONG_LONG, 1, 5, MPI_COMM_WORLD);
+          else
+            BT_CHECK_OK(bt_send(ch, &t));
+        } else {
+          int64_t got;
+          if (via_mpi)
+            MPI_Recv(&t, 1, MPI_LONG_LONG, 0, 5, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+          else {
+            BT_CHECK_OK(bt_recv(ch, &got));
+            t = got;
+          }
+          late[via_mpi][n] = mt_now_ns() - t;
         }
-        late[n++] = mt_now_ns() - t;
       }
     }
   }
-  if (mt_rank() == 0) return 0;
-  qsort(late, (size_t)n, sizeof late[0], cmp_ll);
-  return late[n / 2];
+  *bt = *raw = 0;
+  if (mt_rank() == 0) return;
+  qsort(late[0], (size_t)n, sizeof late[0][0], cmp_ll);
+  qsort(late[1], (size_t)n, sizeof late[1][0], cmp_ll);
+  *bt = late[0][n / 2];
+  *raw = late[1][n / 2];
 }
 
 /* The machine's own wake-up lateness, for comparison: a thread asleep on a
@@ -741,17 +753,23 @@ static long long wake_lateness(void) {
 }
 
 /* A message that arrives after the receiver stopped spinning (200 us) is
- * delivered by the progress thread within about BT__MPI_WAITER_NAP_NS
- * (20 us) plus a poll, not a 1 ms nap later. On an idle machine the median
- * is tens of microseconds. The bound asserted is 1 ms plus three times
- * what raw MPI_Recv showed in the same pattern just before, plus three
- * times the machine's own wake-up lateness (two sleeping threads wake on
- * the way in thread mode): generous for a loaded, oversubscribed CI
- * machine (2 ranks and their progress threads on 2 shared cores, where a
- * woken thread can wait milliseconds for a core) yet it fails the old
- * behaviour (2-3 ms late) wherever the machine is prompt. The load of a
- * shared machine changes from second to second: a mode that misses the
- * bound is measured again, raw first, up to three times. */
+ * delivered by the progress thread, which polls MPI without sleeping
+ * while a thread sleeps on one of its channels, within a poll and a
+ * wake-up: on an idle machine the median is tens of microseconds
+ * (DESIGN.md's budget: 50 us). The bound asserted is the issue's lenient
+ * 200 us plus twice what raw MPI_Recv showed in the same pattern just
+ * before, plus twice the machine's own wake-up lateness (two sleeping
+ * threads wake on the way in thread mode): generous for a loaded,
+ * oversubscribed CI machine (2 ranks and their progress threads on 2
+ * shared cores, where a woken thread can wait milliseconds for a core) yet
+ * it fails a progress thread that naps (20 us naps: 100-150 us late on an
+ * idle VM; 1 ms naps: 2-3 ms) wherever the machine is prompt. The load of a
+ * shared machine changes from second to second: raw and bridge messages
+ * alternate (a thread that polls is off the CPU for milliseconds now and
+ * then under load, MPI_Recv's as much as the progress thread: under MPICH
+ * on a loaded VM both were 1-4 ms late in the same attempts), and a mode
+ * that misses the bound is measured again, up to five times. The same
+ * bound holds for Open MPI and MPICH. */
 BT_TEST_MPI(late_wakeup, 2) {
   bt_runtime *rt = mt_runtime();
   for (int mode = 0; mode < 2; mode++) {
@@ -760,9 +778,8 @@ BT_TEST_MPI(late_wakeup, 2) {
     BT_CHECK_OK(bt_mpi_chan_create(m, 1 - mt_rank(), 5, &bt_type_i64, 4, &ch));
     int ok = 0;
     long long med = 0, raw = 0, bound = 0;
-    for (int attempt = 0; attempt < 3 && !ok; attempt++) {
-      raw = lateness(NULL, 1);
-      med = lateness(ch, 0);
+    for (int attempt = 0; attempt < 5 && !ok; attempt++) {
+      lateness(ch, &med, &raw);
       if (mt_rank() == 1) {
         long long wake = wake_lateness();
         fprintf(stderr,
@@ -770,16 +787,7 @@ BT_TEST_MPI(late_wakeup, 2) {
                 "woken thread %lld us)\n",
                 mode ? "thread" : "direct", med / 1000, raw / 1000,
                 wake / 1000);
-        bound = 1000000LL + 3 * raw + 3 * wake;
-#ifdef MPICH_VERSION
-        /* Known defect under MPICH, direct mode only: in about half of the
-         * runs on an idle machine the message arrives 1.1-2.9 ms late (the
-         * progress thread's idle nap, not found yet; Open MPI, and MPICH
-         * in thread mode, are prompt). Here the test asserts only that the
-         * wake-up is bounded by a few idle naps, not that it is prompt
-         * (docs/guide.md, the MPI bridge, "Wake-ups"). */
-        if (mode == 0) bound = 10000000LL + 3 * raw + 3 * wake;
-#endif
+        bound = 200000LL + 2 * raw + 2 * wake;
         ok = med < bound;
       }
       /* Both ranks take part in every measurement: rank 1 decides. */

@@ -4,6 +4,9 @@
  * main thread and from workers, under MPI_THREAD_MULTIPLE (both progress
  * modes) and MPI_THREAD_SERIALIZED, and the bad-argument table. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <string.h>
+
 #include "mpitest.h"
 
 /* Rank r contributes value(r, i) at index i. */
@@ -212,4 +215,62 @@ BT_TEST_MPI(bad_arguments, 2) {
   BT_CHECK_EQ((long long)y, mt_size());
   BT_CHECK_OK(bt_mpi_detach(m));
   BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+/* Under MPI_THREAD_SERIALIZED a small allreduce goes point to point
+ * (recursive doubling, the ranks beyond a power of two folded in pairs),
+ * a larger one through MPI_Iallreduce. Both: the serial result, and the
+ * same bits on every rank, also for sums that round and for signed zeros
+ * under max and min. 4 ranks: doubling only; 3: the fold too. */
+static void check_paths(bt_mpi *m) {
+  int size = bt_mpi_size(m), rank = bt_mpi_rank(m);
+  enum { N = 200 };
+  double in[N], out[N], root[N];
+  /* counts below, at and above the point-to-point bound (128 doubles) */
+  static const int counts[] = {1, 3, 128, 129, N};
+  for (int c = 0; c < 5; c++) {
+    int n = counts[c];
+    for (int i = 0; i < n; i++) in[i] = 1.0 / (rank + 3 + i) + rank * 1e-3;
+    BT_CHECK_OK(bt_mpi_allreduce(m, BT_SUM, BT_F64, in, out, n));
+    for (int i = 0; i < n; i++) {
+      double want = 0;
+      for (int r = 0; r < size; r++) want += 1.0 / (r + 3 + i) + r * 1e-3;
+      BT_CHECK(fabs(out[i] - want) <= 1e-14 * fabs(want));
+    }
+    memcpy(root, out, (size_t)n * sizeof *out);
+    BT_CHECK_OK(bt_mpi_bcast(m, 0, root, (size_t)n * sizeof *root));
+    BT_CHECK(memcmp(root, out, (size_t)n * sizeof *out) == 0);
+    /* exact integers, in place */
+    for (int i = 0; i < n; i++) out[i] = rank * 1000 + i;
+    BT_CHECK_OK(bt_mpi_allreduce(m, BT_MAX, BT_F64, out, out, n));
+    for (int i = 0; i < n; i++)
+      BT_CHECK_EQ((long long)out[i], (size - 1) * 1000LL + i);
+  }
+  static const bt_op ops[] = {BT_MAX, BT_MIN};
+  for (int o = 0; o < 2; o++) {
+    double z = rank % 2 ? -0.0 : 0.0, got, first;
+    BT_CHECK_OK(bt_mpi_allreduce(m, ops[o], BT_F64, &z, &got, 1));
+    BT_CHECK_EQ(got, 0.0);
+    first = got;
+    BT_CHECK_OK(bt_mpi_bcast(m, 0, &first, sizeof first));
+    BT_CHECK_EQ(signbit(first), signbit(got));
+  }
+}
+
+static void paths_run(void) {
+  bt_runtime *rt = mt_runtime();
+  bt_mpi *m;
+  BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
+  check_paths(m);
+  check_allreduce(m);
+  BT_CHECK_OK(bt_mpi_detach(m));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+BT_TEST_MPI(serialized_allreduce_np3, 3) {
+  paths_run();
+}
+
+BT_TEST_MPI(serialized_allreduce_np4, 4) {
+  paths_run();
 }

@@ -114,6 +114,107 @@ BT_TEST_MPI(report_late_wakeups, 2) {
   mt_both_modes(count_late);
 }
 
+/* The remote channels the report lists, and the finished ones it says
+ * left the poll list. */
+static int listed_channels(const char *text) {
+  int n = 0;
+  for (const char *at = text; (at = strstr(at, "remote channel to rank"));
+       at++)
+    n++;
+  return n;
+}
+
+static long left_channels(const char *text) {
+  const char *at = strstr(text, " finished and left the poll list");
+  if (!at) return 0;
+  while (at > text && at[-1] != '\n') at--;
+  return strtol(at, NULL, 10);
+}
+
+/* Wait (up to 20 s: a loaded machine) until the report lists `listed`
+ * channels; the last report's text. */
+static char *report_when_listed(bt_runtime *rt, int listed) {
+  char *text = report_of(rt);
+  for (int i = 0; i < 2000 && listed_channels(text) != listed; i++) {
+    free(text);
+    mt_sleep_ms(10);
+    text = report_of(rt);
+  }
+  return text;
+}
+
+enum { CHURN = 200 };
+
+/* A code that makes and releases many remote channels leaves no polling
+ * work behind: a channel whose two ends were released and whose messages
+ * all arrived leaves the bridge's list, whichever end released first and
+ * whatever was still in flight (unreceived elements, credits owed). Its
+ * tag stays taken until detach. A channel released on one side only
+ * stays listed on the other, where its user still holds it. */
+static void churn(bt_runtime *rt, bt_mpi *m) {
+  int peer = 1 - mt_rank();
+  for (int i = 0; i < CHURN; i++) {
+    bt_chan *ch;
+    BT_CHECK_OK(bt_mpi_chan_create(m, peer, 1000 + i, &bt_type_i64, 2, &ch));
+    int64_t x = i;
+    switch (i % 3) {
+      case 0: /* a round trip, then both release */
+        if (mt_rank() == 0) {
+          BT_CHECK_OK(bt_send(ch, &x));
+          BT_CHECK_OK(bt_recv(ch, &x));
+          BT_CHECK_EQ(x, i + 1);
+        } else {
+          BT_CHECK_OK(bt_recv(ch, &x));
+          x++;
+          BT_CHECK_OK(bt_send(ch, &x));
+        }
+        break;
+      case 1: /* the receiver releases with elements unreceived */
+        if (mt_rank() == 0) {
+          BT_CHECK_OK(bt_send(ch, &x));
+          BT_CHECK_OK(bt_send(ch, &x));
+        }
+        break;
+      case 2: /* the sender closes first, then both release */
+        if (mt_rank() == 0) {
+          BT_CHECK_OK(bt_send(ch, &x));
+          BT_CHECK_OK(bt_chan_close(ch));
+        } else {
+          BT_CHECK_OK(bt_recv(ch, &x));
+          BT_CHECK_EQ(x, i);
+          BT_CHECK_STATUS(bt_recv(ch, &x), BT_ECLOSED);
+        }
+        break;
+    }
+    BT_CHECK_OK(bt_chan_release(ch));
+  }
+  /* One more, released by rank 1 only: rank 0's end stays. */
+  bt_chan *kept;
+  BT_CHECK_OK(bt_mpi_chan_create(m, peer, 999, &bt_type_i64, 2, &kept));
+  if (mt_rank() == 1) BT_CHECK_OK(bt_chan_release(kept));
+  char *text = report_when_listed(rt, mt_rank() == 0 ? 1 : 0);
+  BT_CHECK_EQ(listed_channels(text), mt_rank() == 0 ? 1 : 0);
+  /* Rank 1's end of it is finished too: rank 0 closed in answer to its
+   * close, and sends nothing more. */
+  BT_CHECK_EQ(left_channels(text), mt_rank() == 0 ? CHURN : CHURN + 1);
+  free(text);
+  /* A finished channel's tag is still taken. */
+  bt_chan *again = NULL;
+  BT_CHECK_STATUS(bt_mpi_chan_create(m, peer, 1000, &bt_type_i64, 2, &again),
+                  BT_EINVAL);
+  BT_CHECK(strstr(bt_errmsg(), "stays taken until detach") != NULL);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (mt_rank() == 0) BT_CHECK_OK(bt_chan_release(kept));
+  text = report_when_listed(rt, 0);
+  BT_CHECK_EQ(listed_channels(text), 0);
+  BT_CHECK_EQ(left_channels(text), CHURN + 1);
+  free(text);
+}
+
+BT_TEST_MPI(released_channels_leave, 2) {
+  mt_both_modes(churn);
+}
+
 /* ---- watchdog ------------------------------------------------------------ */
 
 static char capture_path[] = "/tmp/baton-mpitest-stderr-XXXXXX";

@@ -308,6 +308,16 @@ BT_TEST_MPI(reductions_3ranks, 3) {
 BT_TEST_MPI(reductions_4ranks, 4) {
   mt_both_modes(reductions);
 }
+/* MPI_THREAD_SERIALIZED: the ranks' partials are gathered point to point
+ * under the bridge's lock. */
+BT_TEST_MPI(serialized_reductions, 3) {
+  bt_runtime *rt = mt_runtime();
+  bt_mpi *m;
+  BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
+  reductions(rt, m);
+  BT_CHECK_OK(bt_mpi_detach(m));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
 
 /* ---- bad input ----------------------------------------------------------- */
 

@@ -10,37 +10,16 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 
+#include "misuse.h"
 #include "mpitest.h"
 
-/* AddressSanitizer and ThreadSanitizer both report a read of freed memory,
- * rightly: the rows that make one are skipped under them. */
-#define MISUSE_SKIP_FREED BT_TEST_SANITIZED
-
-typedef struct fixture {
+struct fixture {
   bt_runtime *rt;
   bt_mpi *m;
-  char expect[128];
-} fixture;
-
-typedef struct misuse {
-  const char *what;
-  int (*call)(fixture *f);
-  int want;
-  int freed;
-} misuse;
+  char expect[MISUSE_EXPECT_LEN];
+};
 
 static _Alignas(64) unsigned char forged_mem[1024];
-
-static void expect_ptr(fixture *f, const void *p) {
-  if (p == NULL)
-    snprintf(f->expect, sizeof f->expect, "NULL");
-  else
-    snprintf(f->expect, sizeof f->expect, "%p", p);
-}
-
-static void expect_str(fixture *f, const char *s) {
-  snprintf(f->expect, sizeof f->expect, "%s", s);
-}
 
 /* Collective: both ranks attach and detach. */
 static bt_mpi *dead_bridge(fixture *f) {
@@ -50,27 +29,9 @@ static bt_mpi *dead_bridge(fixture *f) {
   return m;
 }
 
-static bt_runtime *dead_runtime(void) {
-  bt_options o = BT_OPTIONS_DEFAULT;
-  o.workers = 1;
-  o.topology = "pack:1 core:1 pu:1";
-  bt_runtime *rt;
-  BT_CHECK_OK(bt_runtime_create(&o, &rt));
-  BT_CHECK_OK(bt_runtime_destroy(rt));
-  return rt;
-}
-
-#define ROW_FN(name, ...)             \
-  static int row_##name(fixture *f) { \
-    (void)f;                          \
-    __VA_ARGS__                       \
-  }
-#define ROW(name, want, freed) \
-  { #name, row_##name, want, freed }
-
 ROW_FN(attach_null_runtime, bt_mpi *m; expect_ptr(f, NULL);
        return bt_mpi_attach(NULL, MPI_COMM_WORLD, &m);)
-ROW_FN(attach_dead_runtime, bt_mpi *m; bt_runtime *rt = dead_runtime();
+ROW_FN(attach_dead_runtime, bt_mpi *m; bt_runtime *rt = misuse_dead_runtime();
        expect_ptr(f, rt); return bt_mpi_attach(rt, MPI_COMM_WORLD, &m);)
 ROW_FN(attach_forged_runtime, bt_mpi *m; expect_ptr(f, forged_mem);
        return bt_mpi_attach((bt_runtime *)(void *)forged_mem, MPI_COMM_WORLD,
@@ -145,19 +106,7 @@ BT_TEST_MPI(bridge_table, 2) {
   fixture f = {0};
   f.rt = mt_runtime();
   BT_CHECK_OK(bt_mpi_attach(f.rt, MPI_COMM_WORLD, &f.m));
-  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-    if (rows[i].freed && MISUSE_SKIP_FREED) continue;
-    f.expect[0] = '\0';
-    int got = rows[i].call(&f);
-    if (got != rows[i].want)
-      bt_test_fail(__FILE__, __LINE__,
-                   "%s: got %d (%s), want %d (%s); errmsg: %s", rows[i].what,
-                   got, bt_status_name(got), rows[i].want,
-                   bt_status_name(rows[i].want), bt_errmsg());
-    if (f.expect[0] && !strstr(bt_errmsg(), f.expect))
-      bt_test_fail(__FILE__, __LINE__, "%s: errmsg '%s' does not name '%s'",
-                   rows[i].what, bt_errmsg(), f.expect);
-  }
+  misuse_run(rows, sizeof rows / sizeof rows[0], &f, f.expect);
   BT_CHECK_OK(bt_mpi_detach(f.m));
   BT_CHECK_OK(bt_runtime_destroy(f.rt));
 }
