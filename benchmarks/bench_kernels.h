@@ -42,6 +42,7 @@
 #endif
 
 #include "native_loops.h"
+#include "baton/stats.h"
 #include "kernels_int.h"
 #include "simd.h"
 #include "common.h"
@@ -49,6 +50,8 @@
 typedef struct kbench {
   bt_runtime *rt;
   int workers, iterations, block, quick, pinned;
+  double warm_s;       /* each block's untimed warm-up: at least one step and
+                          this long (0: one step), see kbench_block() */
   cpu_set_t main_mask; /* the main thread's affinity at start */
 } kbench;
 
@@ -121,10 +124,45 @@ static inline void kbench_settle(double seconds) {
 /* One side of the comparison: step(ctx) runs one iteration. */
 typedef void (*kbench_step)(void *ctx);
 
-/* Time `count` steps after one warm-up, appending each time (s). */
+/* How many of rt's workers have run kernel parts, counted since creation:
+ * parts[w] gets each worker's count. */
+static inline void kbench_parts(bt_runtime *rt, uint64_t *parts) {
+  for (int w = 0; w < bt_runtime_workers(rt); w++) {
+    bt_worker_stats s;
+    parts[w] = bt_worker_stats_get(rt, w, &s) == BT_OK ? s.parts : 0;
+  }
+}
+
+/* Time `count` steps after the warm-up, appending each time (s).
+ * The warm-up: at least one step and warm_s; for baton's side (rt given),
+ * then more steps until all of its workers but one have run a part in this
+ * warm-up (at most 0.1 s more). Why: both sides then start their timed
+ * steps with every thread awake. OpenMP's first parallel region after the
+ * pause waits for each parked thread to wake; a baton call does not wait
+ * for a parked worker (the caller runs its part), so on a loaded machine a
+ * worker woken by the first call could still be waiting for its core when
+ * the timed calls began, which then ran serially on the caller (measured:
+ * 22-25 us per 10^5-element axpby for a block so begun, 10-11 us once the
+ * worker had come; OpenMP 11-13 us). "All but one": the caller stands in
+ * for one worker when the workers fill the cores (that one stays parked). */
 static inline void kbench_block(kbench_step step, void *ctx, int count,
-                                double *times, int *ntimes) {
-  step(ctx);
+                                double warm_s, bt_runtime *rt, double *times,
+                                int *ntimes) {
+  uint64_t p0[256], p1[256];
+  int nw = rt ? bt_runtime_workers(rt) : 0;
+  if (nw > 256) nw = 256;
+  if (rt) kbench_parts(rt, p0);
+  double w0 = bench_now();
+  do step(ctx);
+  while (bench_now() - w0 < warm_s);
+  for (double w1 = bench_now(); rt && nw > 1 && bench_now() - w1 < 0.1;
+       step(ctx)) {
+    kbench_parts(rt, p1);
+    int woke = 0;
+    uint64_t any = 0; /* 0: a build without counters (BATON_NO_COUNTERS) */
+    for (int w = 0; w < nw; w++) woke += p1[w] > p0[w], any += p1[w];
+    if (woke >= nw - 1 || any == 0) break;
+  }
   for (int i = 0; i < count; i++) {
     double t0 = bench_now();
     step(ctx);
@@ -154,10 +192,10 @@ static inline void kbench_compare(kbench *kb, kbench_step baton,
       if (count <= 0) continue;
       if (count > kb->block) count = kb->block;
       if (is_baton) {
-        kbench_block(baton, baton_ctx, count, tb, &nb);
+        kbench_block(baton, baton_ctx, count, kb->warm_s, kb->rt, tb, &nb);
       } else {
         kbench_baseline_enter(kb);
-        kbench_block(baseline, baseline_ctx, count, tl, &nl);
+        kbench_block(baseline, baseline_ctx, count, kb->warm_s, NULL, tl, &nl);
         kbench_baseline_leave(kb);
       }
       kbench_settle(settle_s);

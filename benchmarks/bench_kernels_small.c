@@ -3,7 +3,12 @@
  * axpy and axpby at sizes 10^3 .. 10^7 elements (stencil and transpose at orders
  * 32 .. 3162, the same element counts), each against the OpenMP loop on
  * the same threads in the same run: the ratio against size shows where the
- * fork-join cost stops mattering.
+ * fork-join cost stops mattering. The OpenMP loops are those of
+ * native_loops.c and solver_loops.c (-O3 -march=native, as in
+ * bench_nstream, bench_dot, bench_transpose and bench_solver_kernels: the
+ * same axpby object as bench_solver_kernels), not loops compiled here with
+ * the build's flags (RelWithDebInfo's -O2 left them scalar: an axpby at
+ * 10^5 took 18 us here against 10 us there).
  *
  *   bench_kernels_small [--workers=N] [--min=1000] [--max=10000000]
  *                       [--quick=1]        (quick: 10^3 .. 10^5)
@@ -16,6 +21,7 @@
  * (above 1: baton is faster). Validation: each kernel's result is checked
  * against the baseline's at the last size. */
 #include "bench_kernels.h"
+#include "solver_loops.h"
 
 typedef struct small_run {
   bt_runtime *rt;
@@ -34,11 +40,7 @@ static void nstream_baton(void *ctx) {
 
 static void nstream_omp(void *ctx) {
   small_run *r = ctx;
-  double *restrict a = r->pa;
-  const double *restrict b = r->pb, *restrict c = r->pc;
-  long n = r->n;
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) a[i] += b[i] + scalar * c[i];
+  native_nstream(r->pa, r->pb, r->pc, scalar, r->n);
 }
 
 static void dot_baton(void *ctx) {
@@ -48,12 +50,7 @@ static void dot_baton(void *ctx) {
 
 static void dot_omp(void *ctx) {
   small_run *r = ctx;
-  const double *restrict x = r->pb, *restrict y = r->pc;
-  long n = r->n;
-  double s = 0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
-  for (long i = 0; i < n; i++) s += x[i] * y[i];
-  r->result = s;
+  r->result = native_dot(r->pb, r->pc, r->n);
 }
 
 static void axpy_baton(void *ctx) {
@@ -63,11 +60,7 @@ static void axpy_baton(void *ctx) {
 
 static void axpy_omp(void *ctx) {
   small_run *r = ctx;
-  double *restrict y = r->pa;
-  const double *restrict x = r->pb;
-  long n = r->n;
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) y[i] += 1e-3 * x[i];
+  native_axpy(r->pa, r->pb, 1e-3, r->n);
 }
 
 static void axpby_baton(void *ctx) {
@@ -75,13 +68,10 @@ static void axpby_baton(void *ctx) {
   BENCH_OK(bt_axpby(r->rt, 1e-3, r->b, 0.5, r->a));
 }
 
+/* bench_solver_kernels' loop (solver_loops.c), the same object */
 static void axpby_omp(void *ctx) {
   small_run *r = ctx;
-  double *restrict y = r->pa;
-  const double *restrict x = r->pb;
-  long n = r->n;
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) y[i] = 1e-3 * x[i] + 0.5 * y[i];
+  solver_axpby(1e-3, r->pb, 0.5, r->pa, r->n);
 }
 
 static void stencil_baton(void *ctx) {
@@ -92,15 +82,7 @@ static void stencil_baton(void *ctx) {
 /* radius 1 star, PRK weights (+-1/(2*1*1) on each arm's one point) */
 static void stencil_omp(void *ctx) {
   small_run *r = ctx;
-  long n = r->order;
-  const double *restrict in = r->pb;
-  double *restrict out = r->pa;
-  const double w = 1.0 / 2.0;
-#pragma omp parallel for schedule(static)
-  for (long i = 1; i < n - 1; i++)
-    for (long j = 1; j < n - 1; j++)
-      out[i * n + j] += w * (in[i * n + j + 1] - in[i * n + j - 1]) +
-                        w * (in[(i + 1) * n + j] - in[(i - 1) * n + j]);
+  native_star1(r->pa, r->pb, r->order);
 }
 
 static void transpose_baton(void *ctx) {
@@ -108,14 +90,10 @@ static void transpose_baton(void *ctx) {
   BENCH_OK(bt_transpose(r->rt, r->b, r->a));
 }
 
+/* bench_transpose's tiled loop, baton's tile */
 static void transpose_omp(void *ctx) {
   small_run *r = ctx;
-  long n = r->order;
-  const double *restrict a = r->pb;
-  double *restrict b = r->pa;
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++)
-    for (long j = 0; j < n; j++) b[i * n + j] += a[j * n + i];
+  native_transpose(r->pa, r->pb, r->order, BT__TRANSPOSE_TILE);
 }
 
 typedef struct kernel {
@@ -141,6 +119,7 @@ static double entry_two(long i, long j, const void *ctx) {
 int main(int argc, char **argv) {
   kbench kb;
   kbench_init(&kb, argc, argv, 20, 20);
+  kb.warm_s = 1e-6 * (double)bench_opt(argc, argv, "warm-us", 1000);
   long lo = bench_opt(argc, argv, "min", 1000);
   long hi = bench_opt(argc, argv, "max", kb.quick ? 100000 : 10000000);
   if (lo < 1 || hi < lo) {

@@ -23,6 +23,9 @@ double native_dot(const double *x, const double *y, long n);
  * read-only stream of two arrays reaches here (no chain of dependent adds),
  * the roof of a read-only kernel. */
 double native_dot_unrolled(const double *x, const double *y, long n);
+/* out += S(in) for PRK's radius-1 star (weights +-1/2) on the interior,
+ * no update of in: bench_kernels_small's stencil step. */
+void native_star1(double *out, const double *in, long n);
 /* PRK star stencil of radius r on the interior, out += S(in), then
  * in += 1 everywhere (the loops of PRK's stencil). w[k], k = 1..r. */
 void native_stencil(double *out, double *in, long n, int r, const double *w);

@@ -171,6 +171,9 @@ typedef struct bt__worker {
   uint64_t team_seen;       /* owner only: the last team call it looked at */
   int stand_down;           /* owner only: the caller stood in for it in
                                that call: park without spinning */
+  int caller_elsewhere;     /* owner only: in the last team call it looked
+                               at, the caller ran another worker's part
+                               (so it holds another core): spin with pause */
   pthread_t thread;         /* creator and destroyer only */
   int id;                   /* immutable */
   int started;             /* creator only: the thread exists */
@@ -221,6 +224,11 @@ struct bt_runtime {
      * pending; loaded by every idle worker. */
     BT_ALIGNED_CL _Atomic uint64_t offer;
     bt__team_fn fn; /* written by the holder before the offer */
+    /* The part the caller runs itself in the call on offer (its own as a
+     * worker, the last one on a spare core, or that of the worker whose
+     * core it holds), -1: none. Stored (relaxed) before the offer; a hint
+     * for the workers' idle spin (worker.c). */
+    _Atomic int standin;
     void *ctx;      /* same */
     /* Parts not finished | BT__JOIN_WAITER (the caller sleeps on it). */
     BT_ALIGNED_CL _Atomic uint32_t pending;

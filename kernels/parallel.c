@@ -192,14 +192,6 @@ static void release_operand(part_task *tasks, int nparts, int k) {
     (void)bt_slice_release(tasks[i].part.slice[k]);
 }
 
-/* A call whose parts hold at most this many elements each (of the first
- * operand) is small: its fixed cost matters, so a caller that has no core
- * of its own still runs the part of the worker whose core it holds and
- * busy-waits for the rest; a bigger call leaves the core to that worker
- * (see run_parts()). 16384 doubles are 128 KiB, a few microseconds of
- * streaming. */
-enum { SMALL_PART = 16384 };
-
 /* Part tasks of a call live on the caller's stack up to this many parts
  * (about 1 KiB each); a runtime with more workers allocates them. */
 enum { STACK_PARTS = 16 };
@@ -210,7 +202,7 @@ enum { STACK_PARTS = 16 };
  * stopping), else that of the lowest-numbered failing part (bt_errmsg()
  * names it and where it ran), else BT_OK. */
 static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
-                     int mine, int may_run, int small, part_group *group) {
+                     int mine, int may_run, part_group *group) {
   int rc = BT_OK;
   for (int i = 0; i < nparts; i++)
     for (int k = 0; k < nops; k++) {
@@ -221,17 +213,19 @@ static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
    * whatever no worker claimed. When the team is busy (another thread's
    * call, or a kernel called from a part), post one task per worker. */
   int posted = nparts, lost = 0; /* lost: parts the stopping runtime refused */
-  /* A caller with no core of its own uses the team on small calls only,
-   * running the part of the worker whose core it holds now; on a big one
-   * it leaves that core to the worker (posting its part; measured: the
-   * team there ran 10^5-element calls at 0.4-0.9x the posts, loaded). */
+  /* A caller with no core of its own runs the part of the worker whose
+   * core it holds now (that worker parks while the caller stands in for
+   * it), as OpenMP's master thread runs thread 0's share, whatever the
+   * size. Measured, 10^5-element axpby, 2 workers on 2 cores, interleaved
+   * in one process (loaded): 11.3-13.9 us per call so, against 18-22 us
+   * when such calls were posted to both workers while the caller yielded;
+   * OpenMP 11.9-15.1 us. */
   int own = mine;
-  if (!may_run && small) {
+  if (!may_run) {
     own = bt__team_mate(rt);
     if (own >= nparts) own = -1;
   }
-  if ((may_run || small) && bt__team_run(rt, nparts, own, team_part, tasks))
-    goto joined;
+  if (bt__team_run(rt, nparts, own, team_part, tasks)) goto joined;
   /* relaxed: published to the workers by the queue lock in the post. */
   atomic_store_explicit(&group->pending, (uint32_t)nparts,
                         memory_order_relaxed);
@@ -334,8 +328,7 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
     if (rc != BT_OK) goto err_unlock;
   }
 
-  int small = elements(ops[0].array) <= (int64_t)SMALL_PART * nparts;
-  rc = run_parts(rt, tasks, nparts, nops, mine, may_run, small, &group);
+  rc = run_parts(rt, tasks, nparts, nops, mine, may_run, &group);
   if (rc == BT_OK && nparts_out) *nparts_out = nparts;
   if (tasks != stack_tasks) free(tasks);
   return rc;
@@ -469,8 +462,7 @@ int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
     }
   }
 
-  int small = elements(ops[0].array) <= (int64_t)SMALL_PART * nparts;
-  rc = run_parts(rt, tasks, nparts, nops, mine, may_run, small, &group);
+  rc = run_parts(rt, tasks, nparts, nops, mine, may_run, &group);
   if (tasks != stack_tasks) free(tasks);
   return rc;
 

@@ -558,21 +558,22 @@ BT_TEST(watchdog_future) {
 }
 
 /* A kernel's join: a part on a worker outlives the watchdog, so the caller
- * waiting for it is reported. A part the caller runs itself returns at
- * once; the call is repeated until a part ran on a worker. To make that
- * the first call (on a loaded machine too), the runtime has one worker per
- * CPU, so the caller has no core of its own, and the parts are big (more
- * than the 16384 elements of a small call): such a call is posted to the
- * workers, and the caller takes no part of it (kernels/parallel.c). With
- * fewer workers or small parts the caller claims the parts of parked or
- * late workers itself (core/team.c), and a loaded machine could make it
- * claim every part of every call. */
+ * waiting for it is reported. A part the caller runs itself (the part of
+ * the worker whose core it holds, or of a parked worker) sleeps 20 ms and
+ * returns, which gives the workers the offer's wake-up time to claim their
+ * own parts first (the caller claims a part only after its own); the call
+ * is repeated until a part ran on a worker, so a loaded machine that keeps
+ * a worker off its core for a whole call only costs one more call. */
 static _Atomic int parts_on_workers;
 
 static int part_until_watchdog(bt_slice part, int worker, void *ctx) {
   (void)part;
   (void)worker;
-  if (bt_self() < 0) return BT_OK; /* the caller's own part */
+  if (bt_self() < 0) { /* the caller's own part */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    return BT_OK;
+  }
   atomic_fetch_add(&parts_on_workers, 1);
   await_captured(ctx);
   return BT_OK;

@@ -18,12 +18,11 @@
  * worker i first touch, and runs on worker i when that worker is idle and
  * claims it first. The calling thread runs a part itself: its own when it
  * is a worker, the last when the runtime has fewer workers than the
- * process has cores or the process has a single core, or, when the workers fill the cores and the parts are
- * small (at most 16384 elements), that of the worker bound to the PU it
- * runs on (whose core it holds); and, like an idle worker that finished
- * its own part, any part still unclaimed when its worker is parked or a
- * few microseconds late (a big call from a thread with no core of its own
- * leaves every part to the workers). A part runs exactly once;
+ * process has cores or the process has a single core, or, when the
+ * workers fill the cores, that of the worker bound to the PU it runs on
+ * (whose core it holds); and, like an idle worker that finished its own
+ * part, any part still unclaimed when its worker is parked or a few
+ * microseconds late. A part runs exactly once;
  * docs/runtime.md, "Kernels: the team", has the rules.
  *
  * SIMD: the inner loops are compiled for several SIMD levels (SSE2,
