@@ -90,8 +90,10 @@ typedef struct bt__simd_ops {
    * w[k] c[delta[k] + j], k < cnt (1 to 4), left to right */
   void (*stencil_group)(double *o, const double *c, const int64_t *delta,
                         const double *w, int cnt, int first, int64_t n);
-  /* A full TILE x TILE tile: b[i][j] += a[j][i], dense rows. */
-  void (*transpose_tile)(double *b, int64_t bs0, const double *a, int64_t as0);
+  /* A tile of at most TILE x TILE: b[i][j] += a[j][i], i < rows, j < cols,
+   * dense rows. */
+  void (*transpose_tile)(double *b, int64_t bs0, const double *a, int64_t as0,
+                         int64_t rows, int64_t cols);
 } bt__simd_ops;
 
 /* The ops of the level this process runs (chosen on first call: see

@@ -16,8 +16,9 @@ static void transpose_band(double *restrict b, int64_t bs0, int64_t bs1,
     int64_t ie = ii + TILE < rows ? ii + TILE : rows;
     for (int64_t jj = 0; jj < cols; jj += TILE) {
       int64_t je = jj + TILE < cols ? jj + TILE : cols;
-      if (dense && ie - ii == TILE && je - jj == TILE) {
-        ops->transpose_tile(b + ii * bs0 + jj, bs0, a + jj * as0 + ii, as0);
+      if (dense) {
+        ops->transpose_tile(b + ii * bs0 + jj, bs0, a + jj * as0 + ii, as0,
+                            ie - ii, je - jj);
         continue;
       }
       for (int64_t i = ii; i < ie; i++) {
