@@ -68,6 +68,15 @@ void mt_both_modes(void (*body)(bt_runtime *rt, bt_mpi *m)) {
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }
 
+void mt_once(void (*body)(bt_runtime *rt, bt_mpi *m)) {
+  bt_runtime *rt = mt_runtime();
+  bt_mpi *m;
+  BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
+  body(rt, m);
+  BT_CHECK_OK(bt_mpi_detach(m));
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
 void mt_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);

@@ -19,6 +19,9 @@ bt_runtime *mt_runtime(void);
 bt_mpi *mt_attach(bt_runtime *rt, const char *mode);
 /* Run body once per progress mode, each with a fresh bridge. */
 void mt_both_modes(void (*body)(bt_runtime *rt, bt_mpi *m));
+/* Run body once with a bridge attached in the default mode (the one the
+ * case's thread level gives: serialized_* cases get the progress thread). */
+void mt_once(void (*body)(bt_runtime *rt, bt_mpi *m));
 /* What a bt_mpi_detach that returned rc lost: 0 for BT_OK, else the count
  * its bt_errmsg() names (BT_ECLOSED: "N elements accepted by bt_send were
  * not delivered"). */

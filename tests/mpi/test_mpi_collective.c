@@ -160,15 +160,14 @@ BT_TEST_MPI(from_worker, 2) {
 
 /* MPI_THREAD_SERIALIZED: the application calls no MPI while attached; the
  * collectives go through the bridge's serialization, from workers too. */
-BT_TEST_MPI(serialized_collectives, 3) {
-  bt_runtime *rt = mt_runtime();
-  bt_mpi *m;
-  BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
+static void all_bodies(bt_runtime *rt, bt_mpi *m) {
   body(rt, m);
   mixed_body(rt, m);
   worker_body(rt, m);
-  BT_CHECK_OK(bt_mpi_detach(m));
-  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+BT_TEST_MPI(serialized_collectives, 3) {
+  mt_once(all_bodies);
 }
 
 BT_TEST_MPI(bad_arguments, 2) {
@@ -257,20 +256,16 @@ static void check_paths(bt_mpi *m) {
   }
 }
 
-static void paths_run(void) {
-  bt_runtime *rt = mt_runtime();
-  bt_mpi *m;
-  BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
+static void paths_body(bt_runtime *rt, bt_mpi *m) {
+  (void)rt;
   check_paths(m);
   check_allreduce(m);
-  BT_CHECK_OK(bt_mpi_detach(m));
-  BT_CHECK_OK(bt_runtime_destroy(rt));
 }
 
 BT_TEST_MPI(serialized_allreduce_np3, 3) {
-  paths_run();
+  mt_once(paths_body);
 }
 
 BT_TEST_MPI(serialized_allreduce_np4, 4) {
-  paths_run();
+  mt_once(paths_body);
 }

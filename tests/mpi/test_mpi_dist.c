@@ -211,12 +211,7 @@ BT_TEST_MPI(halo_4ranks, 4) {
 }
 
 BT_TEST_MPI(serialized_halo, 3) {
-  bt_runtime *rt = mt_runtime();
-  bt_mpi *m;
-  BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
-  all_layouts(rt, m);
-  BT_CHECK_OK(bt_mpi_detach(m));
-  BT_CHECK_OK(bt_runtime_destroy(rt));
+  mt_once(all_layouts);
 }
 
 /* ---- reductions ---------------------------------------------------------- */
@@ -311,12 +306,7 @@ BT_TEST_MPI(reductions_4ranks, 4) {
 /* MPI_THREAD_SERIALIZED: the ranks' partials are gathered point to point
  * under the bridge's lock. */
 BT_TEST_MPI(serialized_reductions, 3) {
-  bt_runtime *rt = mt_runtime();
-  bt_mpi *m;
-  BT_CHECK_OK(bt_mpi_attach(rt, MPI_COMM_WORLD, &m));
-  reductions(rt, m);
-  BT_CHECK_OK(bt_mpi_detach(m));
-  BT_CHECK_OK(bt_runtime_destroy(rt));
+  mt_once(reductions);
 }
 
 /* ---- bad input ----------------------------------------------------------- */
