@@ -17,7 +17,7 @@
  * serialized; the progress thread keeps serving the channels meanwhile. A
  * small allreduce is then recursive doubling over point-to-point messages
  * on m->comm (coll_small_allreduce), anything else the non-blocking
- * collective, tested under the lock until done (coll_waitall). */
+ * collective, tested under the lock until done (bt__coll_waitall). */
 #define _POSIX_C_SOURCE 200809L
 #include <sched.h>
 #include <stdio.h>
@@ -57,11 +57,11 @@ void bt__coll_leave(bt_mpi *m) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
-int bt__coll_waitall_ignore(int n, MPI_Request *reqs) {
+static int waitall_ignore(int n, MPI_Request *reqs) {
   return MPI_Waitall(n, reqs, MPI_STATUSES_IGNORE);
 }
 
-int bt__coll_testall_ignore(int n, MPI_Request *reqs, int *done) {
+static int testall_ignore(int n, MPI_Request *reqs, int *done) {
   return MPI_Testall(n, reqs, done, MPI_STATUSES_IGNORE);
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -74,11 +74,11 @@ int bt__coll_testall_ignore(int n, MPI_Request *reqs, int *done) {
  * collective: a yield at once gives the core to whatever else runs (on the
  * loaded 2-core VM one double's MPI_Iallreduce took 3.8 us with a yield
  * every 4th poll from the start, 1.0 us with none). */
-static int coll_waitall(bt_mpi *m, int n, MPI_Request *reqs, int64_t timeout_ns,
-                        const char *what) {
+int bt__coll_waitall(bt_mpi *m, int n, MPI_Request *reqs, int64_t timeout_ns,
+                     const char *what) {
   bool free_calls = bt__mpi_free_calls(m);
   if (free_calls && timeout_ns < 0) {
-    int rc = bt__coll_waitall_ignore(n, reqs);
+    int rc = waitall_ignore(n, reqs);
     return rc == MPI_SUCCESS ? BT_OK : bt__mpi_fail(rc, what);
   }
   int64_t start = bt__now_ns();
@@ -87,7 +87,7 @@ static int coll_waitall(bt_mpi *m, int n, MPI_Request *reqs, int64_t timeout_ns,
   for (unsigned polls = 0;; polls++) {
     int done = 0, rc;
     if (!free_calls) pthread_mutex_lock(&m->lock);
-    rc = bt__coll_testall_ignore(n, reqs, &done);
+    rc = testall_ignore(n, reqs, &done);
     if (!free_calls) pthread_mutex_unlock(&m->lock);
     if (rc != MPI_SUCCESS) return bt__mpi_fail(rc, what);
     if (done) return BT_OK;
@@ -111,7 +111,7 @@ static int coll_waitall(bt_mpi *m, int n, MPI_Request *reqs, int64_t timeout_ns,
 
 int bt__coll_wait(bt_mpi *m, MPI_Request *req, int64_t timeout_ns,
                   const char *what) {
-  return coll_waitall(m, 1, req, timeout_ns, what);
+  return bt__coll_waitall(m, 1, req, timeout_ns, what);
 }
 
 /* Direct mode, before a blocking collective: count among the bridge's
@@ -132,11 +132,12 @@ static int coll_hush(bt_mpi *m) {
   return bt__mpi_wait_begin(m);
 }
 
-/* The small allreduce's and allgather's messages on m->comm, which carries no other
- * point-to-point traffic (collectives match in their own context). One
+/* The small allreduce's and allgather's messages on m->comm, which carries no
+ * other point-to-point traffic (collectives match in their own context). One
  * tag serves every call: collectives of a bridge run one at a time, in the
  * same order on every rank, and a pair of ranks exchanges at most one
- * message each way per call (in an allgather exactly one), so MPI's ordering matches call to call. */
+ * message each way per call (in an allgather exactly one), so MPI's ordering
+ * matches call to call. */
 #define COLL_TAG 1
 /* Largest vector (bytes) the point-to-point allreduce takes. */
 #define COLL_SMALL 1024
@@ -182,12 +183,11 @@ int bt__coll_allgather(bt_mpi *m, const void *in, void *all, int bytes) {
     pthread_mutex_lock(&m->lock);
     for (int r = 0; r < m->size && rc == MPI_SUCCESS; r++)
       if (r != m->rank)
-        rc = MPI_Irecv((char *)all + (size_t)r * (size_t)bytes, bytes,
-                       MPI_BYTE, r, COLL_TAG, m->comm, &reqs[n++]);
+        rc = MPI_Irecv((char *)all + (size_t)r * (size_t)bytes, bytes, MPI_BYTE,
+                       r, COLL_TAG, m->comm, &reqs[n++]);
     for (int r = 0; r < m->size && rc == MPI_SUCCESS; r++)
       if (r != m->rank)
-        rc = MPI_Isend(mine, bytes, MPI_BYTE, r, COLL_TAG, m->comm,
-                       &reqs[n++]);
+        rc = MPI_Isend(mine, bytes, MPI_BYTE, r, COLL_TAG, m->comm, &reqs[n++]);
     if (rc != MPI_SUCCESS) {
       /* The failed call left no request; cancel what was posted. */
       for (int i = 0; i < n - 1; i++) {
@@ -197,7 +197,7 @@ int bt__coll_allgather(bt_mpi *m, const void *in, void *all, int bytes) {
     }
     pthread_mutex_unlock(&m->lock);
     if (rc != MPI_SUCCESS) return bt__mpi_fail(rc, "MPI_Isend/MPI_Irecv");
-    return coll_waitall(m, n, reqs, -1, what);
+    return bt__coll_waitall(m, n, reqs, -1, what);
   }
   MPI_Request req;
   pthread_mutex_lock(&m->lock);
@@ -242,15 +242,16 @@ static size_t coll_elem(bt_dtype t) {
 /* acc[i] = op(lo[i], hi[i]) for i < count; acc may be lo or hi. The lower
  * ranks' operand always comes first, so both ranks of a pair compute the
  * same expression and get the same bits. */
-#define COLL_COMBINE(T)                                                 \
-  do {                                                                  \
-    const T *l = lo, *h = hi;                                           \
-    T *o = acc;                                                         \
-    for (int i = 0; i < count; i++) {                                   \
-      T x = l[i], y = h[i];                                             \
-      o[i] = op == BT_SUM ? x + y : op == BT_MAX ? (y > x ? y : x)      \
-                                                 : (y < x ? y : x);     \
-    }                                                                   \
+#define COLL_COMBINE(T)                        \
+  do {                                         \
+    const T *l = lo, *h = hi;                  \
+    T *o = acc;                                \
+    for (int i = 0; i < count; i++) {          \
+      T x = l[i], y = h[i];                    \
+      o[i] = op == BT_SUM   ? x + y            \
+             : op == BT_MAX ? (y > x ? y : x)  \
+                            : (y < x ? y : x); \
+    }                                          \
   } while (0)
 
 static void coll_combine(bt_op op, bt_dtype t, const void *lo, const void *hi,
@@ -274,8 +275,8 @@ static void coll_combine(bt_op op, bt_dtype t, const void *lo, const void *hi,
 
 /* One step: send `send` to `to` (-1: none), receive into `recv` from
  * `from` (-1: none), then wait for both. */
-static int coll_step(bt_mpi *m, int to, const void *send, int from,
-                     void *recv, int bytes) {
+static int coll_step(bt_mpi *m, int to, const void *send, int from, void *recv,
+                     int bytes) {
   MPI_Request reqs[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
   int rc = MPI_SUCCESS;
   pthread_mutex_lock(&m->lock);
@@ -290,7 +291,8 @@ static int coll_step(bt_mpi *m, int to, const void *send, int from,
   pthread_mutex_unlock(&m->lock);
   if (rc != MPI_SUCCESS)
     return bt__mpi_fail(rc, "bt_mpi_allreduce: MPI_Isend/MPI_Irecv");
-  return coll_waitall(m, 2, reqs, -1, "bt_mpi_allreduce: MPI_Isend/MPI_Irecv");
+  return bt__coll_waitall(m, 2, reqs, -1,
+                          "bt_mpi_allreduce: MPI_Isend/MPI_Irecv");
 }
 
 /* Allreduce of a small vector by recursive doubling over point-to-point
@@ -379,8 +381,7 @@ int bt_mpi_allreduce(bt_mpi *mpi, bt_op op, bt_dtype t, const void *in,
              ? BT_OK
              : bt__mpi_fail(rc, "bt_mpi_allreduce: MPI_Allreduce");
   } else if ((size_t)count * coll_elem(t) <= COLL_SMALL) {
-    if (count > 0 && in != out)
-      memcpy(out, in, (size_t)count * coll_elem(t));
+    if (count > 0 && in != out) memcpy(out, in, (size_t)count * coll_elem(t));
     st = coll_small_allreduce(m, op, t, recv, count);
   } else {
     MPI_Request req;

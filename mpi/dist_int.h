@@ -26,9 +26,12 @@ void bt__coll_leave(bt_mpi *m);
 static inline bool bt__mpi_free_calls(const bt_mpi *m) {
   return m->thread_level == MPI_THREAD_MULTIPLE;
 }
-/* Complete req, polling under the bridge's lock when the MPI is not
- * MULTIPLE. timeout_ns: -1 forever, 0 one test, else a bound. BT_OK,
- * BT_ETIMEDOUT (req still live), BT_EMPI (bt_errmsg names `what`). */
+/* Complete the n requests, polling under the bridge's lock when the MPI is
+ * not MULTIPLE. timeout_ns: -1 forever, 0 one test, else a bound. BT_OK,
+ * BT_ETIMEDOUT (the requests still live), BT_EMPI (bt_errmsg names
+ * `what`). bt__coll_wait: one request. */
+int bt__coll_waitall(bt_mpi *m, int n, MPI_Request *reqs, int64_t timeout_ns,
+                     const char *what);
 int bt__coll_wait(bt_mpi *m, MPI_Request *req, int64_t timeout_ns,
                   const char *what);
 /* Gather `bytes` bytes of every rank, in rank order, into all (size *
@@ -38,10 +41,6 @@ int bt__coll_allgather(bt_mpi *m, const void *in, void *all, int bytes);
 /* A duplicate of the bridge's communicator (collective; inside enter/leave),
  * MPI_ERRORS_RETURN set on it. */
 int bt__coll_dup(bt_mpi *m, MPI_Comm *out);
-/* MPI_Waitall / MPI_Testall without statuses (behind a pragma: GCC 12
- * misreads MPICH's MPI_STATUSES_IGNORE sentinel). No lock taken. */
-int bt__coll_waitall_ignore(int n, MPI_Request *reqs);
-int bt__coll_testall_ignore(int n, MPI_Request *reqs, int *done);
 /* The MPI datatype of a baton dtype. */
 MPI_Datatype bt__mpi_dtype(bt_dtype t);
 

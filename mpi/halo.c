@@ -14,7 +14,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,33 +251,16 @@ int bt_darray_halo_end(bt_darray *dain, int64_t timeout_ns) {
                     "(call bt_darray_halo_begin)",
                     who);
   bt_mpi *m = da->lay->m;
-  int n = 2 * da->nmsg, rc = MPI_SUCCESS;
-  if (n > 0 && bt__mpi_free_calls(m) && timeout_ns < 0) {
-    rc = bt__coll_waitall_ignore(n, da->reqs);
-  } else if (n > 0) {
-    int64_t deadline = bt__deadline(timeout_ns);
-    bool lock = !bt__mpi_free_calls(m), few_cpus = bt__ncpu() <= 2;
-    for (unsigned polls = 0;; polls++) {
-      int done = 0;
-      if (lock) pthread_mutex_lock(&m->lock);
-      rc = bt__coll_testall_ignore(n, da->reqs, &done);
-      if (lock) pthread_mutex_unlock(&m->lock);
-      if (rc != MPI_SUCCESS || done) break;
-      if (deadline == 0 || (deadline > 0 && bt__now_ns() >= deadline))
-        return bt__fail(BT_ETIMEDOUT,
-                        "%s: the exchange is still under way "
-                        "after the timeout (call again)",
-                        who);
-      if (few_cpus && polls % 4 == 3)
-        sched_yield();
-      else
-        bt__cpu_relax();
-    }
-  }
+  int n = 2 * da->nmsg, st = BT_OK;
+  if (n > 0) st = bt__coll_waitall(m, n, da->reqs, timeout_ns, who);
+  if (st == BT_ETIMEDOUT)
+    return bt__fail(BT_ETIMEDOUT,
+                    "%s: the exchange is still under way after the timeout "
+                    "(call again)",
+                    who);
   drop_held(da, da->nbox);
   atomic_store_explicit(&da->exchanging, 0, memory_order_relaxed);
-  if (rc != MPI_SUCCESS) return bt__mpi_fail(rc, "bt_darray_halo_end");
-  return BT_OK;
+  return st;
 }
 
 int bt_darray_halo(bt_darray *da, int64_t timeout_ns) {
