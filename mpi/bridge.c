@@ -318,6 +318,9 @@ static void abandon_op(bt_mpi *m, bt__mpi_op *op) {
     op->buf = it->payload;
     if (it->holds && op->chan->kind == BT__RK_SLICE)
       memcpy(&op->slice, it->elem, sizeof op->slice);
+    /* A value received into a slot of `in`: that ring is never freed
+     * (this reference is never dropped). */
+    if (it->lent) bt_chan_retain(op->chan->in);
     it->state = BT__RQ_READY;
     it->drop = true;
     it->holds = false;
@@ -506,6 +509,10 @@ static int test_one(bt_mpi *m, bt__mpi_op *op) {
   untrack(m, op);
   bt__rchan_complete(op->chan, op, rc, &st);
   return 1;
+}
+
+int bt__mpi_test_op(bt_mpi *m, bt__mpi_op *op) {
+  return test_one(m, op);
 }
 
 /* ---- detach ------------------------------------------------------------ */
@@ -791,6 +798,10 @@ static int poll_once(bt_mpi *m) {
   return work;
 }
 
+int bt__mpi_poll_locked(bt_mpi *m) {
+  return poll_once(m);
+}
+
 /* ---- caller-driven progress (direct mode) ------------------------------ */
 
 /* The calling thread's current wait: polls in a row that found nothing,
@@ -814,12 +825,13 @@ int bt__mpi_wait_begin(bt_mpi *m) {
 /* Lock held: one poll of a thread waiting on channel c (NULL: on the
  * bridge): c's own work (its mark, its header receive tested alone), and
  * at the first poll of a wait, then one time in BT__MPI_WAIT_FULL_POLL, or
- * whenever c has no header receive posted, a round of everything (other
+ * whenever c has no header receive posted or payload receives under way
+ * (their requests are in the table), a round of everything (other
  * channels' requests and marks, heartbeats), so they advance while a
  * thread waits on c. The progress thread polls too meanwhile, once per
  * nap for the pollers (progress_main()). */
 static int poll_for(bt_mpi *m, bt__rchan *c) {
-  if (c == NULL || c->hdr_op.index < 0 ||
+  if (c == NULL || c->hdr_op.index < 0 || c->npayloads > 0 ||
       wait_polls++ % BT__MPI_WAIT_FULL_POLL == 0)
     return poll_once(m);
   int work = bt__rchan_marked(c) ? bt__rchan_pump(c) : 0;

@@ -180,6 +180,10 @@ typedef struct bt__rq_item {
   bool holds;    /* elem holds a handle that must be disposed of */
   void *payload; /* raw payload (boxes, wire), freed after decode */
   size_t payload_bytes;
+  /* A value's payload lands here instead of in elem: the slot of `in` its
+   * receiver will read (bt__chan_lend()), published at delivery; elem has
+   * no room then. NULL: elem holds the element. */
+  void *lent;
   unsigned char elem[]; /* the channel type's size */
 } bt__rq_item;
 
@@ -389,6 +393,12 @@ bt__mpi_op *bt__mpi_op_get_hdr(struct bt_mpi *m, size_t bytes);
 void bt__mpi_op_put(struct bt_mpi *m, bt__mpi_op *op);
 /* Lock held: a message came from rank `peer` (failure detection). */
 void bt__mpi_heard(struct bt_mpi *m, int peer);
+/* Lock held: one round of everything the progress thread does (for a
+ * thread that must wait under the lock: rchan.c's borrowed pieces). */
+int bt__mpi_poll_locked(struct bt_mpi *m);
+/* Lock held: test op's request (if in the table) and handle its completion;
+ * 1 if it completed. */
+int bt__mpi_test_op(struct bt_mpi *m, bt__mpi_op *op);
 /* Lock held: add op with its request to the table. BT_OK or BT_ENOMEM. */
 int bt__mpi_track(struct bt_mpi *m, bt__mpi_op *op, MPI_Request req);
 /* For the tests: the requests this bridge's memory holds abandoned (their
