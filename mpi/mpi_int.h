@@ -116,6 +116,16 @@ typedef struct bt__mpi_hdr {
  * ping-pongs 0.3-0.5 us per message on average (1.0-1.3 us one way,
  * against 0.75-0.85 us at 1 ms). */
 #define BT__MPI_DEFER_NS 1000000
+/* The longest a thread waiting on a remote channel polls (direct mode)
+ * while transfers of the bridge go on: its BATON_MPI_SPIN_US spin counts
+ * from the last poll that saw a rendezvous send or a payload receive
+ * outstanding, if that is later than the wait's start, up to this in all
+ * (bt__mpi_wait_poll()). A 2 MiB slice's round trip (0.5 ms on the
+ * development VM) outlasted the 200 us spin: the waiter parked and was
+ * woken for every reply, 7.3-7.7 against 7.9-8.2 GB/s polling on
+ * (bench_mpi ping-pong, loaded, interleaved). BATON_MPI_SPIN_US=0 still
+ * never polls. */
+#define BT__MPI_XFER_SPIN_NS 2000000
 /* A user thread polling on a shared core yields now and then after that. */
 #define BT__MPI_YIELD_AFTER_NS 20000
 /* A thread waiting on a remote channel polls that channel's own header
