@@ -13,7 +13,7 @@
  *    says, whose memory may be that of an earlier received array freed
  *    since: array/recycle.c). One-way latency = round trip / 2; bandwidth =
  *    size / one-way. The three kinds take turns (pp_measure()): in blocks
- *    of at most 100 round trips below 4 KiB, in whole rounds above.
+ *    of 100 round trips in rounds of 500 below 4 KiB, in whole rounds above.
  * 2. One-way streaming of 2-D f64 slices: a contiguous region (whole rows)
  *    and a strided one (the left half of every row of an array twice as
  *    wide), baton vs raw MPI with the same datatype; and strided vs
@@ -169,8 +169,9 @@ static void pp_teardown(pp *p) {
 
 /* Seconds per one-way trip of each kind (raw, value, slice; 0 where not
  * measured): rounds of n round trips a kind, the best round of each, the
- * kinds in turn. Below 4 KiB (latency) a round runs the kinds in blocks of
- * at most 100 round trips in turn (raw, value, slice, raw, ...), so that
+ * kinds in turn. Below 4 KiB (latency) the rounds are of 500 round trips
+ * (n / 500 times as many), each running the kinds in blocks of 100 round
+ * trips in turn (raw, value, slice, raw, ...), so that
  * whatever slows the machine for a while (another process, a timer) hits
  * the three alike, whatever n is: with a whole round of one kind before the
  * next, raw MPI's 8 B read slower in the 4000-message rounds of a latency
@@ -189,11 +190,13 @@ static void pp_measure(size_t bytes, int n, int rounds, long only,
   const bool on[3] = {(only & ONLY_RAW) != 0, p.val_buf != NULL,
                       (only & ONLY_SLICE) != 0};
   int block = n;
-  if (bytes < 4096) {
-    block = n / 20;
-    if (block > 100) block = 100;
-    if (block < 1) block = 1;
+  if (bytes < 4096 && n > 500) {
+    /* Rounds of 500 round trips a kind, as many more rounds as that makes
+     * n shorter: a round's length then does not depend on --reps. */
+    rounds *= n / 500;
+    n = 500;
   }
+  if (bytes < 4096) block = n < 100 ? n : 100;
   MPI_Barrier(MPI_COMM_WORLD);
   for (int k = 0; k < 3; k++)
     if (on[k]) (void)fn[k](&p, block < 5 ? block : 5);
