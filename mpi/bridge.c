@@ -841,7 +841,10 @@ static int poll_for(bt_mpi *m, bt__rchan *c) {
       wait_polls++ % BT__MPI_WAIT_FULL_POLL == 0)
     return poll_once(m);
   int work = bt__rchan_marked(c) ? bt__rchan_pump(c) : 0;
-  return test_one(m, &c->hdr_op) | work;
+  m->defer_post = true;
+  work |= test_one(m, &c->hdr_op);
+  m->defer_post = false;
+  return work;
 }
 
 int bt__mpi_wait_poll(bt_mpi *m, bt__rchan *c, int64_t since_ns) {

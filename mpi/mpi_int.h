@@ -316,6 +316,10 @@ struct bt_mpi {
   int nactive;    /* sends and payload receives outstanding: the
                      progress thread polls without napping then */
   bool detaching; /* detach began */
+  /* A waiter polls its own channel (poll_for(), around test_one()): a data
+   * header it completes leaves the next header receive to be posted after
+   * the element is taken (bt__rchan_complete()). */
+  bool defer_post;
   bt__detach_phase phase;
   bool coll_posted, coll_done; /* the phase's collective */
   bt__mpi_op coll_op;

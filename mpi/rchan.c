@@ -966,6 +966,24 @@ void bt__rchan_complete(bt__rchan *c, bt__mpi_op *op, int mpi_rc,
           failf(c, BT_EMPI, "remote channel: unknown message kind %u",
                 (unsigned)h.kind);
       }
+      /* A waiter that polls for this channel got a data element it is
+       * about to take: the next header receive is posted after it took it
+       * (at its next send on the channel, hook_send_direct(), or the next
+       * poll, which pumps the marked channel), not on the way of the
+       * element to it (an MPI_Irecv, ~30 ns of an 8 B value's one-way
+       * time). Only when the pump has nothing else to do now: nothing
+       * waits in out (these credits would send it) and no close is due.
+       * Until it is posted the peer's next message waits in MPI. */
+      if (c->m->defer_post &&
+          (h.kind & BT__MSG_KIND_MASK) == BT__MSG_DATA &&
+          c->error == BT_OK && !c->out_closed && bt_chan_len(c->out) == 0 &&
+          /* relaxed: as in direct_ok(). */
+          atomic_load_explicit(&c->out->send_waiting, memory_order_relaxed) ==
+              0) {
+        bt__rchan_mark(c);
+        deliver(c);
+        return;
+      }
       (void)bt__rchan_post(c);
       deliver(c);
       (void)bt__rchan_pump(c); /* credits may have come */
@@ -1039,6 +1057,14 @@ static bool direct_ok(bt__rchan *c) {
              0;
 }
 
+/* Lock held: post the header receive bt__rchan_complete() left for later,
+ * where the pump would (not on an orphan or a dead peer's channel; during
+ * detach the pump does it). */
+static void post_deferred(bt__rchan *c) {
+  if (!c->hdr_posted && !c->m->detaching && !c->orphan && !peer_dead(c))
+    (void)bt__rchan_post(c);
+}
+
 static int hook_send_direct(void *ctx, const void *elem) {
   bt__rchan *c = ctx;
   bt_mpi *m = c->m;
@@ -1051,6 +1077,10 @@ static int hook_send_direct(void *ctx, const void *elem) {
     return BT_EAGAIN;
   }
   int rc = BT_EAGAIN;
+  /* The header receive its last data left unposted (bt__rchan_complete()):
+   * posted before the look below, or after the send (off the way of this
+   * element: the peer's answer is a round trip away). */
+  if (c->credits == 0) post_deferred(c);
   /* No credit in hand: the peer may have returned some that nobody has
    * read yet (its receiver took what we sent while nobody polled here):
    * a look at the channel's own header receive, a few messages at most,
@@ -1069,6 +1099,7 @@ static int hook_send_direct(void *ctx, const void *elem) {
                   (int64_t)(c->bytes_sent - before));
     rc = BT_OK;
   }
+  post_deferred(c);
   pthread_mutex_unlock(&m->lock);
   return rc;
 }
