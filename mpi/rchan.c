@@ -540,7 +540,7 @@ static bool peer_dead(const bt__rchan *c) {
 
 int bt__rchan_pump(bt__rchan *c) {
   if (c->orphan || peer_dead(c)) return drop_out(c);
-  int work = bt__rchan_post(c);
+  int work = 0;
   if (c->error != BT_OK) work |= drop_out(c);
   /* A buffered out that looks empty is: an element put after the look is
    * followed by its sender's hook_after_send(), which pumps or kicks. */
@@ -580,6 +580,10 @@ int bt__rchan_pump(bt__rchan *c) {
     send_ctrl(c, BT__MSG_CREDIT);
     work = 1;
   }
+  /* The header receive last: after the sends, which a sender that pumps
+   * right after its bt_send (hook_after_send()) waits for, while the
+   * peer's answer is a round trip away. */
+  work |= bt__rchan_post(c);
   return work;
 }
 
