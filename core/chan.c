@@ -1024,9 +1024,9 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
     if (rc != BT_OK) return rc;
   }
   if (BT_UNLIKELY(bt__debug_checks())) BT_ASSERT(bt__chan_check(c) == BT_OK);
-  /* A transport that sends from the caller's buffer: no copy into out. */
+  /* A transport that sends from the caller's buffer: no copy into out
+   * (after on_send above, as an element entering out). */
   if (op == BT_OP_SEND && user->remote && user->remote->send_direct &&
-      !t->on_send &&
       user->remote->send_direct(user->remote->ctx, elem) == BT_OK)
     return BT_OK;
 

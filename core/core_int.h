@@ -315,7 +315,10 @@ typedef struct bt__chan_remote {
    * transport has sent the element from the caller's buffer, is done with
    * that buffer, and the send is complete (after_send is not called);
    * anything else (nothing changed) and the send goes through out as
-   * usual. Only for types without on_send. The transport must keep the
+   * usual. For a type with on_send it is called after on_send(BT_CHECKED),
+   * as the element would enter out (BT_OK: the transport took it, as its
+   * pump takes an element from out; anything else: it goes into out as
+   * any send, on_send already done). The transport must keep the
    * channel's order: skip out only when nothing this thread put there
    * earlier is still waiting in it. */
   int (*send_direct)(void *ctx, const void *elem);

@@ -1072,6 +1072,8 @@ static void post_deferred(bt__rchan *c) {
 static int hook_send_direct(void *ctx, const void *elem) {
   bt__rchan *c = ctx;
   bt_mpi *m = c->m;
+  /* Values with an on_send hook go through out (their pump adopts them). */
+  if (c->kind == BT__RK_VALUE && c->type->on_send) return BT_EAGAIN;
   /* A value larger than a header's room waits for the lock: three copies
    * of it through the queue cost more than the wait (the lock is held for
    * a poll, not for a transfer). A small one takes the queue instead. */
@@ -1098,7 +1100,9 @@ static int hook_send_direct(void *ctx, const void *elem) {
     c->stalled = false;
     uint64_t before = c->bytes_sent;
     int64_t t0 = bt__trace_begin();
-    send_elem(c, (void *)elem, true);
+    /* A slice (on_send made it nobody's, as in out) is consumed as the
+     * pump's would be: its pieces hold it until MPI is done. */
+    send_elem(c, (void *)elem, c->kind == BT__RK_VALUE);
     bt__trace_end(t0, "mpi", "send", c->peer,
                   (int64_t)(c->bytes_sent - before));
     rc = BT_OK;
@@ -1376,9 +1380,11 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
     r.wait_begin = hook_wait_begin;
     r.wait_poll = hook_wait_poll;
     r.wait_end = hook_wait_end;
-    /* Buffered values only: a capacity-0 send meets the transport in out
-     * (one at a time, in the order of the senders' arrival). */
-    if (kind == BT__RK_VALUE && capacity > 0) r.send_direct = hook_send_direct;
+    /* Buffered values and slices only: a capacity-0 send meets the
+     * transport in out (one at a time, in the order of the senders'
+     * arrival). */
+    if ((kind == BT__RK_VALUE || kind == BT__RK_SLICE) && capacity > 0)
+      r.send_direct = hook_send_direct;
   }
   bt_chan *user;
   rc = bt__chan_create_remote(t, &r, &user);
