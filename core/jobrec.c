@@ -142,6 +142,16 @@ static int class_of(size_t bytes) {
   return -1;
 }
 
+/* Makes sure this thread's magazines go to the depot when it exits; 0 if
+ * they would be lost then (no key): the caller keeps none. */
+static int cache_register(void) {
+  if (cache.registered) return 1;
+  pthread_once(&key_once, make_key);
+  if (!key_ok || pthread_setspecific(key, &cache) != 0) return 0;
+  cache.registered = 1;
+  return 1;
+}
+
 void *bt__jobrec_alloc(size_t bytes, int *cls) {
   int c = class_of(bytes);
   *cls = c;
@@ -153,7 +163,7 @@ void *bt__jobrec_alloc(size_t bytes, int *cls) {
       magazine t = *m;
       *m = *s;
       *s = t;
-    } else if (!depot_get(c, m)) {
+    } else if (!cache_register() || !depot_get(c, m)) {
       return malloc(class_size[c]);
     }
   }
@@ -169,15 +179,9 @@ void bt__jobrec_free(void *rec, int cls) {
     free(rec);
     return;
   }
-  if (!cache.registered) {
-    pthread_once(&key_once, make_key);
-    /* Without a key, a thread's magazines would be lost at its exit: give
-     * the record back to malloc instead. */
-    if (!key_ok || pthread_setspecific(key, &cache) != 0) {
-      free(rec);
-      return;
-    }
-    cache.registered = 1;
+  if (!cache_register()) {
+    free(rec);
+    return;
   }
   magazine *m = &cache.loaded[cls];
   if (m->count == MAG) {
