@@ -163,7 +163,8 @@ int bt__spin_begin(void);
 void bt__spin_end(void);
 /* One polite busy-wait step (pause instruction). */
 void bt__cpu_relax(void);
-/* Number of online CPUs of the process (cached). */
+/* Number of CPUs the process may use: its first thread's affinity when
+ * the library was loaded (cached; see wait.c). */
 int bt__ncpu(void);
 
 /* ---- runtime and workers (core/runtime.c, core/worker.c) -------------- */

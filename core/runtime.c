@@ -142,9 +142,6 @@ int bt_runtime_create(const bt_options *opt, bt_runtime **out) {
   rt->binds = rt->this_machine && o.bind != BT_BIND_NONE;
   /* More ranks than PUs on the node: ranks pin on each other. */
   if (rt->place.oversubscribed || rt->share.overlap) report_oversubscribed(rt);
-  /* bt__ncpu() caches the affinity of the first thread that asks: let it be
-   * this one, before bound workers (one core each) ask from spin_idle(). */
-  (void)bt__ncpu();
   if ((rc = bt__diag_create(rt)) != BT_OK) goto err_free_place;
   if ((rc = bt__workers_start(rt)) != BT_OK) goto err_free_diag;
   bt__diag_started(rt);

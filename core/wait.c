@@ -50,15 +50,36 @@ void bt__futex_wake(_Atomic uint32_t *addr, int n) {
   syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+/* The CPUs the process may use: the affinity mask of its first thread as
+ * the library is loaded (the launcher's binding: taskset, mpirun
+ * --bind-to), cached by the constructor below. Not the mask of whichever
+ * thread asks first: a code that pins its own threads (OMP_PROC_BIND, a
+ * benchmark's pthread_setaffinity_np) before its first channel operation
+ * made that thread's single CPU the process's count, and the spin policy
+ * below then refused every spin for the life of the process: every wait
+ * slept on a futex (a capacity-0 ping-pong between two pinned threads took
+ * 9-130 us one way on the loaded VM instead of 0.3-1.1 us, 0 spins granted
+ * of 366 411 asked; docs/performance.md, sixth session). */
+static _Atomic int ncpu;
+
+static int ncpu_read(void) {
+  cpu_set_t set;
+  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? n : 1;
+}
+
+__attribute__((constructor)) static void ncpu_at_load(void) {
+  /* relaxed: runs before main() and before any thread of ours exists. */
+  atomic_store_explicit(&ncpu, ncpu_read(), memory_order_relaxed);
+}
+
 int bt__ncpu(void) {
-  /* relaxed: a cached pure value; a race computes it twice. */
-  static _Atomic int ncpu;
+  /* relaxed: a cached pure value; a race computes it twice. Zero only if
+   * the constructor did not run (a loader that skips them). */
   int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
   if (n == 0) {
-    cpu_set_t set;
-    n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
-    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n <= 0) n = 1;
+    n = ncpu_read();
     atomic_store_explicit(&ncpu, n, memory_order_relaxed);
   }
   return n;

@@ -666,6 +666,30 @@ static void *rz_receiver(void *p) {
   }
 }
 
+/* The spin policy counts the CPUs of the process, not those of the first
+ * thread that waits: a code that pins its threads before its first channel
+ * operation still spins. (It did not: the pinned thread's one CPU became
+ * the process's count, every spin was refused and every wait slept on a
+ * futex; a pinned capacity-0 ping-pong ran 20-100x slower.) Nothing in this
+ * process asked for the count before the case pins itself. */
+BT_TEST(spin_policy_ignores_pinned_caller) {
+  cpu_set_t all, one;
+  BT_CHECK_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  int n = CPU_COUNT(&all), first = 0;
+  while (!CPU_ISSET(first, &all)) first++;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  BT_CHECK_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  BT_CHECK_EQ(bt__ncpu(), n);
+  int spins = bt__spin_begin();
+  bt__spin_end();
+  if (n >= 2)
+    BT_CHECK(spins > 0); /* nobody else spins: granted */
+  else
+    BT_CHECK_EQ(spins, 0); /* one CPU: spinning only delays the partner */
+  BT_CHECK_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+}
+
 BT_TEST(rendezvous_many_to_many) {
   int64_t per = SCALED(4000);
   _Atomic unsigned char *seen = calloc((size_t)(RZ_S * per), 1);
