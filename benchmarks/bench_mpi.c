@@ -2,6 +2,7 @@
 /* bench_mpi.c: the MPI bridge beside raw MPI, same run, same two ranks.
  *
  *   mpirun -np 2 build/benchmarks/bench_mpi [--max=BYTES] [--reps=N]
+ *                                            [--min=BYTES] (ping-pong from)
  *                                            [--quick=1]   (64 KiB, 50 reps)
  *                                            [--only=MASK] (parts: below)
  *
@@ -11,7 +12,8 @@
  *    (every size; the receiver gets a new array each time, as the contract
  *    says, whose memory may be that of an earlier received array freed
  *    since: array/recycle.c). One-way latency = round trip / 2; bandwidth =
- *    size / one-way.
+ *    size / one-way. The three kinds take turns (pp_measure()): in blocks
+ *    of 100 round trips in rounds of 500 below 4 KiB, in whole rounds above.
  * 2. One-way streaming of 2-D f64 slices: a contiguous region (whole rows)
  *    and a strided one (the left half of every row of an array twice as
  *    wide), baton vs raw MPI with the same datatype; and strided vs
@@ -24,6 +26,7 @@
  *    median of the samples. */
 #define _POSIX_C_SOURCE 200809L
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,37 +57,21 @@ static int reps_for(size_t bytes, long reps) {
   return (int)n;
 }
 
-/* Raw MPI: seconds per one-way trip. */
-static double raw_pingpong(size_t bytes, int n) {
-  char *buf = malloc(bytes ? bytes : 1);
-  memset(buf, 1, bytes);
-  MPI_Barrier(MPI_COMM_WORLD);
-  double best = 1e30;
-  for (int round = 0; round < 1; round++) {
-    double t0 = bench_now();
-    for (int i = 0; i < n; i++) {
-      if (rank == 0) {
-        MPI_Send(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
-        MPI_Recv(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE);
-      } else {
-        MPI_Recv(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE);
-        MPI_Send(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
-      }
-    }
-    double t = (bench_now() - t0) / n / 2;
-    if (t < best) best = t;
-  }
-  free(buf);
-  return best;
-}
+/* The ping-pong of one size: raw MPI between two preallocated buffers (the
+ * baseline), plain values and 1-D u8 slices through a baton remote channel,
+ * each measured in blocks of round trips that alternate with the other
+ * kinds' blocks (pp_measure()). */
+typedef struct pp {
+  size_t bytes;
+  char *raw_buf, *val_buf;
+  bt_slice s; /* rank 0's slice, sent and received back */
+  bool have_s;
+} pp;
 
 /* The ping-pong channels of the size being measured: made once per size
- * and kind, used by every round (as an application uses a channel for many
+ * and kind, used by every block (as an application uses a channel for many
  * messages), released when the size changes. */
 static bt_chan *value_ch, *slice_ch;
-static size_t value_ch_bytes;
 
 static void release_pingpong_chans(void) {
   BENCH_OK(bt_chan_release(value_ch));
@@ -92,75 +79,140 @@ static void release_pingpong_chans(void) {
   value_ch = slice_ch = NULL;
 }
 
-/* baton, plain values of `bytes` bytes. */
-static double value_pingpong(size_t bytes, int n) {
-  if (!value_ch || value_ch_bytes != bytes) {
+/* Raw MPI: seconds for n round trips. */
+static double raw_block(pp *p, int n) {
+  char *buf = p->raw_buf;
+  int bytes = (int)p->bytes;
+  double t0 = bench_now();
+  for (int i = 0; i < n; i++) {
+    if (rank == 0) {
+      MPI_Send(buf, bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
+      MPI_Recv(buf, bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    } else {
+      MPI_Recv(buf, bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Send(buf, bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+    }
+  }
+  return bench_now() - t0;
+}
+
+/* baton, plain values of p->bytes bytes. */
+static double value_block(pp *p, int n) {
+  bt_chan *ch = value_ch;
+  char *buf = p->val_buf;
+  double t0 = bench_now();
+  for (int i = 0; i < n; i++) {
+    if (rank == 0) {
+      BENCH_OK(bt_send(ch, buf));
+      BENCH_OK(bt_recv(ch, buf));
+    } else {
+      BENCH_OK(bt_recv(ch, buf));
+      BENCH_OK(bt_send(ch, buf));
+    }
+  }
+  return bench_now() - t0;
+}
+
+/* baton, a 1-D u8 slice of p->bytes bytes sent back and forth: each
+ * receive is a slice of a new array, or of the one the channel kept from
+ * its last receive when the user released it (mpi/rchan.c). */
+static double slice_block(pp *p, int n) {
+  bt_chan *ch = slice_ch;
+  double t0 = bench_now();
+  for (int i = 0; i < n; i++) {
+    if (rank == 0) {
+      BENCH_OK(bt_send(ch, &p->s));
+      BENCH_OK(bt_recv(ch, &p->s));
+    } else {
+      bt_slice s;
+      BENCH_OK(bt_recv(ch, &s));
+      BENCH_OK(bt_send(ch, &s));
+    }
+  }
+  return bench_now() - t0;
+}
+
+static void pp_setup(pp *p, size_t bytes, long only) {
+  *p = (pp){.bytes = bytes};
+  p->raw_buf = malloc(bytes ? bytes : 1);
+  memset(p->raw_buf, 1, bytes);
+  if ((only & ONLY_VALUE) && bytes <= 65536) {
     /* A type stays valid until detach: one per channel, kept. */
     static bt_type types[64];
     static int ntypes;
     bt_type *t = &types[ntypes++ % 64];
     BENCH_OK(bt_type_value("bytes", bytes, t));
-    BENCH_OK(bt_chan_release(value_ch));
     BENCH_OK(bt_mpi_chan_create(bridge, other, next_tag++, t, 4, &value_ch));
-    value_ch_bytes = bytes;
+    p->val_buf = malloc(bytes);
+    memset(p->val_buf, 1, bytes);
   }
-  bt_chan *ch = value_ch;
-  char *buf = malloc(bytes);
-  memset(buf, 1, bytes);
-  MPI_Barrier(MPI_COMM_WORLD);
-  double best = 1e30;
-  for (int round = 0; round < 1; round++) {
-    double t0 = bench_now();
-    for (int i = 0; i < n; i++) {
-      if (rank == 0) {
-        BENCH_OK(bt_send(ch, buf));
-        BENCH_OK(bt_recv(ch, buf));
-      } else {
-        BENCH_OK(bt_recv(ch, buf));
-        BENCH_OK(bt_send(ch, buf));
-      }
-    }
-    double tt = (bench_now() - t0) / n / 2;
-    if (tt < best) best = tt;
-  }
-  free(buf);
-  return best;
-}
-
-/* baton, a 1-D u8 slice of `bytes` bytes sent back and forth: each receive
- * is a slice of a new array, or of the one the channel kept from its last
- * receive when the user released it (mpi/rchan.c). */
-static double slice_pingpong(size_t bytes, int n) {
-  if (!slice_ch)
+  if (only & ONLY_SLICE) {
     BENCH_OK(bt_mpi_chan_create(bridge, other, next_tag++, &bt_type_slice, 4,
                                 &slice_ch));
-  bt_chan *ch = slice_ch;
-  int64_t len = (int64_t)bytes;
-  bt_slice s = {0};
-  if (rank == 0) {
-    bt_array *a;
-    BENCH_OK(bt_array_create(rt, BT_U8, 1, &len, BT_PLACE_LOCAL, &a));
-    BENCH_OK(bt_array_own(a, NULL, 0, &s));
-    bt_array_release(a);
-  }
-  MPI_Barrier(MPI_COMM_WORLD);
-  double best = 1e30;
-  for (int round = 0; round < 1; round++) {
-    double t0 = bench_now();
-    for (int i = 0; i < n; i++) {
-      if (rank == 0) {
-        BENCH_OK(bt_send(ch, &s));
-        BENCH_OK(bt_recv(ch, &s));
-      } else {
-        BENCH_OK(bt_recv(ch, &s));
-        BENCH_OK(bt_send(ch, &s));
-      }
+    if (rank == 0) {
+      int64_t len = (int64_t)bytes;
+      bt_array *a;
+      BENCH_OK(bt_array_create(rt, BT_U8, 1, &len, BT_PLACE_LOCAL, &a));
+      BENCH_OK(bt_array_own(a, NULL, 0, &p->s));
+      bt_array_release(a);
+      p->have_s = true;
     }
-    double tt = (bench_now() - t0) / n / 2;
-    if (tt < best) best = tt;
   }
-  if (rank == 0) bt_slice_release(s);
-  return best;
+}
+
+static void pp_teardown(pp *p) {
+  if (p->have_s) bt_slice_release(p->s);
+  release_pingpong_chans();
+  free(p->raw_buf);
+  free(p->val_buf);
+}
+
+/* Seconds per one-way trip of each kind (raw, value, slice; 0 where not
+ * measured): rounds of n round trips a kind, the best round of each, the
+ * kinds in turn. Below 4 KiB (latency) the rounds are of 500 round trips
+ * (n / 500 times as many), each running the kinds in blocks of 100 round
+ * trips in turn (raw, value, slice, raw, ...), so that
+ * whatever slows the machine for a while (another process, a timer) hits
+ * the three alike, whatever n is: with a whole round of one kind before the
+ * next, raw MPI's 8 B read slower in the 4000-message rounds of a latency
+ * run than in the 2000 of a sweep (0.55-0.59 against 0.47-0.51 us, quiet),
+ * baton's the same in both, so the ratio depended on --reps. From 4 KiB
+ * (bandwidth) a kind's whole round goes at once, as before: blocks of a
+ * few 2 MiB round trips in turn slowed raw MPI and baton alike, 2-5x (not
+ * what an application that streams does). One short block of
+ * each kind first, untimed: the first messages of a channel or a size
+ * (posting receives, the first arrays) are not what is measured. */
+static void pp_measure(size_t bytes, int n, int rounds, long only,
+                       double out[3]) {
+  pp p;
+  pp_setup(&p, bytes, only);
+  double (*const fn[3])(pp *, int) = {raw_block, value_block, slice_block};
+  const bool on[3] = {(only & ONLY_RAW) != 0, p.val_buf != NULL,
+                      (only & ONLY_SLICE) != 0};
+  int block = n;
+  if (bytes < 4096 && n > 500) {
+    /* Rounds of 500 round trips a kind, as many more rounds as that makes
+     * n shorter: a round's length then does not depend on --reps. */
+    rounds *= n / 500;
+    n = 500;
+  }
+  if (bytes < 4096) block = n < 100 ? n : 100;
+  MPI_Barrier(MPI_COMM_WORLD);
+  for (int k = 0; k < 3; k++)
+    if (on[k]) (void)fn[k](&p, block < 5 ? block : 5);
+  for (int k = 0; k < 3; k++) out[k] = on[k] ? 1e30 : 0;
+  for (int round = 0; round < rounds; round++) {
+    double t[3] = {0, 0, 0};
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int done = 0; done < n; done += block) {
+      int m = n - done < block ? n - done : block;
+      for (int k = 0; k < 3; k++)
+        if (on[k]) t[k] += fn[k](&p, m);
+    }
+    for (int k = 0; k < 3; k++)
+      if (on[k] && t[k] / n / 2 < out[k]) out[k] = t[k] / n / 2;
+  }
+  pp_teardown(&p);
 }
 
 /* One-way stream of `n` regions rows x cols of f64 from arrays rows x
@@ -345,6 +397,8 @@ int main(int argc, char **argv) {
   int quick = bench_quick(argc, argv);
   long max = bench_opt(argc, argv, "max", quick ? 64L << 10 : 64L << 20);
   long reps = bench_opt(argc, argv, "reps", quick ? 50 : 2000);
+  /* --min=BYTES: the ping-pong's sizes from there (8, 64, 512... up). */
+  long min = bench_opt(argc, argv, "min", 8);
   /* --only=MASK runs a part (for profiling): 1 raw ping-pong, 2 value,
    * 4 slice, 8 streaming, 16 late wake-up, 32 allreduce; default all. */
   long only = bench_opt(argc, argv, "only", ONLY_ALL);
@@ -363,27 +417,18 @@ int main(int argc, char **argv) {
   size_t sizes[MAXSIZES];
   int nsizes = 0;
   for (size_t b = 8; b <= (size_t)max && nsizes < MAXSIZES; b *= 8)
-    sizes[nsizes++] = b;
-  if (sizes[nsizes - 1] != (size_t)max && nsizes < MAXSIZES)
+    if (b >= (size_t)min) sizes[nsizes++] = b;
+  if ((nsizes == 0 || sizes[nsizes - 1] != (size_t)max) && nsizes < MAXSIZES)
     sizes[nsizes++] = (size_t)max;
   /* 4 KiB is where the bandwidth target starts: measured exactly. */
   double lat_raw[MAXSIZES], lat_val[MAXSIZES], lat_slice[MAXSIZES];
   for (int k = 0; k < nsizes; k++) {
-    int n = reps_for(sizes[k], reps);
-    /* Rounds of raw, value and slice in turn, the best of each: on a
-     * loaded machine a slow patch then hits all three alike. */
-    lat_raw[k] = lat_val[k] = lat_slice[k] = 1e30;
-    for (int round = 0; round < (quick ? 2 : 5); round++) {
-      double t = only & ONLY_RAW ? raw_pingpong(sizes[k], n) : 1;
-      if (t < lat_raw[k]) lat_raw[k] = t;
-      t = sizes[k] <= 65536 && (only & ONLY_VALUE) ? value_pingpong(sizes[k], n)
-                                                   : 0;
-      if (t < lat_val[k]) lat_val[k] = t;
-      t = only & ONLY_SLICE ? slice_pingpong(sizes[k], n) : 1;
-      if (t < lat_slice[k]) lat_slice[k] = t;
-    }
+    double t[3];
+    pp_measure(sizes[k], reps_for(sizes[k], reps), quick ? 2 : 5, only, t);
+    lat_raw[k] = only & ONLY_RAW ? t[0] : 1;
+    lat_val[k] = t[1];
+    lat_slice[k] = only & ONLY_SLICE ? t[2] : 1;
   }
-  release_pingpong_chans();
   if (rank == 0) {
     char h[32], what[64];
     bench_table_header("Ping-pong, one-way (baton vs raw MPI_Send/Recv)");

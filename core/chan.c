@@ -304,13 +304,14 @@ static inline uint64_t head_pos(const bt_chan *c) {
   return atomic_load_explicit(&c->head, memory_order_relaxed) & BT__POS_MASK;
 }
 
-/* Lock held: push elem if there is room. */
+/* Lock held: push elem if there is room (elem NULL: the element is in its
+ * slot already, lent by bt__chan_lend()). */
 static bool ring_push(bt_chan *c, const void *elem) {
   uint64_t t = tail_pos(c);
   if (t - head_pos(c) >= c->cap) return false;
   _Atomic uint64_t *seq = slot_seq(c, t);
   wait_seq(seq, 2 * t); /* a lock-free receiver may still be copying out */
-  memcpy(slot_data(c, t), elem, c->size);
+  if (elem) memcpy(slot_data(c, t), elem, c->size);
   /* release: publishes the element (pairs as in fast_send()). */
   atomic_store_explicit(seq, 2 * t + 1, memory_order_release);
   /* relaxed: the ring is frozen; bt__chan_unlock() releases it. */
@@ -516,6 +517,56 @@ int bt__chan_recv_locked(bt_chan *ch, void *elem) {
     return BT_OK;
   }
   return ch->closed ? BT_ECLOSED : BT_EAGAIN;
+}
+
+/* ---- a lent slot (one producer) ---------------------------------------- */
+
+void *bt__chan_lend(bt_chan *c) {
+  if (c->cap == 0) return NULL;
+  /* relaxed: only the caller moves the tail's position (the one producer);
+   * a flag set meanwhile is bt__chan_publish()'s business. */
+  uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  if (t & BT__POS_CLOSED) return NULL;
+  t &= BT__POS_MASK;
+  /* acquire: pairs with the release store of 2 t by the receiver of
+   * t - cap (fast_recv(), ring_pop()), so its copy out of the slot is done
+   * before the producer writes into it. */
+  if (atomic_load_explicit(slot_seq(c, t), memory_order_acquire) != 2 * t)
+    return NULL;
+  return slot_data(c, t);
+}
+
+int bt__chan_publish(bt_chan *c) {
+  /* relaxed: the CAS below decides. */
+  uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  while (!(t & (BT__POS_LOCK | BT__POS_CLOSED))) {
+    /* acquire: pairs with the release fetch_and in bt__chan_unlock(), so
+     * the waiters queued before it are visible below (as in fast_send()).
+     * Only a flag set meanwhile fails it: nobody else moves the tail. */
+    if (atomic_compare_exchange_strong_explicit(&c->tail, &t, t + 1,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+      /* release: publishes the element the producer wrote into the slot;
+       * pairs with the acquire loads of the sequence in fast_recv() and
+       * ring_pop(). */
+      atomic_store_explicit(slot_seq(c, t), 2 * t + 1, memory_order_release);
+      /* relaxed: see the acquire CAS above. */
+      if (atomic_load_explicit(&c->recv_waiting, memory_order_relaxed))
+        pump_locked(c);
+      return BT_OK;
+    }
+  }
+  bt__chan_lock(c);
+  int rc = BT_ECLOSED;
+  if (!c->closed) {
+    pump(c); /* (nothing: ring elements before ours went to waiters) */
+    bool pushed = ring_push(c, NULL);
+    BT_ASSERT(pushed); /* the lent slot was free, and nobody else sends */
+    pump(c);           /* to a waiting receiver */
+    rc = BT_OK;
+  }
+  bt__chan_unlock(c);
+  return rc;
 }
 
 /* ---- parking ------------------------------------------------------------ */
@@ -973,6 +1024,11 @@ static int chan_op(bt_chan *ch, int op, void *elem, int64_t timeout_ns) {
     if (rc != BT_OK) return rc;
   }
   if (BT_UNLIKELY(bt__debug_checks())) BT_ASSERT(bt__chan_check(c) == BT_OK);
+  /* A transport that sends from the caller's buffer: no copy into out. */
+  if (op == BT_OP_SEND && user->remote && user->remote->send_direct &&
+      !t->on_send &&
+      user->remote->send_direct(user->remote->ctx, elem) == BT_OK)
+    return BT_OK;
 
   int64_t deadline = bt__deadline(timeout_ns), poll_since = 0;
   rc = SLOW;

@@ -325,9 +325,32 @@ typedef struct bt__chan_remote {
    * credits left"), for BATON_WATCHDOG's report of a long wait. Called
    * with no channel lock held. */
   void (*describe)(void *ctx, char *buf, size_t len);
+  /* Optional (NULL: none): a send that may skip out. A send on the remote
+   * chan first calls send_direct(ctx, elem); if it returns BT_OK the
+   * transport has sent the element from the caller's buffer, is done with
+   * that buffer, and the send is complete (after_send is not called);
+   * anything else (nothing changed) and the send goes through out as
+   * usual. Only for types without on_send. The transport must keep the
+   * channel's order: skip out only when nothing this thread put there
+   * earlier is still waiting in it. */
+  int (*send_direct)(void *ctx, const void *elem);
 } bt__chan_remote;
 int bt__chan_create_remote(const bt_type *t, const bt__chan_remote *r,
                            bt_chan **ch);
+
+/* A lent slot, for a buffered channel with one sender only (a transport's
+ * `in`, fed under the transport's lock) and a type without on_drop or
+ * on_recv (plain values): the producer may receive an
+ * element straight into the ring instead of copying it in. lend returns
+ * the slot the next send fills when it is free now (NULL: capacity 0,
+ * closed, full, or its last reader still copying out); nothing changes
+ * and no reader sees it. The producer writes the element there, over any
+ * time, sends nothing else meanwhile, and then either publishes it (as a
+ * send of it would: to a waiting receiver or the ring; BT_OK, or
+ * BT_ECLOSED if the channel was closed meanwhile: dropped) or simply
+ * never does (the slot stays free). */
+void *bt__chan_lend(bt_chan *ch);
+int bt__chan_publish(bt_chan *ch);
 
 /* Invariant checker of a channel: BT_OK or BT_ESTATE with bt_errmsg(). */
 int bt__chan_check(const bt_chan *ch);

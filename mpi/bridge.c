@@ -318,6 +318,9 @@ static void abandon_op(bt_mpi *m, bt__mpi_op *op) {
     op->buf = it->payload;
     if (it->holds && op->chan->kind == BT__RK_SLICE)
       memcpy(&op->slice, it->elem, sizeof op->slice);
+    /* A value received into a slot of `in`: that ring is never freed
+     * (this reference is never dropped). */
+    if (it->lent) bt_chan_retain(op->chan->in);
     it->state = BT__RQ_READY;
     it->drop = true;
     it->holds = false;
@@ -506,6 +509,10 @@ static int test_one(bt_mpi *m, bt__mpi_op *op) {
   untrack(m, op);
   bt__rchan_complete(op->chan, op, rc, &st);
   return 1;
+}
+
+int bt__mpi_test_op(bt_mpi *m, bt__mpi_op *op) {
+  return test_one(m, op);
 }
 
 /* ---- detach ------------------------------------------------------------ */
@@ -791,6 +798,10 @@ static int poll_once(bt_mpi *m) {
   return work;
 }
 
+int bt__mpi_poll_locked(bt_mpi *m) {
+  return poll_once(m);
+}
+
 /* ---- caller-driven progress (direct mode) ------------------------------ */
 
 /* The calling thread's current wait: polls in a row that found nothing,
@@ -799,11 +810,16 @@ static int poll_once(bt_mpi *m) {
 static _Thread_local unsigned wait_idle;
 static _Thread_local bool wait_long;
 static _Thread_local unsigned wait_polls; /* this wait's polls: poll_for() */
+/* A transfer was under way at this wait's last poll (bt__mpi_wait_poll()). */
+static _Thread_local bool wait_xfer;
+static _Thread_local int64_t wait_xfer_at; /* when it last was; 0: never */
 
 int bt__mpi_wait_begin(bt_mpi *m) {
   if (!m->direct) return 0;
   wait_idle = 0;
   wait_polls = 0;
+  wait_xfer = false;
+  wait_xfer_at = 0;
   wait_long = false;
   /* seq_cst: ordered before the progress thread's later load of pollers,
    * so it naps instead of competing for the core. */
@@ -814,12 +830,14 @@ int bt__mpi_wait_begin(bt_mpi *m) {
 /* Lock held: one poll of a thread waiting on channel c (NULL: on the
  * bridge): c's own work (its mark, its header receive tested alone), and
  * at the first poll of a wait, then one time in BT__MPI_WAIT_FULL_POLL, or
- * whenever c has no header receive posted, a round of everything (other
+ * whenever c has no header receive posted or payload receives under way
+ * (their requests are in the table), a round of everything (other
  * channels' requests and marks, heartbeats), so they advance while a
  * thread waits on c. The progress thread polls too meanwhile, once per
  * nap for the pollers (progress_main()). */
 static int poll_for(bt_mpi *m, bt__rchan *c) {
-  if (c == NULL || c->hdr_op.index < 0 ||
+  wait_xfer = m->nactive > 0;
+  if (c == NULL || c->hdr_op.index < 0 || c->npayloads > 0 ||
       wait_polls++ % BT__MPI_WAIT_FULL_POLL == 0)
     return poll_once(m);
   int work = bt__rchan_marked(c) ? bt__rchan_pump(c) : 0;
@@ -828,8 +846,18 @@ static int poll_for(bt_mpi *m, bt__rchan *c) {
 
 int bt__mpi_wait_poll(bt_mpi *m, bt__rchan *c, int64_t since_ns) {
   if (wait_idle % 16 == 0) {
-    int64_t waited = bt__now_ns() - since_ns;
-    if (waited > m->spin_ns) return 0;
+    int64_t now = bt__now_ns(), waited = now - since_ns;
+    /* The spin counts from the wait's start or, if later, from the last
+     * poll that saw a transfer of the bridge under way (a rendezvous send
+     * or a payload receive outstanding), for up to BT__MPI_XFER_SPIN_NS in
+     * all: the reply to a large message comes a round trip after it left,
+     * longer than the spin, and the peer's answer follows the end of the
+     * transfer closely. */
+    if (wait_xfer) wait_xfer_at = now;
+    if (waited > m->spin_ns &&
+        (m->spin_ns == 0 || waited >= BT__MPI_XFER_SPIN_NS ||
+         now - wait_xfer_at > m->spin_ns))
+      return 0;
     wait_long = waited > BT__MPI_YIELD_AFTER_NS;
   }
   int work = 0;

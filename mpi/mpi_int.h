@@ -116,6 +116,16 @@ typedef struct bt__mpi_hdr {
  * ping-pongs 0.3-0.5 us per message on average (1.0-1.3 us one way,
  * against 0.75-0.85 us at 1 ms). */
 #define BT__MPI_DEFER_NS 1000000
+/* The longest a thread waiting on a remote channel polls (direct mode)
+ * while transfers of the bridge go on: its BATON_MPI_SPIN_US spin counts
+ * from the last poll that saw a rendezvous send or a payload receive
+ * outstanding, if that is later than the wait's start, up to this in all
+ * (bt__mpi_wait_poll()). A 2 MiB slice's round trip (0.5 ms on the
+ * development VM) outlasted the 200 us spin: the waiter parked and was
+ * woken for every reply, 7.3-7.7 against 7.9-8.2 GB/s polling on
+ * (bench_mpi ping-pong, loaded, interleaved). BATON_MPI_SPIN_US=0 still
+ * never polls. */
+#define BT__MPI_XFER_SPIN_NS 2000000
 /* A user thread polling on a shared core yields now and then after that. */
 #define BT__MPI_YIELD_AFTER_NS 20000
 /* A thread waiting on a remote channel polls that channel's own header
@@ -180,6 +190,10 @@ typedef struct bt__rq_item {
   bool holds;    /* elem holds a handle that must be disposed of */
   void *payload; /* raw payload (boxes, wire), freed after decode */
   size_t payload_bytes;
+  /* A value's payload lands here instead of in elem: the slot of `in` its
+   * receiver will read (bt__chan_lend()), published at delivery; elem has
+   * no room then. NULL: elem holds the element. */
+  void *lent;
   unsigned char elem[]; /* the channel type's size */
 } bt__rq_item;
 
@@ -389,6 +403,12 @@ bt__mpi_op *bt__mpi_op_get_hdr(struct bt_mpi *m, size_t bytes);
 void bt__mpi_op_put(struct bt_mpi *m, bt__mpi_op *op);
 /* Lock held: a message came from rank `peer` (failure detection). */
 void bt__mpi_heard(struct bt_mpi *m, int peer);
+/* Lock held: one round of everything the progress thread does (for a
+ * thread that must wait under the lock: rchan.c's borrowed pieces). */
+int bt__mpi_poll_locked(struct bt_mpi *m);
+/* Lock held: test op's request (if in the table) and handle its completion;
+ * 1 if it completed. */
+int bt__mpi_test_op(struct bt_mpi *m, bt__mpi_op *op);
 /* Lock held: add op with its request to the table. BT_OK or BT_ENOMEM. */
 int bt__mpi_track(struct bt_mpi *m, bt__mpi_op *op, MPI_Request req);
 /* For the tests: the requests this bridge's memory holds abandoned (their

@@ -19,6 +19,7 @@
  * (its own later sends: BT_ECLOSED; what it had sent still travels). */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,11 +104,13 @@ void bt__rchan_dispose(bt__rchan *c, void *elem) {
   }
 }
 
-static bt__rq_item *item_new(bt__rchan *c, bt__rq_state state) {
+/* A queue item with room for `elem_bytes` of element. */
+static bt__rq_item *item_new_sized(bt__rchan *c, bt__rq_state state,
+                                   size_t elem_bytes) {
   /* The element is left unset: a payload, the header's bytes or a slice
    * handle fills it before it is read (a 32 KiB value's zeroing cost as
    * much as a copy of it). */
-  bt__rq_item *it = malloc(sizeof *it + c->type->size);
+  bt__rq_item *it = malloc(sizeof *it + elem_bytes);
   if (!it) return NULL;
   memset(it, 0, sizeof *it);
   it->state = state;
@@ -117,6 +120,10 @@ static bt__rq_item *item_new(bt__rchan *c, bt__rq_state state) {
     c->rq_head = it;
   c->rq_tail = it;
   return it;
+}
+
+static bt__rq_item *item_new(bt__rchan *c, bt__rq_state state) {
+  return item_new_sized(c, state, c->type->size);
 }
 
 void bt__rchan_failv(bt__rchan *c, int code, const char *msg) {
@@ -151,6 +158,8 @@ static void fail_mpi(bt__rchan *c, int mpi_rc, const char *what) {
 }
 
 /* ---- sending ----------------------------------------------------------- */
+
+static bool peer_dead(const bt__rchan *c);
 
 static void pieces_put(bt__mpi_pieces *g) {
   if (--g->refs > 0) return;
@@ -257,10 +266,52 @@ static void send_ctrl(bt__rchan *c, uint32_t kind) {
               op);
 }
 
-/* Send the element in c->scratch (taken from out, held by this thread). The
- * element is consumed whatever happens. */
-static void send_data(bt__rchan *c) {
-  void *elem = c->scratch;
+/* The pieces of a value sent from its sender's own buffer (hook_send_direct):
+ * MPI is done with every one before this returns, as MPI_Send would be.
+ * Eager sends are done at once (isend()); one that is not (the transport
+ * out of buffers, the peer slow to take them) is waited for while the
+ * bridge is polled, so that the peer's messages keep coming and a peer
+ * that dies meanwhile is found (BATON_MPI_PEER_TIMEOUT): then what is
+ * left is freed unfinished (MPI may still read the buffer, never write
+ * it) and the channel has failed. */
+static void send_pieces_borrowed(bt__rchan *c, const void *src, size_t bytes) {
+  enum { MAXP = BT__MPI_FRAG_TOTAL / BT__MPI_FRAG + 1 };
+  MPI_Request reqs[MAXP];
+  int n = 0;
+  for (size_t off = 0; off < bytes && n < MAXP; off += BT__MPI_FRAG) {
+    size_t len = bytes - off < BT__MPI_FRAG ? bytes - off : BT__MPI_FRAG;
+    int rc = MPI_Isend((const char *)src + off, (int)len, MPI_BYTE, c->peer,
+                       c->tag, c->m->data_comm, &reqs[n]);
+    if (rc != MPI_SUCCESS) {
+      fail_mpi(c, rc, "MPI_Isend (piece)");
+      break;
+    }
+    n++;
+  }
+  int64_t t0 = 0;
+  for (int spins = 0;; spins++) {
+    int done = 0;
+    int rc = MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) {
+      fail_mpi(c, rc, "MPI_Testall (pieces)");
+      done = 0;
+    }
+    if (done) return;
+    if (rc != MPI_SUCCESS || peer_dead(c)) break;
+    if (spins == 0) t0 = bt__now_ns();
+    (void)bt__mpi_poll_locked(c->m);
+    if (bt__ncpu() <= 2 && bt__now_ns() - t0 > BT__MPI_YIELD_AFTER_NS)
+      sched_yield();
+  }
+  for (int i = 0; i < n; i++)
+    if (reqs[i] != MPI_REQUEST_NULL) MPI_Request_free(&reqs[i]);
+}
+
+/* Send elem: c->scratch (taken from out, held by this thread), or, when
+ * `borrowed`, a value in its sender's buffer (hook_send_direct()), which
+ * is the sender's again when this returns. The element is consumed
+ * whatever happens. */
+static void send_elem(bt__rchan *c, void *elem, bool borrowed) {
   const bt_type *t = c->type;
   size_t inline_bytes = 0;
   const size_t room = BT__MPI_EAGER - sizeof(bt__mpi_hdr);
@@ -353,6 +404,10 @@ static void send_data(bt__rchan *c) {
     if (c->kind == BT__RK_SLICE) bt__slice_drop(*(bt_slice *)elem);
     return;
   }
+  if (frag_src && borrowed) {
+    send_pieces_borrowed(c, frag_src, payload_bytes);
+    return;
+  }
   if (frag_src) {
     /* A slice's pieces go from its region where it lies, the slice held
      * until MPI is done with all of them (usually at once: eager sends);
@@ -429,6 +484,10 @@ err_nomem:
   bt__mpi_op_put(c->m, hop);
   bt__rchan_dispose(c, elem);
   failf(c, BT_ENOMEM, "remote channel: out of memory");
+}
+
+static void send_data(bt__rchan *c) {
+  send_elem(c, c->scratch, false);
 }
 
 /* Owed credits go back alone when the user caught up (nothing buffered),
@@ -526,7 +585,8 @@ int bt__rchan_pump(bt__rchan *c) {
 
 /* ---- receiving --------------------------------------------------------- */
 
-/* Hand one received element to `in` (to a waiting receiver, maybe). */
+/* Hand one received element to `in` (to a waiting receiver, maybe); elem
+ * NULL: the value is in the slot of `in` lent for it (bt__chan_lend()). */
 static void hand_over(bt__rchan *c, void *elem, bool holds) {
   /* The thread that made the element (decoded the header, unpacked the
    * payload) may not be this one: in direct mode any thread that waits
@@ -540,7 +600,7 @@ static void hand_over(bt__rchan *c, void *elem, bool holds) {
       atomic_load_explicit(&c->m->pollers, memory_order_relaxed) == 0 &&
       bt__mpi_on_progress_thread();
   /* `in` has room: the peer sends only with our credits. */
-  int rc = bt_try_send(c->in, elem);
+  int rc = elem ? bt_try_send(c->in, elem) : bt__chan_publish(c->in);
   if (rc == BT_OK && late) c->late_wakeups++;
   if (rc != BT_OK) {
     if (holds) bt__rchan_dispose(c, elem);
@@ -562,7 +622,7 @@ static void deliver(bt__rchan *c) {
         if (it->holds) bt__rchan_dispose(c, it->elem);
         c->to_return++;
       } else {
-        hand_over(c, it->elem, it->holds);
+        hand_over(c, it->lent ? NULL : it->elem, it->holds);
       }
     } else {
       (void)bt_chan_close(c->in); /* CLOSE or FAIL */
@@ -692,6 +752,25 @@ static void on_data(bt__rchan *c, const bt__mpi_hdr *h, size_t got) {
       h->inline_bytes == t->size && got == sizeof *h + t->size) {
     hand_over(c, (void *)(h + 1), false);
     return;
+  }
+  /* A value with a payload, nothing queued before it: the payload lands
+   * in the slot of `in` its receiver will read, not in a queue item copied
+   * into `in` at delivery (nothing else enters `in` meanwhile: deliveries
+   * go in order, and this one is first). */
+  if (c->kind == BT__RK_VALUE && c->rq_head == NULL && c->error == BT_OK &&
+      !c->discard && h->type_hash == c->type_hash && h->inline_bytes == 0 &&
+      payload == t->size) {
+    void *slot = bt__chan_lend(c->in);
+    if (slot) {
+      bt__rq_item *it = item_new_sized(c, BT__RQ_READY, 0);
+      if (!it) {
+        failf(c, BT_ENOMEM, "remote channel: out of memory");
+        return;
+      }
+      it->lent = slot;
+      (void)irecv_payload(c, it, slot, payload);
+      return;
+    }
   }
   bt__rq_item *it = item_new(c, BT__RQ_READY);
   if (!it) {
@@ -941,6 +1020,59 @@ static void hook_after_send(void *ctx) {
   bt__mpi_kick(m);
 }
 
+/* A value sent straight from the caller's buffer (direct mode): no copy
+ * into out, none out of it into scratch, none into the pieces' send
+ * records (a 32 KiB value paid those three beside MPI's own). Only when
+ * the lock is free and the element may leave now: a credit in hand,
+ * nothing in out before it (this thread's earlier sends left: the pump
+ * that took them held the lock we now hold), the channel open; else it
+ * goes through out as any send. */
+/* Lock held: whether a send may skip out now (a credit aside). */
+static bool direct_ok(bt__rchan *c) {
+  /* relaxed: out's waiting senders are counted under out's lock; one that
+   * queues after the look is an overtaking the channel allows (two
+   * threads' sends at once are not ordered). */
+  return !c->m->detaching && !c->out_closed && c->error == BT_OK &&
+         !c->orphan && !peer_dead(c) && !c->close_sent &&
+         bt_chan_len(c->out) == 0 &&
+         atomic_load_explicit(&c->out->send_waiting, memory_order_relaxed) ==
+             0;
+}
+
+static int hook_send_direct(void *ctx, const void *elem) {
+  bt__rchan *c = ctx;
+  bt_mpi *m = c->m;
+  /* A value larger than a header's room waits for the lock: three copies
+   * of it through the queue cost more than the wait (the lock is held for
+   * a poll, not for a transfer). A small one takes the queue instead. */
+  if (c->type->size > BT__MPI_EAGER - sizeof(bt__mpi_hdr)) {
+    pthread_mutex_lock(&m->lock);
+  } else if (pthread_mutex_trylock(&m->lock) != 0) {
+    return BT_EAGAIN;
+  }
+  int rc = BT_EAGAIN;
+  /* No credit in hand: the peer may have returned some that nobody has
+   * read yet (its receiver took what we sent while nobody polled here):
+   * a look at the channel's own header receive, a few messages at most,
+   * costs less than the queue. */
+  for (int i = 0; i < 4 && c->credits == 0 && c->hdr_posted && direct_ok(c) &&
+                  bt__mpi_test_op(m, &c->hdr_op);
+       i++) {
+  }
+  if (c->credits > 0 && direct_ok(c)) {
+    c->credits--;
+    c->stalled = false;
+    uint64_t before = c->bytes_sent;
+    int64_t t0 = bt__trace_begin();
+    send_elem(c, (void *)elem, true);
+    bt__trace_end(t0, "mpi", "send", c->peer,
+                  (int64_t)(c->bytes_sent - before));
+    rc = BT_OK;
+  }
+  pthread_mutex_unlock(&m->lock);
+  return rc;
+}
+
 static void hook_after_recv(void *ctx) {
   bt__rchan *c = ctx;
   /* No lock on the receive path: the progress thread folds these in.
@@ -1151,6 +1283,7 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
   c->cap = capacity;
   c->window = capacity ? (uint32_t)capacity : 1;
   c->credits = c->window;
+  c->hdr_op.index = -1; /* not in the table until posted */
   c->hdr_template.magic = BT__MPI_HDR_MAGIC;
   c->hdr_template.type_hash = c->type_hash;
   snprintf(c->hdr_template.type_name, sizeof c->hdr_template.type_name, "%s",
@@ -1208,6 +1341,9 @@ int bt_mpi_chan_create(bt_mpi *m, int peer, int tag, const bt_type *t,
     r.wait_begin = hook_wait_begin;
     r.wait_poll = hook_wait_poll;
     r.wait_end = hook_wait_end;
+    /* Buffered values only: a capacity-0 send meets the transport in out
+     * (one at a time, in the order of the senders' arrival). */
+    if (kind == BT__RK_VALUE && capacity > 0) r.send_direct = hook_send_direct;
   }
   bt_chan *user;
   rc = bt__chan_create_remote(t, &r, &user);
