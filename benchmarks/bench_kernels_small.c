@@ -12,6 +12,8 @@
  *
  *   bench_kernels_small [--workers=N] [--min=1000] [--max=10000000]
  *                       [--quick=1]        (quick: 10^3 .. 10^5)
+ *                       [--only=KERNEL]    (one kernel: nstream, dot, axpy,
+ *                                           axpby, stencil or transpose)
  *
  * Each size runs as many iterations as fit in about 20 ms of work per side
  * (at least 20, at most 20 000), in blocks alternating with the baseline
@@ -126,9 +128,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_kernels_small: bad --min/--max\n");
     return 2;
   }
+  const char *only = NULL;
+  for (int i = 1; i < argc; i++)
+    if (strncmp(argv[i], "--only=", 7) == 0) only = argv[i] + 7;
+  size_t nkernels = sizeof kernels / sizeof kernels[0], matched = 0;
+  for (size_t k = 0; k < nkernels; k++)
+    matched += !only || strcmp(only, kernels[k].name) == 0;
+  if (matched == 0) {
+    fprintf(stderr, "bench_kernels_small: no kernel named '%s'\n", only);
+    return 2;
+  }
   bench_table_header("kernel call vs OpenMP loop, same threads (us/call)");
-  for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+  for (size_t k = 0; k < nkernels; k++) {
     const kernel *kn = &kernels[k];
+    if (only && strcmp(only, kn->name) != 0) continue;
     for (long size = lo; size <= hi; size *= 10) {
       small_run r = {.rt = kb.rt};
       if (kn->matrix) {

@@ -47,6 +47,21 @@
 _Noreturn void bt__assert_fail(const char *cond, const char *file, int line,
                                const char *func);
 
+/* ---- job records (core/jobrec.c) -------------------------------------- */
+
+/* Memory for one job record (task + future, core/job.c) of `bytes`, from
+ * the calling thread's recycled records of its size class when it has one.
+ * *cls gets the class to hand back to bt__jobrec_free() (-1: plain malloc,
+ * too large to recycle). NULL when out of memory. Thread-safe (each thread
+ * has its own cache; a shared depot under a mutex behind them). */
+void *bt__jobrec_alloc(size_t bytes, int *cls);
+/* Gives a record back (any thread, NULL ignored): kept for reuse by this
+ * thread, or the depot, or freed. The caller has killed its magic word. */
+void bt__jobrec_free(void *rec, int cls);
+/* Frees the records the depot and the calling thread keep (called by
+ * bt_runtime_destroy, so an ended runtime does not keep its peak). */
+void bt__jobrec_trim(void);
+
 /* ---- errors (core/status.c) ------------------------------------------- */
 
 /* Record the calling thread's last failure as a sentence and return code,

@@ -50,6 +50,7 @@ struct bt_future {
   char *message; /* the job's bt_errmsg() when rc != BT_OK; worker, then
                     read-only after DONE */
   int consumed;  /* the future's holder only; read by the last unref */
+  int rec_class; /* the record's size class (core/jobrec.c); immutable */
   /* Set by the holder's bt_future_release(), so that a second release or a
    * wait after it (the worker may still hold the struct) answers BT_EINVAL
    * instead of dropping the worker's reference. relaxed: only the holder
@@ -84,7 +85,7 @@ static void future_unref(bt_future *f) {
     f->result_type->on_drop(f->result);
   free(f->message);
   bt__magic_kill(&f->magic);
-  free(f);
+  bt__jobrec_free(f, f->rec_class);
 }
 
 static void keep_message(bt_future *f) {
@@ -165,9 +166,11 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   size_t arg_room = round_up(arg_size, align);
   if (arg_size > SIZE_MAX / 4 || result_size > SIZE_MAX / 4)
     return bt__fail(BT_EINVAL, "bt_schedule: element sizes too large");
-  /* malloc, not calloc: every header field is set below, the argument is
-   * copied in, and only the result is zeroed for the body. */
-  bt_future *fut = malloc(head + arg_room + result_size);
+  /* A recycled record (core/jobrec.c) or malloc's, not calloc's: every
+   * header field is set below, the argument is copied in, and only the
+   * result is zeroed for the body. */
+  int rec_class;
+  bt_future *fut = bt__jobrec_alloc(head + arg_room + result_size, &rec_class);
   if (fut == NULL)
     return bt__fail(BT_ENOMEM, "bt_schedule: %zu bytes",
                     head + arg_room + result_size);
@@ -177,6 +180,7 @@ int bt_schedule(bt_runtime *rt, int worker, const bt_job *job, bt_future **f) {
   fut->rc = BT_OK;
   fut->message = NULL;
   fut->consumed = 0;
+  fut->rec_class = rec_class;
   atomic_init(&fut->released, 0);
   fut->fn = job->fn;
   fut->ctx = job->ctx;
@@ -227,12 +231,18 @@ err_take_back:
   if (job->arg_type != NULL && job->arg_type->on_recv != NULL)
     job->arg_type->on_recv(fut->arg);
 err_free:
-  free(fut);
+  bt__magic_kill(&fut->magic);
+  bt__jobrec_free(fut, rec_class);
   return rc;
 }
 
 int bt_future_done(const bt_future *f) {
-  return future_get(f) != NULL && (state_of(f) & STATE_DONE) != 0;
+  /* relaxed: as in bt_future_wait(); a released future is no longer the
+   * caller's, even while its worker still holds the record. */
+  return future_get(f) != NULL &&
+         !atomic_load_explicit(&((bt_future *)f)->released,
+                               memory_order_relaxed) &&
+         (state_of(f) & STATE_DONE) != 0;
 }
 
 static void watch_message(const bt_future *f, const bt__watch *w) {

@@ -181,6 +181,7 @@ int bt_runtime_destroy(bt_runtime *rt) {
                     "for itself",
                     bt_self());
   bt__workers_stop(rt);
+  bt__jobrec_trim(); /* the workers gave their records back as they ended */
   bt__diag_destroy(rt);
   bt__placement_free(&rt->place);
   bt__cpuset_free(rt->allowed);

@@ -79,6 +79,17 @@ bt_runtime *bt__self_runtime(void) {
 }
 
 static bt__task *pop(bt__worker *w, int *closed) {
+  /* Nothing queued: answer without the lock (two loads instead of two
+   * read-modify-writes on each turn of the worker's loop). closed first,
+   * acquire: pairs with the seq_cst store in close_queue(), made under the
+   * lock after every post it let through, so queued read after it counts
+   * each of them. A post racing with this read is seen on the next turn
+   * or by the idle handshake (has_work()). */
+  int shut = atomic_load_explicit(&w->closed, memory_order_acquire);
+  if (atomic_load_explicit(&w->queued, memory_order_acquire) == 0) {
+    *closed = shut;
+    return NULL;
+  }
   bt__lock_acquire(&w->lock);
   bt__task *t = w->head;
   if (t) {
@@ -142,6 +153,10 @@ static int deque_push(bt__worker *w, bt__task *t) {
 static bt__task *deque_pop(bt__worker *w) {
   /* relaxed: bottom has one writer, this worker. */
   int64_t b = atomic_load_explicit(&w->bottom, memory_order_relaxed) - 1;
+  /* Empty (top only grows, and only this worker pushes): skip the seq_cst
+   * stores of the race for the last job. relaxed: a stale top is lower,
+   * and then the full protocol below decides. */
+  if (atomic_load_explicit(&w->top, memory_order_relaxed) > b) return NULL;
   atomic_store_explicit(&w->bottom, b, memory_order_seq_cst);
   int64_t top = atomic_load_explicit(&w->top, memory_order_seq_cst);
   if (top > b) { /* empty */

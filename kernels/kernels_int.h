@@ -4,19 +4,21 @@
  *
  * Every kernel runs on one mechanism (kernels/parallel.c): the operands are
  * locked with timeout 0 (own for the written one, borrow for the read ones),
- * cut into one part per worker along an axis with the balanced split rule
+ * once each, by the caller, who keeps the slices; their views are cut into
+ * one part per worker along an axis with the balanced split rule
  * (bt__part_start, the rule BT_PLACE_BLOCKS used for first touch, so part i
- * is worker i's home part), each part's slices are handed over through
- * bt_type_slice, and the parts run through the runtime's team
+ * is worker i's home part), and the parts run through the runtime's team
  * (bt__team_run, core/team.c: one offer to every worker, each part claimed
  * once by whoever comes first, its home worker first; the caller runs its
  * own part and the parts of late workers). When the team is busy (a kernel
  * called from a part, or from another thread meanwhile) one task per
  * worker is posted with bt__worker_post instead, and the caller takes back
  * the parts no worker started when it may run parts, then waits on a
- * countdown (bounded spin, then futex). Then the caller takes the slices
- * back, releases them and returns the first part's error. Part tasks live
- * on the caller's stack (no allocation per call up to 16 workers).
+ * countdown (bounded spin, then futex). Then the caller releases the
+ * slices and returns the first part's error. Part tasks live on the
+ * caller's stack (no allocation per call up to 16 workers).
+ * bt_parallel_slices alone splits its operand into one slice per part and
+ * hands each to the thread that runs the part (its body gets a bt_slice).
  */
 #ifndef BATON_KERNELS_INT_H
 #define BATON_KERNELS_INT_H
@@ -62,7 +64,9 @@ typedef struct bt__operand {
 } bt__operand;
 
 /* What one worker receives: its index, its range of the cut extent, and
- * per operand the held slice and its view (taken on the worker). */
+ * per operand its view (made by the caller, who holds the slices; view.numa
+ * is -1) and, for bt_parallel_slices only, the slice handed to the runner
+ * (for the library's kernels slice[k] is 0, a stale handle). */
 typedef struct bt__part {
   int index;           /* part i: worker i's home part (it may run
                           elsewhere: the caller or a helping worker) */

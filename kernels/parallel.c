@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* parallel.c: the one mechanism every kernel runs on: lock the operands,
- * cut them into one part per worker, hand the parts' slices over, run the
- * parts through the runtime's team (core/team.c) or, when it is busy, by
- * posting one task per worker and joining on a countdown, take the slices
- * back and release them. */
+ * cut them into one part per worker, run the parts through the runtime's
+ * team (core/team.c) or, when it is busy, by posting one task per worker
+ * and joining on a countdown, then release the operands.
+ *
+ * Two ways to give a part its operands. The library's own kernels get
+ * views: the caller locks each operand once (one slice per operand, held
+ * by the caller throughout), cuts its view into the parts' views, and the
+ * parts read and write through those; no slice moves between threads.
+ * bt_parallel_slices, whose body receives a bt_slice and may use it as
+ * any held slice, gets slices: each operand is split into one slice per
+ * part, handed to the thread that runs the part (bt_type_slice's
+ * on_send/on_recv), viewed there, and handed back after the body.
+ * Measured (2 workers on 2 cores, loaded): the hand-over cost a part
+ * about 1 us on its runner (the slice records' cache lines come from the
+ * caller's core and go back) and the caller 1-2 us more around the join;
+ * see docs/performance.md, "tpose4, sixth session". */
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,7 +30,8 @@ typedef struct part_task {
   struct part_group *group;
   bt__part part;
   int ran_on;                        /* the worker that ran it, -1: not one */
-  int handed_back[BT__MAX_OPERANDS]; /* the runner gave slice k back */
+  int handed_back[BT__MAX_OPERANDS]; /* the runner gave slice k back
+                                        (slices mode only) */
   int rc;                            /* written by the runner before its
                                         decrement of group->pending, as */
   char msg[256];                     /* is the runner's bt_errmsg() */
@@ -28,19 +41,26 @@ typedef struct part_task {
 typedef struct part_group {
   _Atomic uint32_t pending; /* parts not finished yet | BT__JOIN_WAITER */
   int nops;
+  int slices;               /* 1: the parts' slices are handed to their
+                               runners (bt_parallel_slices); 0: the caller
+                               holds them, the parts get views */
   bt__part_fn fn;
   void *ctx;
 } part_group;
 
-/* Runs one part on the calling thread: takes its slices, runs the body,
- * hands the slices back and records the outcome in pt. */
+/* Runs one part on the calling thread and records the outcome in pt; in
+ * slices mode it takes the part's slices first and hands them back after
+ * the body. */
 static void part_body(part_task *pt) {
   part_group *g = pt->group;
   int rc = BT_OK;
   pt->ran_on = bt_self();
-  for (int k = 0; k < g->nops; k++) bt_type_slice.on_recv(&pt->part.slice[k]);
-  for (int k = 0; k < g->nops && rc == BT_OK; k++)
-    rc = bt_slice_view(pt->part.slice[k], &pt->part.view[k]);
+  if (g->slices) {
+    for (int k = 0; k < g->nops; k++)
+      bt_type_slice.on_recv(&pt->part.slice[k]);
+    for (int k = 0; k < g->nops && rc == BT_OK; k++)
+      rc = bt_slice_view(pt->part.slice[k], &pt->part.view[k]);
+  }
   if (rc == BT_OK) {
     /* A body that fails without a sentence must not pass on a stale one
      * (only when there is one: formatting costs more than a small part). */
@@ -50,7 +70,7 @@ static void part_body(part_task *pt) {
     bt__trace_end(t0, "part", "part", bt_self(), 0);
   }
   bt__stat_part();
-  for (int k = 0; k < g->nops; k++) {
+  for (int k = 0; k < g->nops && g->slices; k++) {
     int sent = bt_type_slice.on_send(&pt->part.slice[k], BT_UNCHECKED);
     pt->handed_back[k] = sent == BT_OK;
     if (sent != BT_OK && rc == BT_OK)
@@ -192,20 +212,57 @@ static void release_operand(part_task *tasks, int nparts, int k) {
     (void)bt_slice_release(tasks[i].part.slice[k]);
 }
 
+/* Views mode: lock operand k once, whole (owned or borrowed; the union of
+ * the parts' regions, halos clipped, is the whole array), into *held, and
+ * cut its view into the parts' views: part [start, stop) widened by the
+ * halo and clipped, or the whole view for a whole operand. The parts'
+ * slice handles stay 0 (stale): their bodies use the views only. */
+static int lock_views(const bt__operand *op, int k, part_task *tasks,
+                      int nparts, bt_slice *held) {
+  int rc = op->writable ? bt_array_own(op->array, NULL, 0, held)
+                        : bt_array_borrow(op->array, NULL, 0, held);
+  if (rc != BT_OK) return rc;
+  bt_view whole;
+  rc = bt_slice_view(*held, &whole);
+  BT_ASSERT(rc == BT_OK); /* the caller made and holds it */
+  /* Only the first page's node is known, not each part's. */
+  whole.numa = -1;
+  size_t elem = bt_dtype_size(whole.dtype);
+  int axis = op->axis;
+  for (int i = 0; i < nparts; i++) {
+    bt_view *v = &tasks[i].part.view[k];
+    *v = whole;
+    tasks[i].part.slice[k] = (bt_slice){0};
+    if (op->whole) continue;
+    int64_t lo = tasks[i].part.start - op->halo,
+            hi = tasks[i].part.stop + op->halo;
+    if (lo < 0) lo = 0;
+    if (hi > whole.shape[axis]) hi = whole.shape[axis];
+    v->shape[axis] = hi - lo;
+    v->origin[axis] = whole.origin[axis] + lo;
+    v->data = (char *)whole.data +
+              (ptrdiff_t)(lo * whole.strides[axis]) * (ptrdiff_t)elem;
+  }
+  return BT_OK;
+}
+
 /* Part tasks of a call live on the caller's stack up to this many parts
  * (about 1 KiB each); a runtime with more workers allocates them. */
 enum { STACK_PARTS = 16 };
 
-/* Hand the parts' slices to their workers, post the parts (all but
- * `mine`, which the caller runs), join, take the slices back and release
- * them. Returns the error of the post that failed (the runtime is
- * stopping), else that of the lowest-numbered failing part (bt_errmsg()
- * names it and where it ran), else BT_OK. */
+/* Run the parts through the team or post them (all but `mine`, which the
+ * caller runs) and join. In slices mode the parts' slices are handed to
+ * the runners first, taken back after the join and released; in views
+ * mode the caller releases its slices itself afterwards. Returns the error
+ * of the post that failed (the runtime is stopping), else that of the
+ * lowest-numbered failing part (bt_errmsg() names it and where it ran),
+ * else BT_OK. */
 static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
                      int mine, int may_run, part_group *group) {
   int rc = BT_OK;
+  int hand = group->slices ? nops : 0; /* operands whose slices travel */
   for (int i = 0; i < nparts; i++)
-    for (int k = 0; k < nops; k++) {
+    for (int k = 0; k < hand; k++) {
       int sent = bt_type_slice.on_send(&tasks[i].part.slice[k], BT_UNCHECKED);
       BT_ASSERT(sent == BT_OK); /* the caller made and holds every slice */
     }
@@ -240,7 +297,7 @@ static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
      * slices are ours again; let the posted ones (and ours) finish. */
     lost = nparts - posted;
     for (int i = posted; i < nparts; i++)
-      for (int k = 0; k < nops; k++) {
+      for (int k = 0; k < hand; k++) {
         bt_type_slice.on_recv(&tasks[i].part.slice[k]);
         tasks[i].handed_back[k] = 1;
       }
@@ -255,7 +312,7 @@ static int run_parts(bt_runtime *rt, part_task *tasks, int nparts, int nops,
 joined:;
   int first = BT_OK;
   for (int i = 0; i < nparts; i++) {
-    for (int k = 0; k < nops; k++) {
+    for (int k = 0; k < hand; k++) {
       if (!tasks[i].handed_back[k]) continue;
       if (i < posted) bt_type_slice.on_recv(&tasks[i].part.slice[k]);
       (void)bt_slice_release(tasks[i].part.slice[k]);
@@ -277,8 +334,10 @@ joined:;
   return rc == BT_OK ? first : rc;
 }
 
-int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
-                 bt__part_fn fn, void *ctx, int *nparts_out) {
+/* bt__parallel in views mode (slices 0) or slices mode (1): see the top
+ * of this file. */
+static int parallel(bt_runtime *rt, const bt__operand *ops, int nops,
+                    bt__part_fn fn, void *ctx, int *nparts_out, int slices) {
   BT_ASSERT(rt && ops && fn && nops >= 1 && nops <= BT__MAX_OPERANDS);
   /* An empty array has no region to lock (and no element to visit): a
    * kernel with an empty operand has nothing to do. */
@@ -307,7 +366,7 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
   part_task *tasks = stack_tasks;
   if (nparts > STACK_PARTS && !(tasks = malloc(sizeof *tasks * (size_t)nparts)))
     return bt__fail(BT_ENOMEM, "cannot allocate %d kernel tasks", nparts);
-  part_group group = {.nops = nops, .fn = fn, .ctx = ctx};
+  part_group group = {.nops = nops, .slices = slices, .fn = fn, .ctx = ctx};
   for (int i = 0; i < nparts; i++) {
     part_task *pt = &tasks[i];
     pt->part.index = i;
@@ -323,20 +382,35 @@ int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
   }
 
   int locked = 0;
+  bt_slice held[BT__MAX_OPERANDS]; /* views mode: the caller's slices */
   for (; locked < nops; locked++) {
-    rc = lock_operand(&ops[locked], locked, tasks, nparts);
+    rc = slices ? lock_operand(&ops[locked], locked, tasks, nparts)
+                : lock_views(&ops[locked], locked, tasks, nparts,
+                             &held[locked]);
     if (rc != BT_OK) goto err_unlock;
   }
 
   rc = run_parts(rt, tasks, nparts, nops, mine, may_run, &group);
+  if (!slices)
+    for (int k = 0; k < nops; k++) (void)bt_slice_release(held[k]);
   if (rc == BT_OK && nparts_out) *nparts_out = nparts;
   if (tasks != stack_tasks) free(tasks);
   return rc;
 
 err_unlock:
-  while (locked-- > 0) release_operand(tasks, nparts, locked);
+  while (locked-- > 0) {
+    if (slices)
+      release_operand(tasks, nparts, locked);
+    else
+      (void)bt_slice_release(held[locked]);
+  }
   if (tasks != stack_tasks) free(tasks);
   return rc;
+}
+
+int bt__parallel(bt_runtime *rt, const bt__operand *ops, int nops,
+                 bt__part_fn fn, void *ctx, int *nparts_out) {
+  return parallel(rt, ops, nops, fn, ctx, nparts_out, 0);
 }
 
 /* ---- the public entry: one array, the user's body ---------------------- */
@@ -371,7 +445,7 @@ int bt_parallel_slices(bt_runtime *rt, bt_array *a, int axis, int writable,
                     axis, ndim);
   bt__operand op = {.array = a, .writable = writable != 0, .axis = axis};
   slices_ctx sc = {fn, ctx};
-  return bt__parallel(rt, &op, 1, slices_part, &sc, NULL);
+  return parallel(rt, &op, 1, slices_part, &sc, NULL, 1);
 }
 
 /* ---- argument checks ---------------------------------------------------- */
@@ -428,9 +502,9 @@ int bt__check_ndim(const char *kernel, const char *role, const bt_array *a,
 
 /* ---- per-part regions (2-D tiles: kernels/tiles.h) ----------------------
  * bt__parallel with one part per worker whose regions the kernel chooses:
- * part i (worker i's) locks regions + (i * nops + k) * BT_MAX_DIMS of
- * operand k, owned or borrowed; then the same hand-over, caller-runs, join
- * and error rules as bt__parallel. */
+ * the caller locks regions + (i * nops + k) * BT_MAX_DIMS of operand k for
+ * part i (worker i's), owned or borrowed, and keeps the slices (views
+ * mode); then the same caller-runs, join and error rules as bt__parallel. */
 
 int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
                          const bt_range *regions, bt__part_fn fn, void *ctx) {
@@ -459,10 +533,15 @@ int bt__parallel_regions(bt_runtime *rt, const bt__region_op *ops, int nops,
                ? bt_array_own(ops[k].array, r, 0, &pt->part.slice[k])
                : bt_array_borrow(ops[k].array, r, 0, &pt->part.slice[k]);
       if (rc != BT_OK) goto err_unlock;
+      /* Views mode: the caller keeps the slice, the part gets its view. */
+      rc = bt_slice_view(pt->part.slice[k], &pt->part.view[k]);
+      BT_ASSERT(rc == BT_OK); /* the caller made and holds it */
     }
   }
 
   rc = run_parts(rt, tasks, nparts, nops, mine, may_run, &group);
+  for (int i = 0; i < locked; i++)
+    (void)bt_slice_release(tasks[i / nops].part.slice[i % nops]);
   if (tasks != stack_tasks) free(tasks);
   return rc;
 

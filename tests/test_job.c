@@ -906,3 +906,225 @@ BT_TEST_STRESS(box_trees_round_trip_through_workers) {
   bt_test_threads(THREADS, tree_trip_thread, tt, sizeof tt[0]);
   BT_CHECK_OK(bt_runtime_destroy(rt));
 }
+
+/* ---- recycled records (core/jobrec.c) ---------------------------------
+ *
+ * A finished future's memory serves later jobs. These cases would catch a
+ * record recycled while its holder still has it, or one that carries an
+ * earlier job's result, return code or message into a later future. */
+
+enum { BIG_RESULT = 300 }; /* with the header, a record of the 512 class */
+
+static const bt_type block_type[3] = {
+    {.struct_size = sizeof(bt_type), .name = "block8", .size = 8},
+    {.struct_size = sizeof(bt_type), .name = "block64", .size = 64},
+    {.struct_size = sizeof(bt_type), .name = "block300", .size = BIG_RESULT},
+};
+
+static int fill_job(void *arg, void *result, void *ctx) {
+  memset(result, 0xab, ((const bt_type *)ctx)->size);
+  return BT_OK;
+}
+
+/* Fails (BT_ESTATE) unless the result it is given is all zero. */
+static int expect_zero_job(void *arg, void *result, void *ctx) {
+  const unsigned char *p = result;
+  for (size_t i = 0; i < ((const bt_type *)ctx)->size; i++)
+    if (p[i] != 0)
+      return bt__fail(BT_ESTATE, "byte %zu of a fresh result is %u", i, p[i]);
+  return BT_OK;
+}
+
+static int busy_job(void *arg, void *result, void *ctx) {
+  return bt__fail(BT_EBUSY, "the job is busy with %d things", 9);
+}
+
+static int all_zero(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != 0) return 0;
+  return 1;
+}
+
+BT_TEST(recycled_future_starts_clean) {
+  bt_runtime *rt = make_runtime(2, NULL);
+  unsigned char out[BIG_RESULT];
+  for (int round = 0; round < 200; round++) {
+    const bt_type *t = &block_type[round % 3];
+    int w = round % 2;
+    bt_job job = {sizeof(bt_job), fill_job, (void *)t, NULL,
+                  NULL,           BT_CHECKED, t};
+    bt_future *f = schedule(rt, w, &job);
+    BT_CHECK_OK(bt_future_wait(f, -1, out));
+    BT_CHECK_EQ(out[t->size - 1], 0xab);
+    BT_CHECK_OK(bt_future_release(f));
+    /* a failure with a message, then one without: no message carried */
+    job.fn = busy_job;
+    f = schedule(rt, w, &job);
+    BT_CHECK_STATUS(bt_future_wait(f, -1, out), BT_EBUSY);
+    BT_CHECK(strstr(bt_errmsg(), "busy with 9 things") != NULL);
+    BT_CHECK_OK(bt_future_release(f));
+    job.fn = silent_failing_job;
+    f = schedule(rt, w, &job);
+    BT_CHECK_STATUS(bt_future_wait(f, -1, out), BT_ENOTSUP);
+    BT_CHECK(strstr(bt_errmsg(), "busy") == NULL);
+    BT_CHECK_OK(bt_future_release(f));
+    /* the next job's result starts zeroed, whatever the record held */
+    job.fn = expect_zero_job;
+    memset(out, 0x5a, sizeof out);
+    f = schedule(rt, w == 0 ? BT_ANY_WORKER : w, &job);
+    BT_CHECK_OK(bt_future_wait(f, -1, out));
+    BT_CHECK(all_zero(out, t->size));
+    BT_CHECK(bt_future_done(f));
+    BT_CHECK_OK(bt_future_release(f));
+  }
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+BT_TEST(released_future_is_refused) {
+  bt_runtime *rt = make_runtime(1, NULL);
+  bt_job job = {sizeof(bt_job), forty_two_job, NULL,        NULL,
+                NULL,           BT_CHECKED,    &bt_type_i64};
+  /* released after its wait: the record waits for reuse, the handle is
+   * refused until then (nothing is scheduled in between) */
+  bt_future *f = schedule(rt, 0, &job);
+  int64_t v = 0;
+  BT_CHECK_OK(bt_future_wait(f, -1, &v));
+  BT_CHECK_EQ(v, 42);
+  BT_CHECK_STATUS(bt_future_wait(f, -1, &v), BT_ESTATE);
+  BT_CHECK_OK(bt_future_release(f));
+  BT_CHECK_STATUS(bt_future_wait(f, -1, &v), BT_EINVAL);
+  BT_CHECK_STATUS(bt_future_wait(f, 0, NULL), BT_EINVAL);
+  BT_CHECK_STATUS(bt_future_release(f), BT_EINVAL);
+  BT_CHECK_EQ(bt_future_done(f), 0);
+  /* released before its job ran: the worker's reference keeps the record
+   * until the job ends (then the worker recycles it); the holder's handle
+   * is refused at once */
+  gate g = {0, 0};
+  bt_job hold = {sizeof(bt_job), gate_job, &g, NULL, NULL, BT_CHECKED, NULL};
+  bt_future *blocker = schedule(rt, 0, &hold);
+  wait_entered(&g, 1);
+  f = schedule(rt, 0, &job);
+  BT_CHECK_OK(bt_future_release(f));
+  BT_CHECK_STATUS(bt_future_wait(f, 0, NULL), BT_EINVAL);
+  BT_CHECK_STATUS(bt_future_release(f), BT_EINVAL);
+  gate_open(&g);
+  BT_CHECK_OK(bt_future_wait(blocker, -1, NULL));
+  BT_CHECK_OK(bt_future_release(blocker));
+  drain_worker(rt, 0);
+  BT_CHECK_OK(bt_runtime_destroy(rt));
+}
+
+/* Producers schedule, consumers on other threads wait and release (so
+ * records end on another thread than the one that took them, and move
+ * through the shared depot); every fifth future is released before its
+ * job may have run (the worker frees those). Each result must be its own
+ * job's. */
+enum { HANDOFF_SLOTS = 256 };
+
+typedef struct handoff {
+  pthread_mutex_t mu;
+  pthread_cond_t changed;
+  bt_future *f[HANDOFF_SLOTS];
+  int64_t expect[HANDOFF_SLOTS];
+  int kind[HANDOFF_SLOTS];
+  long head, tail; /* protected by mu */
+  int producers_left;
+  bt_runtime *rt;
+  long per_producer;
+  _Atomic long consumed;
+} handoff;
+
+typedef struct handoff_arg {
+  handoff *h;
+  int id;
+} handoff_arg;
+
+static int stamp_job(void *arg, void *result, void *ctx) {
+  int64_t x = *(int64_t *)arg;
+  const bt_type *t = ctx;
+  for (size_t i = 0; i + sizeof x <= t->size; i += sizeof x)
+    memcpy((unsigned char *)result + i, &x, sizeof x);
+  return BT_OK;
+}
+
+static void *handoff_producer(void *arg) {
+  handoff_arg *a = arg;
+  handoff *h = a->h;
+  for (long i = 0; i < h->per_producer; i++) {
+    int64_t x = (int64_t)a->id << 40 | i;
+    int kind = (int)(i % 3);
+    bt_job job = {sizeof(bt_job), stamp_job,  (void *)&block_type[kind],
+                  &bt_type_i64,   &x,         BT_CHECKED,
+                  &block_type[kind]};
+    bt_future *f = schedule(h->rt, i % 4 == 1 ? (int)(i % 2) : BT_ANY_WORKER,
+                            &job);
+    if (i % 5 == 0) {
+      BT_CHECK_OK(bt_future_release(f));
+      continue;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (h->tail - h->head == HANDOFF_SLOTS)
+      pthread_cond_wait(&h->changed, &h->mu);
+    long k = h->tail++ % HANDOFF_SLOTS;
+    h->f[k] = f;
+    h->expect[k] = x;
+    h->kind[k] = kind;
+    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->mu);
+  }
+  pthread_mutex_lock(&h->mu);
+  h->producers_left--;
+  pthread_cond_broadcast(&h->changed);
+  pthread_mutex_unlock(&h->mu);
+  return NULL;
+}
+
+static void *handoff_consumer(void *arg) {
+  handoff *h = ((handoff_arg *)arg)->h;
+  unsigned char out[BIG_RESULT];
+  for (;;) {
+    pthread_mutex_lock(&h->mu);
+    while (h->tail == h->head && h->producers_left > 0)
+      pthread_cond_wait(&h->changed, &h->mu);
+    if (h->tail == h->head) {
+      pthread_mutex_unlock(&h->mu);
+      return NULL;
+    }
+    long k = h->head++ % HANDOFF_SLOTS;
+    bt_future *f = h->f[k];
+    int64_t x = h->expect[k];
+    const bt_type *t = &block_type[h->kind[k]];
+    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->mu);
+    BT_CHECK_OK(bt_future_wait(f, -1, out));
+    for (size_t i = 0; i + sizeof x <= t->size; i += sizeof x) {
+      int64_t got;
+      memcpy(&got, out + i, sizeof got);
+      BT_CHECK_EQ(got, x);
+    }
+    BT_CHECK_STATUS(bt_future_wait(f, 0, NULL), BT_ESTATE);
+    BT_CHECK_OK(bt_future_release(f));
+    atomic_fetch_add(&h->consumed, 1);
+  }
+}
+
+static void *handoff_thread(void *arg) {
+  handoff_arg *a = arg;
+  return a->id < 2 ? handoff_producer(arg) : handoff_consumer(arg);
+}
+
+BT_TEST_STRESS(futures_recycled_across_threads) {
+  handoff h = {.producers_left = 2};
+  pthread_mutex_init(&h.mu, NULL);
+  pthread_cond_init(&h.changed, NULL);
+  h.rt = make_runtime(2, NULL);
+  h.per_producer = bt_test_scaled(20000);
+  handoff_arg args[4];
+  for (int i = 0; i < 4; i++) args[i] = (handoff_arg){&h, i};
+  bt_test_threads(4, handoff_thread, args, sizeof args[0]);
+  long released_early = (h.per_producer + 4) / 5;
+  BT_CHECK_EQ(atomic_load(&h.consumed), 2 * (h.per_producer - released_early));
+  BT_CHECK_OK(bt_runtime_destroy(h.rt));
+  pthread_mutex_destroy(&h.mu);
+  pthread_cond_destroy(&h.changed);
+}

@@ -92,7 +92,8 @@ BT_API BT_NODISCARD int bt_schedule(bt_runtime *rt, int worker,
 BT_API BT_NODISCARD int bt_future_wait(bt_future *f, int64_t timeout_ns,
                                        void *result);
 
-/** @brief Whether the job has finished (non-blocking). Thread-safe. */
+/** @brief Whether the job has finished (non-blocking): 1 or 0; 0 also for
+ *  NULL or a released future. Thread-safe. */
 BT_API int bt_future_done(const bt_future *f);
 
 /** @brief Release the future; an unconsumed result is dropped (on_drop).
