@@ -94,6 +94,15 @@ typedef struct bt__mpi_hdr {
  * announces more in pieces (bt__mpi_frags_ok()). */
 #define BT__MPI_FRAG BT__MPI_EAGER
 #define BT__MPI_FRAG_TOTAL ((size_t)64 << 10)
+/* A dense slice travels in pieces only up to this; above, as one message
+ * from its region (MPI's single copy). With values' copies gone (sixth
+ * session) the region's pieces lost at 64 KiB: bench_mpi --max=65536
+ * --only=7, quiet VM, alternated, slice 64 KiB 0.75-0.77 of raw MPI
+ * bandwidth in 16 pieces, 0.89-0.92 as one message (32 KiB unchanged,
+ * 0.96-0.99). A value keeps its pieces to BT__MPI_FRAG_TOTAL: as one
+ * message it is copied into a payload first (64 KiB 0.78-0.80 against
+ * 0.85-0.91 in pieces). Within what a receiver accepts: no wire change. */
+#define BT__MPI_FRAG_SLICE ((size_t)32 << 10)
 /* The largest received array a slice channel keeps for the next slice of
  * the same shape (bt__rchan.recv_array): above it, the page recycling of
  * array/recycle.c already makes a new array cheap beside the transfer. */

@@ -332,7 +332,7 @@ static void send_elem(bt__rchan *c, void *elem, bool borrowed) {
      * copy of one block; strided regions are never packed). */
     if (slice_bytes <= room && bt__mpi_view_dense(&v))
       inline_bytes = slice_bytes;
-    else if (slice_bytes <= BT__MPI_FRAG_TOTAL && bt__mpi_view_dense(&v))
+    else if (slice_bytes <= BT__MPI_FRAG_SLICE && bt__mpi_view_dense(&v))
       frag_src = v.data;
   }
   bt__mpi_op *hop = hdr_new(c, BT__MSG_DATA, inline_bytes);
