@@ -49,14 +49,16 @@ static void bcg_apply(bcg *c, bt_darray *in, bt_darray *out) {
                             bt_darray_local(out)));
 }
 
-/* K iterations from x0 = 0; returns seconds, the final residual in *res. */
-static double bcg_run(bcg *c, int iters, double *res) {
+/* K iterations from x0 = 0; returns seconds, the final residual in *res,
+ * the first in *res0. */
+static double bcg_run(bcg *c, int iters, double *res, double *res0) {
   bt_runtime *rt = c->rt;
   BENCH_OK(bt_fill(rt, bt_darray_interior(c->x), 0.0));
   BENCH_OK(bt_fill(rt, bt_darray_interior(c->p), 1.0));
   bcg_apply(c, c->p, c->r);
   double rtrans, oldrtrans = 1, pAp;
   BENCH_OK(bt_darray_dot(c->r, c->r, &rtrans));
+  *res0 = sqrt(rtrans);
   MPI_Barrier(MPI_COMM_WORLD);
   double t0 = bench_now();
   for (int k = 1; k <= iters; k++) {
@@ -169,7 +171,7 @@ static void pcg_waxpby(pcg *c, double alpha, const double *x, double beta,
       }
 }
 
-static double pcg_run(pcg *c, int iters, double *res) {
+static double pcg_run(pcg *c, int iters, double *res, double *res0) {
   size_t len = (size_t)(c->n + 2) * c->plane;
   memset(c->x, 0, len * 8);
   memset(c->p, 0, len * 8);
@@ -180,6 +182,7 @@ static double pcg_run(pcg *c, int iters, double *res) {
       for (long x = 1; x <= n; x++) c->p[IDX(c, z, y, x)] = 1.0;
   pcg_apply(c, c->p, c->r);
   double rtrans = pcg_dot(c, c->r, c->r), oldrtrans = 1;
+  *res0 = sqrt(rtrans);
   MPI_Barrier(MPI_COMM_WORLD);
   double t0 = bench_now();
   for (int k = 1; k <= iters; k++) {
@@ -218,18 +221,24 @@ static void run_size(bt_runtime *rt, bt_mpi *m, long n, int iters) {
   c.r = calloc(len, 8);
   c.p = calloc(len, 8);
   c.Ap = calloc(len, 8);
-  double best_b = 1e30, best_p = 1e30, res_b = 0, res_p = 0;
+  double best_b = 1e30, best_p = 1e30, res_b = 0, res_p = 0, res0 = 0;
   for (int round = 0; round < 3; round++) {
     double t;
-    if (only != 'p' && (t = bcg_run(&b, iters, &res_b)) < best_b) best_b = t;
-    if (only != 'b' && (t = pcg_run(&c, iters, &res_p)) < best_p) best_p = t;
+    if (only != 'p' && (t = bcg_run(&b, iters, &res_b, &res0)) < best_b)
+      best_b = t;
+    if (only != 'b' && (t = pcg_run(&c, iters, &res_p, &res0)) < best_p)
+      best_p = t;
   }
   /* Slowest rank's time. */
   double tb, tp;
   MPI_Allreduce(&best_b, &tb, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   MPI_Allreduce(&best_p, &tp, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   if (rank == 0) {
-    if (fabs(res_b - res_p) > 1e-6 * fabs(res_p) + 1e-300)
+    /* The two sum in different orders, so once CG has converged far
+     * (1e-13 to 1e-21 of the first residual here) the last digits of the
+     * two residuals differ; a wrong result differs at the first residual's
+     * scale. */
+    if (fabs(res_b - res_p) > 1e-9 * res0 + 1e-300)
       fprintf(stderr,
               "bench_cg: residuals differ: baton %.17g, baseline %.17g\n",
               res_b, res_p);
