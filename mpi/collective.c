@@ -57,11 +57,11 @@ void bt__coll_leave(bt_mpi *m) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
-static int waitall_ignore(int n, MPI_Request *reqs) {
+int bt__mpi_waitall_ignore(int n, MPI_Request *reqs) {
   return MPI_Waitall(n, reqs, MPI_STATUSES_IGNORE);
 }
 
-static int testall_ignore(int n, MPI_Request *reqs, int *done) {
+int bt__mpi_testall_ignore(int n, MPI_Request *reqs, int *done) {
   return MPI_Testall(n, reqs, done, MPI_STATUSES_IGNORE);
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -78,7 +78,7 @@ int bt__coll_waitall(bt_mpi *m, int n, MPI_Request *reqs, int64_t timeout_ns,
                      const char *what) {
   bool free_calls = bt__mpi_free_calls(m);
   if (free_calls && timeout_ns < 0) {
-    int rc = waitall_ignore(n, reqs);
+    int rc = bt__mpi_waitall_ignore(n, reqs);
     return rc == MPI_SUCCESS ? BT_OK : bt__mpi_fail(rc, what);
   }
   int64_t start = bt__now_ns();
@@ -87,7 +87,7 @@ int bt__coll_waitall(bt_mpi *m, int n, MPI_Request *reqs, int64_t timeout_ns,
   for (unsigned polls = 0;; polls++) {
     int done = 0, rc;
     if (!free_calls) pthread_mutex_lock(&m->lock);
-    rc = testall_ignore(n, reqs, &done);
+    rc = bt__mpi_testall_ignore(n, reqs, &done);
     if (!free_calls) pthread_mutex_unlock(&m->lock);
     if (rc != MPI_SUCCESS) return bt__mpi_fail(rc, what);
     if (done) return BT_OK;

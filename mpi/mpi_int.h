@@ -422,6 +422,11 @@ int bt__mpi_poll_locked(struct bt_mpi *m);
 /* Lock held: test op's request (if in the table) and handle its completion;
  * 1 if it completed. */
 int bt__mpi_test_op(struct bt_mpi *m, bt__mpi_op *op);
+/* MPI_Waitall / MPI_Testall with MPI_STATUSES_IGNORE, built where GCC's
+ * false -Wstringop-overflow on MPICH's access attributes is silenced
+ * (collective.c). */
+int bt__mpi_waitall_ignore(int n, MPI_Request *reqs);
+int bt__mpi_testall_ignore(int n, MPI_Request *reqs, int *done);
 /* Lock held: add op with its request to the table. BT_OK or BT_ENOMEM. */
 int bt__mpi_track(struct bt_mpi *m, bt__mpi_op *op, MPI_Request req);
 /* For the tests: the requests this bridge's memory holds abandoned (their

@@ -291,7 +291,7 @@ static void send_pieces_borrowed(bt__rchan *c, const void *src, size_t bytes) {
   int64_t t0 = 0;
   for (int spins = 0;; spins++) {
     int done = 0;
-    int rc = MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE);
+    int rc = bt__mpi_testall_ignore(n, reqs, &done);
     if (rc != MPI_SUCCESS) {
       fail_mpi(c, rc, "MPI_Testall (pieces)");
       done = 0;
