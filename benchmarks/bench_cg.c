@@ -262,8 +262,8 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   int quick = bench_quick(argc, argv);
   int iters = (int)bench_opt(argc, argv, "iters", quick ? 5 : 50);
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], "--only=", 7) == 0) only = argv[i][7];
+  const char *only_opt = bench_opt_str(argc, argv, "only", NULL);
+  if (only_opt) only = only_opt[0];
   for (int k = 0, dz = -1; dz <= 1; dz++)
     for (int dy = -1; dy <= 1; dy++)
       for (int dx = -1; dx <= 1; dx++, k++) {

@@ -128,9 +128,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_kernels_small: bad --min/--max\n");
     return 2;
   }
-  const char *only = NULL;
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], "--only=", 7) == 0) only = argv[i] + 7;
+  const char *only = bench_opt_str(argc, argv, "only", NULL);
   size_t nkernels = sizeof kernels / sizeof kernels[0], matched = 0;
   for (size_t k = 0; k < nkernels; k++)
     matched += !only || strcmp(only, kernels[k].name) == 0;

@@ -156,13 +156,19 @@ void bench_die(const char *expr, int rc, const char *file, int line) {
   exit(1);
 }
 
-long bench_opt(int argc, char **argv, const char *name, long dflt) {
+const char *bench_opt_str(int argc, char **argv, const char *name,
+                          const char *dflt) {
   size_t n = strlen(name);
   for (int i = 1; i < argc; i++)
     if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 &&
         argv[i][2 + n] == '=')
-      return strtol(argv[i] + 3 + n, NULL, 0);
+      return argv[i] + 3 + n;
   return dflt;
+}
+
+long bench_opt(int argc, char **argv, const char *name, long dflt) {
+  const char *v = bench_opt_str(argc, argv, name, NULL);
+  return v ? strtol(v, NULL, 0) : dflt;
 }
 
 int bench_quick(int argc, char **argv) {

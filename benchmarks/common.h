@@ -55,6 +55,9 @@ _Noreturn void bench_die(const char *expr, int rc, const char *file, int line);
 
 /* Integer option from argv ("--name=value") or environment, else dflt. */
 long bench_opt(int argc, char **argv, const char *name, long dflt);
+/* The text of option "--name=value" in argv (the first), else dflt. */
+const char *bench_opt_str(int argc, char **argv, const char *name,
+                          const char *dflt);
 
 /* 1 for a smoke run: --quick or --quick=1, or BATON_BENCH_QUICK=1 in the
  * environment (--quick=0 overrides the environment).
