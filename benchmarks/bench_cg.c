@@ -233,7 +233,13 @@ static void run_size(bt_runtime *rt, bt_mpi *m, long n, int iters) {
   double tb, tp;
   MPI_Allreduce(&best_b, &tb, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   MPI_Allreduce(&best_p, &tp, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  if (rank == 0) {
+  if (rank == 0 && only) {
+    /* One variant (--only): its time alone, no ratio against a baseline
+     * that did not run. */
+    printf("cg %ld^3/rank, %d iterations, %s only: %.4g ms/iter\n", n, iters,
+           only == 'b' ? "baton" : "baseline",
+           (only == 'b' ? tb : tp) / iters * 1e3);
+  } else if (rank == 0) {
     /* The two sum in different orders, so once CG has converged far
      * (1e-13 to 1e-21 of the first residual here) the last digits of the
      * two residuals differ; a wrong result differs at the first residual's
