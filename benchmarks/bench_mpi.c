@@ -428,15 +428,15 @@ int main(int argc, char **argv) {
   const bool table = (only & ONLY_RAW) && (only & (ONLY_VALUE | ONLY_SLICE));
   if (!(only & (ONLY_RAW | ONLY_VALUE | ONLY_SLICE))) nsizes = 0;
   for (int k = 0; k < nsizes; k++) {
-    double t[3];
+    double t[3]; /* 0 for a kind not measured */
     pp_measure(sizes[k], reps_for(sizes[k], reps), quick ? 2 : 5, only, t);
-    lat_raw[k] = only & ONLY_RAW ? t[0] : 1;
+    lat_raw[k] = t[0];
     lat_val[k] = t[1];
-    lat_slice[k] = only & ONLY_SLICE ? t[2] : 1;
+    lat_slice[k] = t[2];
   }
   if (rank == 0 && nsizes > 0 && !table)
-    printf("ping-pong run without its raw MPI baseline (--only=%ld): no "
-           "table\n",
+    printf("ping-pong of one side only (--only=%ld: raw MPI is 1, baton's "
+           "kinds 2 and 4): no table\n",
            only);
   if (rank == 0 && table) {
     char h[32], what[64];
