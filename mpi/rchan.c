@@ -1042,13 +1042,6 @@ static void hook_after_send(void *ctx) {
   bt__mpi_kick(m);
 }
 
-/* A value sent straight from the caller's buffer (direct mode): no copy
- * into out, none out of it into scratch, none into the pieces' send
- * records (a 32 KiB value paid those three beside MPI's own). Only when
- * the lock is free and the element may leave now: a credit in hand,
- * nothing in out before it (this thread's earlier sends left: the pump
- * that took them held the lock we now hold), the channel open; else it
- * goes through out as any send. */
 /* Lock held: whether a send may skip out now (a credit aside). */
 static bool direct_ok(bt__rchan *c) {
   /* relaxed: out's waiting senders are counted under out's lock; one that
@@ -1069,6 +1062,13 @@ static void post_deferred(bt__rchan *c) {
     (void)bt__rchan_post(c);
 }
 
+/* A value or slice sent straight from the caller's buffer (direct mode):
+ * no copy into out, none out of it into scratch, and for a value none
+ * into the pieces' send records (a 32 KiB value paid those three beside
+ * MPI's own). Only when the lock is free and the element may leave now: a
+ * credit in hand, nothing in out before it (this thread's earlier sends
+ * left: the pump that took them held the lock we now hold), the channel
+ * open; else it goes through out as any send. */
 static int hook_send_direct(void *ctx, const void *elem) {
   bt__rchan *c = ctx;
   bt_mpi *m = c->m;
